@@ -1,0 +1,326 @@
+use super::{TaskCommand, TaskError, TaskEvent, TaskRole, TaskStatus};
+use crate::services::DomainServices;
+use crate::{PersonId, TaskId};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const TITLE_MAX_CHARS: usize = 250;
+const DESCRIPTION_MAX_CHARS: usize = 20_000;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Task {
+    id: Option<TaskId>,
+    title: String,
+    status: Option<TaskStatus>,
+    creator: Option<PersonId>,
+    roles: BTreeMap<PersonId, TaskRole>,
+}
+
+fn valid_title(title: &str) -> Result<String, TaskError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(TaskError::TitleEmpty);
+    }
+    if title.chars().count() > TITLE_MAX_CHARS {
+        return Err(TaskError::TitleTooLong {
+            max: TITLE_MAX_CHARS,
+        });
+    }
+    Ok(title.to_string())
+}
+
+impl Task {
+    fn responsible(&self) -> Option<PersonId> {
+        self.roles
+            .iter()
+            .find(|(_, role)| **role == TaskRole::Responsible)
+            .map(|(person, _)| *person)
+    }
+
+    fn decide(&self, command: TaskCommand) -> Result<Option<TaskEvent>, TaskError> {
+        if let TaskCommand::Create {
+            task,
+            title,
+            description,
+            creator,
+        } = command
+        {
+            if self.id.is_some() {
+                return Err(TaskError::AlreadyExists);
+            }
+            let title = valid_title(&title)?;
+            if description.chars().count() > DESCRIPTION_MAX_CHARS {
+                return Err(TaskError::DescriptionTooLong {
+                    max: DESCRIPTION_MAX_CHARS,
+                });
+            }
+            return Ok(Some(TaskEvent::TaskCreated {
+                task,
+                title,
+                description,
+                creator,
+            }));
+        }
+        if self.id.is_none() {
+            return Err(TaskError::NotFound);
+        }
+        Ok(match command {
+            TaskCommand::Create { .. } => None,
+            TaskCommand::Rename { title } => {
+                let title = valid_title(&title)?;
+                (title != self.title).then_some(TaskEvent::TaskRenamed { title })
+            }
+            TaskCommand::ChangeStatus { status } => {
+                (Some(status) != self.status).then_some(TaskEvent::TaskStatusChanged { status })
+            }
+            TaskCommand::Assign { person, role } => {
+                if Some(person) == self.creator {
+                    return Err(TaskError::CreatorHasRole);
+                }
+                if self.roles.get(&person) == Some(&role) {
+                    None
+                } else {
+                    let replaces = match role {
+                        TaskRole::Responsible => self.responsible(),
+                        _ => None,
+                    };
+                    Some(TaskEvent::PersonAssigned {
+                        person,
+                        role,
+                        replaces,
+                    })
+                }
+            }
+        })
+    }
+}
+
+impl Aggregate for Task {
+    const TYPE: &'static str = "task";
+    type Command = TaskCommand;
+    type Event = TaskEvent;
+    type Error = TaskError;
+    type Services = DomainServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        if let Some(event) = self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            TaskEvent::TaskCreated {
+                task,
+                title,
+                creator,
+                ..
+            } => {
+                self.id = Some(task);
+                self.title = title;
+                self.status = Some(TaskStatus::New);
+                self.creator = Some(creator);
+            }
+            TaskEvent::TaskRenamed { title } => self.title = title,
+            TaskEvent::TaskStatusChanged { status } => self.status = Some(status),
+            TaskEvent::PersonAssigned {
+                person,
+                role,
+                replaces,
+            } => {
+                if let Some(previous) = replaces {
+                    self.roles.remove(&previous);
+                }
+                self.roles.insert(person, role);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::services_at;
+    use crate::Timestamp;
+    use cqrs_es::test::TestFramework;
+
+    type TaskTest = TestFramework<Task>;
+
+    struct Given {
+        task: TaskId,
+        creator: PersonId,
+    }
+
+    fn given() -> Given {
+        Given {
+            task: TaskId::new_random(),
+            creator: PersonId::new_random(),
+        }
+    }
+
+    fn test() -> TaskTest {
+        TaskTest::with(services_at(Timestamp(0)))
+    }
+
+    fn created(g: &Given) -> TaskEvent {
+        TaskEvent::TaskCreated {
+            task: g.task,
+            title: "Ship the catalogue".into(),
+            description: "Print run of 500".into(),
+            creator: g.creator,
+        }
+    }
+
+    #[test]
+    fn a_task_is_created_with_a_trimmed_title() {
+        let g = given();
+        test()
+            .given_no_previous_events()
+            .when(TaskCommand::Create {
+                task: g.task,
+                title: "  Ship the catalogue ".into(),
+                description: "Print run of 500".into(),
+                creator: g.creator,
+            })
+            .then_expect_events(vec![created(&g)]);
+    }
+
+    #[test]
+    fn creating_twice_or_with_a_bad_title_is_refused() {
+        let g = given();
+        let create = |title: String| TaskCommand::Create {
+            task: g.task,
+            title,
+            description: String::new(),
+            creator: g.creator,
+        };
+        test()
+            .given(vec![created(&g)])
+            .when(create("Again".into()))
+            .then_expect_error(TaskError::AlreadyExists);
+        test()
+            .given_no_previous_events()
+            .when(create(" ".into()))
+            .then_expect_error(TaskError::TitleEmpty);
+        test()
+            .given_no_previous_events()
+            .when(create("t".repeat(251)))
+            .then_expect_error(TaskError::TitleTooLong { max: 250 });
+        test()
+            .given_no_previous_events()
+            .when(TaskCommand::Create {
+                task: g.task,
+                title: "ok".into(),
+                description: "d".repeat(20_001),
+                creator: g.creator,
+            })
+            .then_expect_error(TaskError::DescriptionTooLong { max: 20_000 });
+    }
+
+    #[test]
+    fn changes_to_a_task_that_does_not_exist_are_refused() {
+        test()
+            .given_no_previous_events()
+            .when(TaskCommand::Rename { title: "x".into() })
+            .then_expect_error(TaskError::NotFound);
+    }
+
+    #[test]
+    fn renaming_and_status_changes_record_only_real_changes() {
+        let g = given();
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Rename {
+                title: "Ship the new catalogue".into(),
+            })
+            .then_expect_events(vec![TaskEvent::TaskRenamed {
+                title: "Ship the new catalogue".into(),
+            }]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Rename {
+                title: "Ship the catalogue".into(),
+            })
+            .then_expect_events(vec![]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::ChangeStatus {
+                status: TaskStatus::InProgress,
+            })
+            .then_expect_events(vec![TaskEvent::TaskStatusChanged {
+                status: TaskStatus::InProgress,
+            }]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::ChangeStatus {
+                status: TaskStatus::New,
+            })
+            .then_expect_events(vec![]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Rename { title: "".into() })
+            .then_expect_error(TaskError::TitleEmpty);
+    }
+
+    #[test]
+    fn a_new_responsible_person_replaces_the_previous_one() {
+        let g = given();
+        let (ann, bob) = (PersonId::new_random(), PersonId::new_random());
+        test()
+            .given(vec![
+                created(&g),
+                TaskEvent::PersonAssigned {
+                    person: ann,
+                    role: TaskRole::Responsible,
+                    replaces: None,
+                },
+            ])
+            .when(TaskCommand::Assign {
+                person: bob,
+                role: TaskRole::Responsible,
+            })
+            .then_expect_events(vec![TaskEvent::PersonAssigned {
+                person: bob,
+                role: TaskRole::Responsible,
+                replaces: Some(ann),
+            }]);
+    }
+
+    #[test]
+    fn assigning_the_same_role_again_changes_nothing() {
+        let g = given();
+        let ann = PersonId::new_random();
+        let assigned = TaskEvent::PersonAssigned {
+            person: ann,
+            role: TaskRole::Observer,
+            replaces: None,
+        };
+        test()
+            .given(vec![created(&g), assigned])
+            .when(TaskCommand::Assign {
+                person: ann,
+                role: TaskRole::Observer,
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn the_creator_cannot_take_another_role() {
+        let g = given();
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Assign {
+                person: g.creator,
+                role: TaskRole::Observer,
+            })
+            .then_expect_error(TaskError::CreatorHasRole);
+    }
+}

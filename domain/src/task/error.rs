@@ -1,0 +1,15 @@
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    #[error("task not found")]
+    NotFound,
+    #[error("this task already exists")]
+    AlreadyExists,
+    #[error("the title is empty")]
+    TitleEmpty,
+    #[error("the title may have at most {max} characters")]
+    TitleTooLong { max: usize },
+    #[error("the description may have at most {max} characters")]
+    DescriptionTooLong { max: usize },
+    #[error("the creator of a task cannot be given another role in it")]
+    CreatorHasRole,
+}

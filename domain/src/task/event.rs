@@ -1,0 +1,73 @@
+use crate::{PersonId, TaskId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    New,
+    InProgress,
+    AwaitingReview,
+    Completed,
+    Deferred,
+}
+
+impl TaskStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskStatus::New => "new",
+            TaskStatus::InProgress => "in progress",
+            TaskStatus::AwaitingReview => "awaiting review",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Deferred => "deferred",
+        }
+    }
+}
+
+/// The role a person holds in a task besides its creator. A task has at most one
+/// responsible person; assigning a new one takes the role from the previous one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskRole {
+    Responsible,
+    Participant,
+    Observer,
+}
+
+impl TaskRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskRole::Responsible => "responsible person",
+            TaskRole::Participant => "participant",
+            TaskRole::Observer => "observer",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TaskEvent {
+    TaskCreated {
+        task: TaskId,
+        title: String,
+        description: String,
+        creator: PersonId,
+    },
+    TaskRenamed {
+        title: String,
+    },
+    TaskStatusChanged {
+        status: TaskStatus,
+    },
+    /// `person` now holds `role`. When the role is responsible, `replaces` names the
+    /// person who held it before and holds no role any more.
+    PersonAssigned {
+        person: PersonId,
+        role: TaskRole,
+        replaces: Option<PersonId>,
+    },
+}
+
+crate::domain_event!(
+    TaskEvent,
+    "1",
+    [TaskCreated, TaskRenamed, TaskStatusChanged, PersonAssigned]
+);
