@@ -1,1 +1,26 @@
+//! The read side of Extranet, and the store both sides share.
+//!
+//! - [`store`] opens the embedded SQLite or the production PostgreSQL store and runs
+//!   the migrations;
+//! - [`commands`] runs domain commands through cqrs-es against that store;
+//! - [`log`] reads the one global, ordered event log that every consumer follows;
+//! - [`projector`] tails the log from a checkpoint and feeds a [`projector::Projection`];
+//! - [`read_model`] is the projection that keeps the tables the gateway reads;
+//! - [`permission`] answers "may this person see that" from those tables;
+//! - [`session`] keeps login sessions.
 
+pub mod checkpoint;
+pub mod commands;
+pub mod directory;
+pub mod error;
+pub mod log;
+pub mod permission;
+pub mod projector;
+pub mod read_model;
+pub mod session;
+pub mod store;
+pub mod tasks;
+
+pub use error::StoreError;
+pub use log::{EventLog, LogPosition, StoredEvent};
+pub use store::{Backend, Database};

@@ -1,0 +1,149 @@
+//! Runs domain commands through cqrs-es on whichever store is configured.
+//!
+//! cqrs-es would also dispatch committed events to in-process queries, but a crash
+//! between commit and dispatch loses that dispatch, so no query is registered here:
+//! every read model follows the stored log instead (see `projector`).
+
+use crate::log::Metadata;
+use crate::store::Native;
+use crate::{Database, EventLog, LogPosition, StoreError};
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use domain::account::Account;
+use domain::invitation::Invitation;
+use domain::person::Person;
+use domain::services::DomainServices;
+use domain::task::Task;
+use domain::AggregateKey;
+use postgres_es::PostgresEventRepository;
+use sqlite_es::SqliteEventRepository;
+
+/// One aggregate type's command handler on the configured store.
+pub enum Cqrs<A: Aggregate> {
+    Postgres(CqrsFramework<A, PersistedEventStore<PostgresEventRepository, A>>),
+    Sqlite(CqrsFramework<A, PersistedEventStore<SqliteEventRepository, A>>),
+}
+
+impl<A: Aggregate> Cqrs<A> {
+    fn new(db: &Database, services: DomainServices) -> Self
+    where
+        A: Aggregate<Services = DomainServices>,
+    {
+        match db.native() {
+            Native::Postgres(pool) => Cqrs::Postgres(postgres_es::postgres_cqrs(
+                pool.clone(),
+                Vec::new(),
+                services,
+            )),
+            Native::Sqlite(pool) => {
+                Cqrs::Sqlite(sqlite_es::sqlite_cqrs(pool.clone(), Vec::new(), services))
+            }
+        }
+    }
+
+    async fn execute(
+        &self,
+        key: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<(), AggregateError<A::Error>> {
+        match self {
+            Cqrs::Postgres(cqrs) => {
+                cqrs.execute_with_metadata(key, command, metadata.to_map())
+                    .await
+            }
+            Cqrs::Sqlite(cqrs) => {
+                cqrs.execute_with_metadata(key, command, metadata.to_map())
+                    .await
+            }
+        }
+    }
+}
+
+/// Why a command did not take effect.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    /// The domain refused: the user can act on the message.
+    #[error(transparent)]
+    Refused(E),
+    /// Another command changed the same aggregate at the same moment; retrying is safe.
+    #[error("someone else changed this at the same moment; try again")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the event store failed: {0}")]
+    EventStore(String),
+}
+
+impl<E: std::error::Error> From<AggregateError<E>> for CommandError<E> {
+    fn from(error: AggregateError<E>) -> Self {
+        match error {
+            AggregateError::UserError(e) => CommandError::Refused(e),
+            AggregateError::AggregateConflict => CommandError::Conflict,
+            other => CommandError::EventStore(other.to_string()),
+        }
+    }
+}
+
+/// Every aggregate's command handler, and the log to tell where a command's events
+/// landed.
+pub struct CommandBus {
+    pub accounts: Cqrs<Account>,
+    pub people: Cqrs<Person>,
+    pub invitations: Cqrs<Invitation>,
+    pub tasks: Cqrs<Task>,
+    log: EventLog,
+}
+
+/// Lets [`CommandBus::execute`] pick the handler from the aggregate type.
+pub trait Handles<A: Aggregate> {
+    fn handler(&self) -> &Cqrs<A>;
+}
+
+macro_rules! handles {
+    ($aggregate:ty, $field:ident) => {
+        impl Handles<$aggregate> for CommandBus {
+            fn handler(&self) -> &Cqrs<$aggregate> {
+                &self.$field
+            }
+        }
+    };
+}
+handles!(Account, accounts);
+handles!(Person, people);
+handles!(Invitation, invitations);
+handles!(Task, tasks);
+
+impl CommandBus {
+    pub fn new(db: &Database, services: DomainServices) -> Self {
+        Self {
+            accounts: Cqrs::new(db, services.clone()),
+            people: Cqrs::new(db, services.clone()),
+            invitations: Cqrs::new(db, services.clone()),
+            tasks: Cqrs::new(db, services),
+            log: EventLog::new(db.clone()),
+        }
+    }
+
+    /// Runs `command` against the aggregate at `key` and returns the log position of
+    /// the aggregate's newest event: wait for a projection to pass it to read the
+    /// command's effects.
+    pub async fn execute<A>(
+        &self,
+        key: AggregateKey,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<LogPosition, CommandError<A::Error>>
+    where
+        A: Aggregate,
+        Self: Handles<A>,
+    {
+        let key = key.to_string();
+        self.handler().execute(&key, command, metadata).await?;
+        Ok(self
+            .log
+            .last_of_aggregate(A::TYPE, &key)
+            .await?
+            .unwrap_or(LogPosition::START))
+    }
+}

@@ -1,0 +1,84 @@
+//! The directory of people: who is who in an account, read from the `people` table.
+
+use crate::read_model::parse_label;
+use crate::{Database, StoreError};
+use domain::person::PersonKind;
+use domain::{AccountId, Email, PersonId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct PersonRecord {
+    pub account: AccountId,
+    pub id: PersonId,
+    pub kind: PersonKind,
+    pub active: bool,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub administrator: bool,
+    pub password_hash: String,
+}
+
+const COLUMNS: &str = "account_id, person_id, kind, status, email, first_name, last_name, administrator, password_hash";
+
+pub(crate) fn parse_id<T: std::str::FromStr>(
+    row: &AnyRow,
+    column: &'static str,
+) -> Result<T, StoreError> {
+    let text: String = row.try_get(column)?;
+    text.parse().map_err(|_| StoreError::UnknownValue {
+        what: column,
+        value: text,
+    })
+}
+
+impl PersonRecord {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let kind: String = row.try_get("kind")?;
+        let status: String = row.try_get("status")?;
+        let administrator: i16 = row.try_get("administrator")?;
+        Ok(Self {
+            account: parse_id(row, "account_id")?,
+            id: parse_id(row, "person_id")?,
+            kind: parse_label("person kind", &kind)?,
+            active: status == "active",
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            administrator: administrator != 0,
+            password_hash: row.try_get("password_hash")?,
+        })
+    }
+}
+
+pub async fn by_id(
+    db: &Database,
+    account: AccountId,
+    person: PersonId,
+) -> Result<Option<PersonRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM people WHERE account_id = $1 AND person_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(account.to_string())
+        .bind(person.to_string())
+        .fetch_optional(&db.any)
+        .await?;
+    row.as_ref().map(PersonRecord::from_row).transpose()
+}
+
+/// The current (active) person with this address, if any.
+pub async fn by_email(
+    db: &Database,
+    account: AccountId,
+    email: &Email,
+) -> Result<Option<PersonRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM people WHERE account_id = $1 AND email = $2 AND status = 'active'"
+    );
+    let row = sqlx::query(&sql)
+        .bind(account.to_string())
+        .bind(email.as_str())
+        .fetch_optional(&db.any)
+        .await?;
+    row.as_ref().map(PersonRecord::from_row).transpose()
+}

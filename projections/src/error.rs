@@ -1,0 +1,20 @@
+/// A failure of the store itself: the database could not be reached, a migration
+/// failed, or a stored row could not be read back. These are operator problems, never
+/// a user's; the gateway logs them and answers with an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database URL {0:?} is neither postgres:// nor sqlite://")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("a stored {what} could not be read: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("a stored {what} has an unknown value {value:?}")]
+    UnknownValue { what: &'static str, value: String },
+}

@@ -1,0 +1,226 @@
+//! The global, ordered event log that every projection and the notifier follow.
+//!
+//! postgres-es and sqlite-es key events by (aggregate type, id, sequence) and know no
+//! global order, so the migrations add one (see `migrations/*/0001_event_log.sql`).
+//!
+//! On PostgreSQL, the identity column alone is not a safe cursor: a transaction that
+//! drew a lower number can commit after a reader has passed a higher one, and that
+//! event would be skipped for ever. So the log is read in `(tx_id, global_position)`
+//! order and only below `pg_snapshot_xmin(pg_current_snapshot())`: every transaction
+//! under that bound has finished, so no event can still appear behind the cursor.
+//! The price is that one long-running transaction anywhere holds readers back.
+//!
+//! On SQLite writers take turns, so `global_position` is already commit order.
+
+use crate::store::Database;
+use crate::{Backend, StoreError};
+use domain::{PersonId, Timestamp};
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// A place in the log. Ordered as the log is read: by writing transaction, then by
+/// position (on SQLite `tx` is always 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogPosition {
+    pub tx: i64,
+    pub position: i64,
+}
+
+impl LogPosition {
+    /// Before every event.
+    pub const START: LogPosition = LogPosition { tx: 0, position: 0 };
+    /// After every event.
+    pub const END: LogPosition = LogPosition {
+        tx: i64::MAX,
+        position: i64::MAX,
+    };
+}
+
+/// Who made a change, and when: stored with every event as cqrs-es metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    /// The person whose request made the change; none for the system itself
+    /// (bootstrap, scheduled expiry).
+    pub actor: Option<PersonId>,
+    pub at: Timestamp,
+    pub request_id: Option<String>,
+}
+
+impl Metadata {
+    pub fn to_map(&self) -> HashMap<String, String> {
+        let mut map = HashMap::from([("at".to_string(), self.at.0.to_string())]);
+        if let Some(actor) = self.actor {
+            map.insert("actor".into(), actor.to_string());
+        }
+        if let Some(id) = &self.request_id {
+            map.insert("request_id".into(), id.clone());
+        }
+        map
+    }
+
+    fn from_json(text: &str) -> Result<Self, StoreError> {
+        let map: HashMap<String, String> =
+            serde_json::from_str(text).map_err(|source| StoreError::Corrupt {
+                what: "event metadata",
+                source,
+            })?;
+        Ok(Self {
+            actor: map.get("actor").and_then(|a| a.parse().ok()),
+            at: Timestamp(map.get("at").and_then(|a| a.parse().ok()).unwrap_or(0)),
+            request_id: map.get("request_id").cloned(),
+        })
+    }
+}
+
+/// One event as the log holds it.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub position: LogPosition,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub account_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: serde_json::Value,
+    pub metadata: Metadata,
+}
+
+impl StoredEvent {
+    /// The payload as the domain event of its aggregate.
+    pub fn decode<E: DeserializeOwned>(&self) -> Result<E, StoreError> {
+        serde_json::from_value(self.payload.clone()).map_err(|source| StoreError::Corrupt {
+            what: "event payload",
+            source,
+        })
+    }
+
+    /// The entity part of the aggregate key `"{account}:{entity}"`.
+    pub fn entity_id(&self) -> &str {
+        self.aggregate_id
+            .split_once(':')
+            .map(|(_, entity)| entity)
+            .unwrap_or(&self.aggregate_id)
+    }
+
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let payload: String = row.try_get("payload")?;
+        let metadata: String = row.try_get("metadata")?;
+        Ok(Self {
+            position: LogPosition {
+                tx: row.try_get("tx")?,
+                position: row.try_get("global_position")?,
+            },
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            account_id: row.try_get("account_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: serde_json::from_str(&payload).map_err(|source| StoreError::Corrupt {
+                what: "event payload",
+                source,
+            })?,
+            metadata: Metadata::from_json(&metadata)?,
+        })
+    }
+}
+
+const PG_READ: &str = "
+SELECT tx_id::text::bigint AS tx, global_position, aggregate_type, aggregate_id, account_id,
+       sequence, event_type, event_version, payload::text AS payload, metadata::text AS metadata
+  FROM events
+ WHERE (tx_id, global_position) > ($1::bigint::text::xid8, $2)
+   AND (tx_id, global_position) <= ($3::bigint::text::xid8, $4)
+   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+ ORDER BY tx_id, global_position
+ LIMIT $5";
+
+const SQLITE_READ: &str = "
+SELECT 0 AS tx, global_position, aggregate_type, aggregate_id, account_id,
+       sequence, event_type, event_version, payload, metadata
+  FROM events
+ WHERE global_position > $1 AND global_position <= $2
+ ORDER BY global_position
+ LIMIT $3";
+
+const PG_LAST_OF_AGGREGATE: &str = "
+SELECT tx_id::text::bigint AS tx, global_position FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2
+ ORDER BY sequence DESC LIMIT 1";
+
+const SQLITE_LAST_OF_AGGREGATE: &str = "
+SELECT 0 AS tx, global_position FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2
+ ORDER BY sequence DESC LIMIT 1";
+
+/// Reads the log in order. Cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    db: Database,
+}
+
+impl EventLog {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Up to `limit` events after `after` and not after `until`, in log order. An
+    /// event that is not returned now because its transaction is still running will be
+    /// returned by a later call with the same `after`: nothing is skipped.
+    pub async fn read(
+        &self,
+        after: LogPosition,
+        until: LogPosition,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = match self.db.backend {
+            Backend::Postgres => {
+                sqlx::query(PG_READ)
+                    .bind(after.tx)
+                    .bind(after.position)
+                    .bind(until.tx)
+                    .bind(until.position)
+                    .bind(limit)
+                    .fetch_all(&self.db.any)
+                    .await?
+            }
+            Backend::Sqlite => {
+                sqlx::query(SQLITE_READ)
+                    .bind(after.position)
+                    .bind(until.position)
+                    .bind(limit)
+                    .fetch_all(&self.db.any)
+                    .await?
+            }
+        };
+        rows.iter().map(StoredEvent::from_row).collect()
+    }
+
+    /// The position of the newest event of one aggregate: once a projection has
+    /// passed it, it has seen every change a just-returned command made.
+    pub async fn last_of_aggregate(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Option<LogPosition>, StoreError> {
+        let sql = match self.db.backend {
+            Backend::Postgres => PG_LAST_OF_AGGREGATE,
+            Backend::Sqlite => SQLITE_LAST_OF_AGGREGATE,
+        };
+        let row = sqlx::query(sql)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_optional(&self.db.any)
+            .await?;
+        row.map(|row| {
+            Ok(LogPosition {
+                tx: row.try_get("tx")?,
+                position: row.try_get("global_position")?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,171 @@
+//! The one mechanism by which anything follows the log: a [`Projection`] is fed the
+//! events after its checkpoint, a batch at a time, and each batch's changes commit in
+//! one transaction with the moved checkpoint. A crash rolls back the whole batch, and
+//! the next start repeats it from the old checkpoint: no event is applied twice, none
+//! is lost. The read models and the notifier are both projections.
+
+use crate::checkpoint;
+use crate::{Database, EventLog, LogPosition, StoreError, StoredEvent};
+use sqlx::{Any, Transaction};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+
+const BATCH: i64 = 500;
+const IDLE_POLL: Duration = Duration::from_millis(50);
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// The checkpoint's name; unique among projections.
+    fn name(&self) -> &'static str;
+
+    /// Applies one event inside the batch's transaction.
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        event: &StoredEvent,
+    ) -> Result<(), StoreError>;
+}
+
+/// Runs a projection: tails the log, applies, publishes how far it got.
+pub struct Projector<P: Projection> {
+    projection: P,
+    db: Database,
+    log: EventLog,
+    position: watch::Sender<LogPosition>,
+    wake: Arc<Notify>,
+    /// Never read past this: a projection that reads another one's tables (the
+    /// notifier reads the read models) follows behind it.
+    behind: Option<watch::Receiver<LogPosition>>,
+}
+
+/// A handle to a running projector: where it is, and a way to wait for it.
+#[derive(Clone)]
+pub struct ProjectorHandle {
+    position: watch::Receiver<LogPosition>,
+    wake: Arc<Notify>,
+}
+
+impl ProjectorHandle {
+    pub fn position(&self) -> LogPosition {
+        *self.position.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<LogPosition> {
+        self.position.clone()
+    }
+
+    /// Asks the projector to look at the log now rather than at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Returns once the projection has applied every event up to `target`.
+    pub async fn caught_up_to(&self, target: LogPosition) {
+        let mut rx = self.position.clone();
+        self.wake();
+        // An error means the projector stopped (shutdown): nothing more to wait for.
+        let _ = rx.wait_for(|at| *at >= target).await;
+    }
+}
+
+impl<P: Projection> Projector<P> {
+    pub async fn new(projection: P, db: Database) -> Result<(Self, ProjectorHandle), StoreError> {
+        let start = checkpoint::load(&db.any, projection.name()).await?;
+        let (tx, rx) = watch::channel(start);
+        let wake = Arc::new(Notify::new());
+        let handle = ProjectorHandle {
+            position: rx,
+            wake: wake.clone(),
+        };
+        let projector = Self {
+            projection,
+            log: EventLog::new(db.clone()),
+            db,
+            position: tx,
+            wake,
+            behind: None,
+        };
+        Ok((projector, handle))
+    }
+
+    /// Makes this projector follow another one.
+    pub fn behind(mut self, leader: &ProjectorHandle) -> Self {
+        self.behind = Some(leader.subscribe());
+        self
+    }
+
+    /// Applies every event currently readable; returns how many.
+    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+        let mut applied = 0;
+        loop {
+            let n = self.step().await?;
+            if n == 0 {
+                return Ok(applied);
+            }
+            applied += n;
+        }
+    }
+
+    async fn step(&self) -> Result<u64, StoreError> {
+        let after = *self.position.borrow();
+        let until = match &self.behind {
+            Some(leader) => *leader.borrow(),
+            None => LogPosition::END,
+        };
+        let events = self.log.read(after, until, BATCH).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(0);
+        };
+        let mut tx = self.db.begin_write().await?;
+        for event in &events {
+            self.projection.apply(&mut tx, event).await?;
+        }
+        checkpoint::save(&mut tx, self.projection.name(), last).await?;
+        tx.commit().await?;
+        self.position.send_replace(last);
+        Ok(events.len() as u64)
+    }
+
+    /// Tails the log until `shutdown` fires.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.projection.name();
+        let mut leader = self.behind.clone();
+        tracing::info!(projection = name, at = ?*self.position.borrow(), "projector started");
+        loop {
+            let pause = match self.catch_up().await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(projection = name, events = n, at = ?*self.position.borrow(), "applied");
+                    }
+                    IDLE_POLL
+                }
+                Err(error) => {
+                    tracing::error!(projection = name, %error, "projection failed; retrying");
+                    RETRY_AFTER_ERROR
+                }
+            };
+            let leader_moved = async {
+                match leader.as_mut() {
+                    Some(rx) => {
+                        if rx.changed().await.is_err() {
+                            std::future::pending::<()>().await
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = self.wake.notified() => {}
+                _ = leader_moved => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        tracing::info!(projection = name, "projector stopped");
+    }
+}

@@ -1,0 +1,102 @@
+use crate::StoreError;
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AnyPool, PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database holds the log and the read models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// The one database of a deployment: the event log, the read models, checkpoints,
+/// sessions and the mail outbox all live in it, so a projection can move its checkpoint
+/// in the same transaction as its changes.
+///
+/// Two pools reach it: the native one that postgres-es or sqlite-es needs, and an
+/// `AnyPool` through which everything else runs the same SQL on both backends (both
+/// accept `$1` placeholders).
+#[derive(Clone)]
+pub struct Database {
+    pub backend: Backend,
+    pub any: AnyPool,
+    native: Native,
+}
+
+#[derive(Clone)]
+pub(crate) enum Native {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Database {
+    /// Connects to `url` (`postgres://…` or `sqlite://…`; a SQLite file is created if
+    /// missing) and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, native) =
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                (Backend::Postgres, Native::Postgres(pool))
+            } else if url.starts_with("sqlite:") {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(options)
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                (Backend::Sqlite, Native::Sqlite(pool))
+            } else {
+                return Err(StoreError::UnsupportedUrl(url.to_string()));
+            };
+        let any = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Postgres => 16,
+                Backend::Sqlite => 8,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Self {
+            backend,
+            any,
+            native,
+        })
+    }
+
+    pub(crate) fn native(&self) -> &Native {
+        &self.native
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later could
+    /// otherwise fail with "database is locked" when another writer got in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let begin = match self.backend {
+            Backend::Postgres => "BEGIN",
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+        };
+        Ok(self.any.begin_with(begin).await?)
+    }
+
+    pub async fn close(&self) {
+        self.any.close().await;
+        match &self.native {
+            Native::Postgres(pool) => pool.close().await,
+            Native::Sqlite(pool) => pool.close().await,
+        }
+    }
+}

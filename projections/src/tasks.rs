@@ -1,0 +1,128 @@
+//! Tasks and the people in them, read from the `tasks` and `task_roles` tables.
+
+use crate::directory::parse_id;
+use crate::read_model::parse_label;
+use crate::{Database, StoreError};
+use domain::task::TaskStatus;
+use domain::{AccountId, PersonId, TaskId};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    pub id: TaskId,
+    pub title: String,
+    pub description: String,
+    pub status: TaskStatus,
+    pub creator: PersonId,
+    pub created_at: i64,
+}
+
+/// Where a page of tasks ends: tasks are listed oldest first, ties broken by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCursor {
+    pub created_at: i64,
+    pub id: TaskId,
+}
+
+impl TaskCursor {
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.created_at, self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (at, id) = s.split_once(':')?;
+        Some(Self {
+            created_at: at.parse().ok()?,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+impl TaskRecord {
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let status: String = row.try_get("status")?;
+        Ok(Self {
+            id: parse_id(row, "task_id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            status: parse_label("task status", &status)?,
+            creator: parse_id(row, "creator_id")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    pub fn cursor(&self) -> TaskCursor {
+        TaskCursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+const COLUMNS: &str = "t.task_id, t.title, t.description, t.status, t.creator_id, t.created_at";
+
+pub async fn get<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    account: AccountId,
+    task: TaskId,
+) -> Result<Option<TaskRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.account_id = $1 AND t.task_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(account.to_string())
+        .bind(task.to_string())
+        .fetch_optional(executor)
+        .await?;
+    row.as_ref().map(TaskRecord::from_row).transpose()
+}
+
+/// The tasks `person` created or holds a role in, a page at a time.
+pub async fn of_person(
+    db: &Database,
+    account: AccountId,
+    person: PersonId,
+    after: Option<&TaskCursor>,
+    limit: i64,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some(c) => (c.created_at, c.id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tasks t
+          WHERE t.account_id = $1
+            AND (t.creator_id = $2 OR EXISTS (
+                 SELECT 1 FROM task_roles r
+                  WHERE r.account_id = t.account_id AND r.task_id = t.task_id AND r.person_id = $2))
+            AND (t.created_at > $3 OR (t.created_at = $3 AND t.task_id > $4))
+          ORDER BY t.created_at, t.task_id
+          LIMIT $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account.to_string())
+        .bind(person.to_string())
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter().map(TaskRecord::from_row).collect()
+}
+
+/// Everyone who follows a task: its creator and every person with a role in it.
+pub async fn people_of<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    account: AccountId,
+    task: TaskId,
+) -> Result<Vec<PersonId>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT creator_id AS person_id FROM tasks WHERE account_id = $1 AND task_id = $2
+         UNION
+         SELECT person_id FROM task_roles WHERE account_id = $1 AND task_id = $2",
+    )
+    .bind(account.to_string())
+    .bind(task.to_string())
+    .fetch_all(executor)
+    .await?;
+    rows.iter().map(|row| parse_id(row, "person_id")).collect()
+}

@@ -1,0 +1,535 @@
+//! Starting the real binary on its own database and data directory, and talking to it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::mail::SmtpSink;
+
+/// The name of the cookie that carries a browser session.
+pub const SESSION_COOKIE: &str = "extranet_session";
+
+/// How long `serve` may take to print that it listens (migrations included).
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `create-account` may take (password hashing included).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Where the PostgreSQL tests create their databases, unless `EXTRANET_TEST_POSTGRES_URL`.
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The storage the binary runs on: SQLite for the embedded edition, PostgreSQL for
+/// production. Every test gets a fresh one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database made for one test.
+enum Database {
+    Sqlite {
+        url: String,
+    },
+    Postgres {
+        url: String,
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Database {
+    async fn create(backend: Backend, data_dir: &Path) -> Database {
+        match backend {
+            Backend::Sqlite => Database::Sqlite {
+                url: format!("sqlite://{}", data_dir.join("extranet.db").display()),
+            },
+            Backend::Postgres => {
+                let admin_url = std::env::var("EXTRANET_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+                let name = format!("extranet_test_{}", uuid::Uuid::new_v4().simple());
+                let mut connection = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|error| {
+                        panic!("connect to PostgreSQL at {admin_url} to create a test database: {error}")
+                    });
+                sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+                    .execute(&mut connection)
+                    .await
+                    .expect("create the test database");
+                let url = database_url(&admin_url, &name);
+                Database::Postgres {
+                    url,
+                    admin_url,
+                    name,
+                }
+            }
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Database::Sqlite { url } | Database::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Drops a PostgreSQL database; called from `Drop`, so it runs on its own runtime
+    /// and thread rather than inside the test's (possibly single-threaded) one.
+    fn drop_best_effort(&self) {
+        let Database::Postgres {
+            admin_url, name, ..
+        } = self
+        else {
+            return;
+        };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        let dropping = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut connection) = sqlx::PgConnection::connect(&admin_url).await {
+                    // FORCE: the killed binary's connections may not have closed yet.
+                    let _ =
+                        sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                            .execute(&mut connection)
+                            .await;
+                }
+            });
+        });
+        let _ = dropping.join();
+    }
+}
+
+/// `admin_url` with its database (the last path segment) replaced by `name`.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |at| at + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    format!("{server}/{name}{query}")
+}
+
+/// Who a request is made as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials at all.
+    Anonymous,
+    /// `Authorization: Bearer <token>`, as an API client sends.
+    Bearer(String),
+    /// The `extranet_session` cookie, as a browser sends.
+    Session(String),
+}
+
+/// A response read whole, with the headers a test looks at.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: reqwest::StatusCode,
+    pub set_cookies: Vec<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    async fn read(response: reqwest::Response) -> HttpResponse {
+        let status = response.status();
+        let header = |name: reqwest::header::HeaderName| -> Vec<String> {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok().map(str::to_owned))
+                .collect()
+        };
+        let set_cookies = header(reqwest::header::SET_COOKIE);
+        let location = header(reqwest::header::LOCATION).into_iter().next();
+        let body = response.text().await.expect("read the response body");
+        HttpResponse {
+            status,
+            set_cookies,
+            location,
+            body,
+        }
+    }
+
+    /// The whole `Set-Cookie` header that sets cookie `name`, if any.
+    pub fn set_cookie_header(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.set_cookies
+            .iter()
+            .map(String::as_str)
+            .find(|cookie| cookie.trim_start().starts_with(&prefix))
+    }
+
+    /// The value that cookie `name` is set to, if this response sets it.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let header = self.set_cookie_header(name)?;
+        let pair = header.split(';').next()?.trim();
+        pair.split_once('=').map(|(_, value)| value.to_owned())
+    }
+}
+
+/// The `extranet` binary serving on a free port, with one account and its administrator
+/// created through the command line. Dropping it kills the process.
+pub struct App {
+    /// `http://127.0.0.1:<port>`, as the binary announced it.
+    pub base_url: String,
+    pub account_id: String,
+    /// The administrator's person id.
+    pub admin_id: String,
+    pub admin_email: String,
+    pub admin_password: String,
+    /// This test's `EXTRANET_DATA_DIR`; the binary's log is `extranet.log` in it.
+    pub data_dir: PathBuf,
+    client: reqwest::Client,
+    child: Child,
+    database: Database,
+}
+
+impl App {
+    /// Creates an account named "Acme" with administrator Ada Admin, then starts `serve`
+    /// and waits until it listens.
+    pub async fn spawn(backend: Backend, smtp: &SmtpSink) -> App {
+        let data_dir = std::env::temp_dir().join(format!("extranet-e2e-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&data_dir).expect("create the test's data directory");
+        let database = Database::create(backend, &data_dir).await;
+        let admin_email = "admin@acme.test".to_owned();
+        let admin_password = "correct horse battery staple".to_owned();
+
+        let created = run_with_timeout(
+            extranet(&data_dir, &database, smtp)
+                .args(["create-account", "--name", "Acme"])
+                .args(["--admin-email", &admin_email])
+                .args(["--admin-first-name", "Ada", "--admin-last-name", "Admin"])
+                .env("EXTRANET_ADMIN_PASSWORD", &admin_password),
+        )
+        .await;
+        let stdout = String::from_utf8_lossy(&created.stdout);
+        let printed = |label: &str| -> String {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(label)?.strip_prefix(' '))
+                .map(|id| id.trim().to_owned())
+                .unwrap_or_else(|| {
+                    panic!("create-account printed no `{label} <uuid>` line:\n{stdout}")
+                })
+        };
+        let account_id = printed("account");
+        let admin_id = printed("administrator");
+
+        let log =
+            std::fs::File::create(data_dir.join("extranet.log")).expect("create the log file");
+        let mut child = extranet(&data_dir, &database, smtp)
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start `extranet serve`");
+        let stdout = child.stdout.take().expect("serve's stdout is piped");
+        let base_url = match tokio::time::timeout(
+            READY_TIMEOUT,
+            wait_until_listening(stdout, &data_dir),
+        )
+        .await
+        {
+            Ok(Some(base_url)) => base_url,
+            Ok(None) => panic!(
+                "`extranet serve` ended its output without `listening on …`:\n{}",
+                read_log(&data_dir)
+            ),
+            Err(_) => panic!(
+                "`extranet serve` did not print `listening on …` within {READY_TIMEOUT:?}:\n{}",
+                read_log(&data_dir)
+            ),
+        };
+
+        // Redirects stay visible: the acceptance page answers with a 303 and a cookie.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("build the HTTP client");
+
+        App {
+            base_url,
+            account_id,
+            admin_id,
+            admin_email,
+            admin_password,
+            data_dir,
+            client,
+            child,
+            database,
+        }
+    }
+
+    /// Posts a GraphQL request and returns the whole JSON response (`data`, `errors`).
+    pub async fn graphql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let request = self
+            .client
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        let response = HttpResponse::read(
+            with_auth(request, auth)
+                .send()
+                .await
+                .expect("send the GraphQL request"),
+        )
+        .await;
+        serde_json::from_str(&response.body).unwrap_or_else(|error| {
+            panic!(
+                "GraphQL answered {} with a body that is not JSON ({error}):\n{}",
+                response.status, response.body
+            )
+        })
+    }
+
+    /// Logs in to this app's account with the `login` mutation and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let response = self
+            .graphql(
+                &Auth::Anonymous,
+                "mutation Login($input: LoginInput!) {
+                    login(input: $input) { token userErrors { field message code } }
+                }",
+                json!({ "input": {
+                    "accountId": self.account_id, "email": email, "password": password,
+                }}),
+            )
+            .await;
+        response
+            .pointer("/data/login/token")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{email} could not log in: {response}"))
+    }
+
+    /// GETs `url` (absolute, or a path on this app) without following redirects.
+    pub async fn get(&self, url: &str, auth: &Auth) -> HttpResponse {
+        let request = self.client.get(self.absolute(url));
+        HttpResponse::read(
+            with_auth(request, auth)
+                .send()
+                .await
+                .expect("send the GET request"),
+        )
+        .await
+    }
+
+    /// POSTs `fields` as `application/x-www-form-urlencoded`, as a browser submits a form.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        fields: &[(String, String)],
+        auth: &Auth,
+    ) -> HttpResponse {
+        let request = self.client.post(self.absolute(url)).form(fields);
+        HttpResponse::read(
+            with_auth(request, auth)
+                .send()
+                .await
+                .expect("send the form"),
+        )
+        .await
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.base_url)
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        // Give the process a moment to go, so its database connections close.
+        for _ in 0..50 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if std::thread::panicking() {
+            // Keep everything for the post-mortem, and show why the binary misbehaved.
+            eprintln!(
+                "--- extranet log (data dir {}, database {}) ---\n{}",
+                self.data_dir.display(),
+                self.database.url(),
+                read_log(&self.data_dir)
+            );
+        } else {
+            self.database.drop_best_effort();
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
+    }
+}
+
+fn with_auth(request: reqwest::RequestBuilder, auth: &Auth) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::Anonymous => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Session(cookie) => request.header(
+            reqwest::header::COOKIE,
+            format!("{SESSION_COOKIE}={cookie}"),
+        ),
+    }
+}
+
+/// The binary under test; see the crate documentation for where it is looked for.
+fn binary() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the e2e crate lives inside the workspace")
+        .to_path_buf();
+    let path = match (
+        std::env::var_os("EXTRANET_BIN"),
+        std::env::var_os("CARGO_TARGET_DIR"),
+    ) {
+        (Some(bin), _) => PathBuf::from(bin),
+        (None, Some(target)) => workspace
+            .join(target)
+            .join("debug")
+            .join(format!("extranet{}", std::env::consts::EXE_SUFFIX)),
+        (None, None) => workspace
+            .join("target")
+            .join("debug")
+            .join(format!("extranet{}", std::env::consts::EXE_SUFFIX)),
+    };
+    assert!(
+        path.is_file(),
+        "no extranet binary at {}; build it first: cargo build -p gateway --bin extranet \
+         (or point EXTRANET_BIN at one)",
+        path.display()
+    );
+    path
+}
+
+/// The binary with this test's configuration and nothing inherited from the shell's.
+fn extranet(data_dir: &Path, database: &Database, smtp: &SmtpSink) -> Command {
+    let mut command = Command::new(binary());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("EXTRANET_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .current_dir(data_dir)
+        .env("EXTRANET_DATA_DIR", data_dir)
+        .env("EXTRANET_DATABASE_URL", database.url())
+        .env("EXTRANET_SMTP_URL", smtp.url())
+        .env("EXTRANET_OUTBOX_DIR", data_dir.join("outbox"))
+        .env("EXTRANET_SECRET_KEY_FILE", data_dir.join("secret.key"))
+        .env("EXTRANET_LISTEN", "127.0.0.1:0")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
+        .stdin(Stdio::null());
+    command
+}
+
+async fn run_with_timeout(command: &mut Command) -> std::process::Output {
+    let running = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(COMMAND_TIMEOUT, running)
+        .await
+        .unwrap_or_else(|_| panic!("{command:?} did not finish within {COMMAND_TIMEOUT:?}"))
+        .expect("run the extranet binary");
+    assert!(
+        output.status.success(),
+        "{command:?} failed with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    output
+}
+
+/// Reads `serve`'s stdout up to its `listening on <url>` line and returns the URL; the
+/// rest of stdout keeps being copied to `stdout.log`, so the pipe never fills and blocks
+/// the server. `None` if stdout ends first.
+async fn wait_until_listening(
+    stdout: tokio::process::ChildStdout,
+    data_dir: &Path,
+) -> Option<String> {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut before = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(url) = line.trim().strip_prefix("listening on ") {
+            let url = url.trim_end_matches('/').to_owned();
+            let mut copy = tokio::fs::File::create(data_dir.join("stdout.log"))
+                .await
+                .ok();
+            tokio::spawn(async move {
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(file) = copy.as_mut() {
+                        let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+                    }
+                }
+            });
+            return Some(url);
+        }
+        before.push(line);
+    }
+    eprintln!("--- extranet stdout ---\n{}", before.join("\n"));
+    None
+}
+
+fn read_log(data_dir: &Path) -> String {
+    std::fs::read_to_string(data_dir.join("extranet.log"))
+        .unwrap_or_else(|error| format!("(no log: {error})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_replaces_only_the_database() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+        assert_eq!(
+            database_url("postgres://h:5432", "t1"),
+            "postgres://h:5432/t1"
+        );
+    }
+
+    #[test]
+    fn reads_the_session_cookie() {
+        let response = HttpResponse {
+            status: reqwest::StatusCode::SEE_OTHER,
+            set_cookies: vec![
+                "other=1; Path=/".to_owned(),
+                "extranet_session=tok.en; HttpOnly; Path=/; SameSite=Lax".to_owned(),
+            ],
+            location: None,
+            body: String::new(),
+        };
+        assert_eq!(response.cookie(SESSION_COOKIE).as_deref(), Some("tok.en"));
+        assert_eq!(response.cookie("missing"), None);
+    }
+}
