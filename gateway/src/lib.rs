@@ -1,1 +1,13 @@
+//! The gateway: GraphQL API, HTML pages, authentication, and the composition root
+//! that runs the gateway, projector and notifier together (`extranet serve`).
 
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod graphql;
+pub mod pages;
+pub mod password;
+pub mod secret_key;
+pub mod state;

@@ -1,1 +1,46 @@
-fn main() {}
+use clap::Parser;
+use gateway::app::Application;
+use gateway::config::{Cli, Command};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Schema => {
+            print!("{}", gateway::graphql::sdl());
+            Ok(())
+        }
+        Command::CreateAccount(args) => gateway::bootstrap::create_account(&cli.settings, args)
+            .await
+            .map(|created| {
+                println!("account {}", created.account);
+                println!("administrator {}", created.administrator);
+            })
+            .map_err(|e| e.to_string()),
+        Command::Serve => serve(cli.settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: gateway::config::Settings) -> Result<(), String> {
+    let app = Application::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Tests and scripts wait for this line; with port 0 it is how they learn the port.
+    println!("listening on http://{}", app.address());
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}

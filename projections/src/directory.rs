@@ -82,3 +82,46 @@ pub async fn by_email(
         .await?;
     row.as_ref().map(PersonRecord::from_row).transpose()
 }
+
+/// Where to reach a person, and what to call them: a person who has joined, or one
+/// who is invited and has not accepted yet (a guest is emailed about their task from
+/// the moment they are invited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+impl Contact {
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+    }
+}
+
+pub async fn contact_of(
+    conn: &mut sqlx::AnyConnection,
+    account: AccountId,
+    person: PersonId,
+) -> Result<Option<Contact>, StoreError> {
+    let row = sqlx::query(
+        "SELECT email, first_name, last_name FROM people
+          WHERE account_id = $1 AND person_id = $2 AND status = 'active'
+         UNION ALL
+         SELECT email, first_name, last_name FROM invitations
+          WHERE account_id = $1 AND person_id = $2 AND status = 'pending'
+         LIMIT 1",
+    )
+    .bind(account.to_string())
+    .bind(person.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| {
+        Ok(Contact {
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+        })
+    })
+    .transpose()
+}

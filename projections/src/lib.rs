@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod directory;
 pub mod error;
+pub mod invitations;
 pub mod log;
 pub mod permission;
 pub mod projector;

@@ -27,7 +27,7 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn from_record(record: &PersonRecord) -> Option<Self> {
-        record.active.then(|| Self {
+        record.active.then_some(Self {
             account: record.account,
             person: record.id,
             kind: record.kind,

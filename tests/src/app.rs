@@ -201,6 +201,8 @@ impl App {
     /// Creates an account named "Acme" with administrator Ada Admin, then starts `serve`
     /// and waits until it listens.
     pub async fn spawn(backend: Backend, smtp: &SmtpSink) -> App {
+        // Looked up first, so a missing binary leaves no directory or database behind.
+        let binary = binary();
         let data_dir = std::env::temp_dir().join(format!("extranet-e2e-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&data_dir).expect("create the test's data directory");
         let database = Database::create(backend, &data_dir).await;
@@ -208,7 +210,7 @@ impl App {
         let admin_password = "correct horse battery staple".to_owned();
 
         let created = run_with_timeout(
-            extranet(&data_dir, &database, smtp)
+            extranet(&binary, &data_dir, &database, smtp)
                 .args(["create-account", "--name", "Acme"])
                 .args(["--admin-email", &admin_email])
                 .args(["--admin-first-name", "Ada", "--admin-last-name", "Admin"])
@@ -230,7 +232,7 @@ impl App {
 
         let log =
             std::fs::File::create(data_dir.join("extranet.log")).expect("create the log file");
-        let mut child = extranet(&data_dir, &database, smtp)
+        let mut child = extranet(&binary, &data_dir, &database, smtp)
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(log)
@@ -367,7 +369,7 @@ impl Drop for App {
         if std::thread::panicking() {
             // Keep everything for the post-mortem, and show why the binary misbehaved.
             eprintln!(
-                "--- extranet log (data dir {}, database {}) ---\n{}",
+                "kept for the post-mortem: data dir {}, database {}\n{}",
                 self.data_dir.display(),
                 self.database.url(),
                 read_log(&self.data_dir)
@@ -420,8 +422,8 @@ fn binary() -> PathBuf {
 }
 
 /// The binary with this test's configuration and nothing inherited from the shell's.
-fn extranet(data_dir: &Path, database: &Database, smtp: &SmtpSink) -> Command {
-    let mut command = Command::new(binary());
+fn extranet(binary: &Path, data_dir: &Path, database: &Database, smtp: &SmtpSink) -> Command {
+    let mut command = Command::new(binary);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("EXTRANET_") {
             command.env_remove(key);
@@ -494,8 +496,11 @@ async fn wait_until_listening(
 }
 
 fn read_log(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join("extranet.log"))
-        .unwrap_or_else(|error| format!("(no log: {error})"))
+    let path = data_dir.join("extranet.log");
+    match std::fs::read_to_string(&path) {
+        Ok(log) => format!("--- {} ---\n{log}", path.display()),
+        Err(error) => format!("(no log at {}: {error})", path.display()),
+    }
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl ReceivedMail {
     /// Whether the message was addressed to `email`, by envelope or by `To`/`Cc` header.
     pub fn is_addressed_to(&self, email: &str) -> bool {
         let email = email.to_lowercase();
-        if self.to.iter().any(|to| *to == email) {
+        if self.to.contains(&email) {
             return true;
         }
         self.parsed()

@@ -1,0 +1,201 @@
+//! The composition root: builds every part from the settings and runs them together.
+
+use crate::config::Settings;
+use crate::graphql::{self, ExtranetSchema};
+use crate::pages;
+use crate::state::AppState;
+use crate::{clock, secret_key};
+use axum::routing::get;
+use axum::Router;
+use domain::services::{Clock, DomainServices};
+use lettre::message::Mailbox;
+use notifier::sender::Sender;
+use notifier::{Mailer, Outbox};
+use projections::commands::CommandBus;
+use projections::permission::Permissions;
+use projections::projector::Projector;
+use projections::read_model::ReadModels;
+use projections::session::Sessions;
+use projections::{Database, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Requests larger than this are refused before they are read.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    SecretKey(#[from] secret_key::SecretKeyError),
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "EXTRANET_MAIL_FROM {0:?} is not a mailbox such as \"Extranet <no-reply@example.com>\""
+    )]
+    MailFrom(String),
+    #[error(transparent)]
+    Mailer(#[from] notifier::MailerError),
+}
+
+/// What handlers share: the state, and the schema built over it.
+#[derive(Clone)]
+pub struct Shared {
+    pub state: AppState,
+    pub schema: ExtranetSchema,
+}
+
+/// The store and the domain services: all a command needs.
+pub async fn open_store(settings: &Settings) -> Result<(Database, DomainServices), StartError> {
+    let db = Database::open(&settings.database_url()).await?;
+    let services = DomainServices {
+        clock: Arc::new(clock::SystemClock),
+        nonces: Arc::new(clock::OsNonces),
+        secrets: secret_key::load_or_create(&settings.secret_key_file())?,
+    };
+    Ok((db, services))
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    address: SocketAddr,
+    workers: JoinSet<()>,
+    shutdown: watch::Sender<bool>,
+    db: Database,
+}
+
+impl Application {
+    /// Opens the store, starts the projector and the notifier, and binds the listener
+    /// (port 0 picks a free port: see [`Application::address`]).
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let (db, services) = open_store(&settings).await?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let address = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
+        let from: Mailbox = settings
+            .mail_from
+            .parse()
+            .map_err(|_| StartError::MailFrom(settings.mail_from.clone()))?;
+        let mailer = match &settings.smtp_url {
+            Some(url) => Mailer::smtp(url)?,
+            None => Mailer::files(settings.outbox_dir()),
+        };
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut workers = JoinSet::new();
+
+        let (read_projector, read_models) = Projector::new(ReadModels, db.clone()).await?;
+        // Serve nothing older than the log: a projector that was down catches up first.
+        let caught_up = read_projector.catch_up().await?;
+        tracing::info!(events = caught_up, "read models caught up with the log");
+        let outbox = Outbox {
+            public_url,
+            secrets: services.secrets.clone(),
+        };
+        let (outbox_projector, outbox_handle) = Projector::new(outbox, db.clone()).await?;
+        let outbox_projector = outbox_projector.behind(&read_models);
+        let clock: Arc<dyn Clock> = services.clock.clone();
+        let sender = Sender {
+            db: db.clone(),
+            mailer,
+            from,
+            clock: clock.clone(),
+        };
+        workers.spawn(read_projector.run(shutdown_rx.clone()));
+        workers.spawn(outbox_projector.run(shutdown_rx.clone()));
+        workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
+
+        let state = AppState {
+            bus: Arc::new(CommandBus::new(&db, services)),
+            permissions: Permissions::new(db.clone()),
+            sessions: Sessions::new(db.clone()),
+            read_models,
+            clock,
+            db: db.clone(),
+        };
+        let shared = Shared {
+            schema: graphql::schema(state.clone()),
+            state,
+        };
+        let router = Router::new()
+            .route("/graphql", get(graphql::graphiql).post(graphql::handle))
+            .route(
+                "/invitations/{account}/{invitation}",
+                get(pages::invitation::show).post(pages::invitation::accept),
+            )
+            .route("/healthz", get(|| async { "ok" }))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(TraceLayer::new_for_http())
+            .with_state(shared);
+        Ok(Self {
+            listener,
+            router,
+            address,
+            workers,
+            shutdown,
+            db,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then stops accepting, lets requests in flight
+    /// finish, stops the projector and notifier, and closes the store.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(stop_signal())
+            .await;
+        let _ = self.shutdown.send(true);
+        while self.workers.join_next().await.is_some() {}
+        self.db.close().await;
+        tracing::info!("stopped");
+        served
+    }
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("stop requested; finishing requests in flight");
+}

@@ -1,0 +1,92 @@
+//! `extranet create-account`: the first account and its administrator. Nothing is
+//! created silently at start; an empty store stays empty until this runs.
+
+use crate::app::{open_store, StartError};
+use crate::config::CreateAccount;
+use crate::config::Settings;
+use crate::password;
+use domain::account::{Account, AccountCommand, Plan};
+use domain::person::{Person, PersonCommand, PersonKind};
+use domain::{AccountId, AggregateKey, Email, EmailError, NameError, PersonId, PersonName};
+use projections::commands::{CommandBus, CommandError};
+use projections::log::Metadata;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("--plan must be trial, free, standard or professional, not {0:?}")]
+    Plan(String),
+    #[error("--admin-email: {0}")]
+    Email(#[from] EmailError),
+    #[error("administrator name: {0}")]
+    Name(#[from] NameError),
+    #[error("EXTRANET_ADMIN_PASSWORD: {0}")]
+    Password(#[from] password::PasswordError),
+    #[error("the account could not be created: {0}")]
+    Account(#[from] CommandError<domain::account::AccountError>),
+    #[error("the administrator could not be created: {0}")]
+    Person(#[from] CommandError<domain::person::PersonError>),
+}
+
+pub struct Created {
+    pub account: AccountId,
+    pub administrator: PersonId,
+}
+
+pub async fn create_account(
+    settings: &Settings,
+    args: CreateAccount,
+) -> Result<Created, BootstrapError> {
+    let plan = match args.plan.as_str() {
+        "trial" => Plan::Trial,
+        "free" => Plan::Free,
+        "standard" => Plan::Standard,
+        "professional" => Plan::Professional,
+        other => return Err(BootstrapError::Plan(other.to_string())),
+    };
+    let email = Email::parse(&args.admin_email)?;
+    let name = PersonName::parse(&args.admin_first_name, &args.admin_last_name)?;
+    let password_hash = password::hash(args.admin_password).await?;
+
+    let (db, services) = open_store(settings).await?;
+    let clock = services.clock.clone();
+    let bus = CommandBus::new(&db, services);
+    let metadata = Metadata {
+        actor: None,
+        at: clock.now(),
+        request_id: None,
+    };
+    let account = AccountId::new_random();
+    let administrator = PersonId::new_random();
+    bus.execute::<Account>(
+        AggregateKey::account(account),
+        AccountCommand::Create {
+            account,
+            name: args.name,
+            plan,
+        },
+        &metadata,
+    )
+    .await?;
+    bus.execute::<Person>(
+        AggregateKey::new(account, administrator.0),
+        PersonCommand::Join {
+            person: administrator,
+            kind: PersonKind::Employee,
+            email,
+            name,
+            administrator: true,
+            password_hash,
+            invitation: None,
+            sponsor: None,
+        },
+        &metadata,
+    )
+    .await?;
+    db.close().await;
+    Ok(Created {
+        account,
+        administrator,
+    })
+}

@@ -1,0 +1,106 @@
+//! Every setting, read in one place: command-line flags, each with an environment
+//! variable of the same name. Nothing else reads the environment.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "extranet",
+    version,
+    about = "Who may work inside a company's workspace, and how outsiders get in."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway, the projector and the notifier in one process.
+    Serve,
+    /// Create an account and its first administrator. The password is read from
+    /// EXTRANET_ADMIN_PASSWORD, never from the command line.
+    CreateAccount(CreateAccount),
+    /// Print the GraphQL schema the gateway serves.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateAccount {
+    /// The company's name, as people will see it.
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub admin_email: String,
+    #[arg(long)]
+    pub admin_first_name: String,
+    #[arg(long)]
+    pub admin_last_name: String,
+    #[arg(long, env = "EXTRANET_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: String,
+    /// trial (30 days), free, standard or professional.
+    #[arg(long, default_value = "trial")]
+    pub plan: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Where the defaults below live.
+    #[arg(long, env = "EXTRANET_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// `sqlite://path` (the default, under the data dir) or `postgres://…`.
+    #[arg(long, env = "EXTRANET_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// `smtp://host:port`. Unset: emails are written as .eml files to the outbox dir.
+    #[arg(long, env = "EXTRANET_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// Default: `<data dir>/outbox`.
+    #[arg(long, env = "EXTRANET_OUTBOX_DIR", global = true)]
+    pub outbox_dir: Option<PathBuf>,
+    /// The key invitation links are signed with; created on first start.
+    /// Default: `<data dir>/secret.key`.
+    #[arg(long, env = "EXTRANET_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "EXTRANET_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// The address people reach the gateway at, for links in emails.
+    /// Default: `http://<the address actually bound>`.
+    #[arg(long, env = "EXTRANET_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    #[arg(
+        long,
+        env = "EXTRANET_MAIL_FROM",
+        default_value = "Extranet <no-reply@extranet.localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("extranet.db").display()))
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+}

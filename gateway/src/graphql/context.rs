@@ -1,0 +1,31 @@
+//! What a resolver knows about its request.
+
+use super::error::ApiError;
+use crate::state::AppState;
+use async_graphql::{Context, ID};
+use projections::permission::Viewer;
+use std::str::FromStr;
+
+/// Who is asking: set by the HTTP handler from the session token, if any.
+#[derive(Clone, Default)]
+pub struct RequestAuth {
+    pub viewer: Option<Viewer>,
+    pub token: Option<String>,
+}
+
+pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<AppState>()
+}
+
+pub fn auth<'a>(ctx: &Context<'a>) -> &'a RequestAuth {
+    ctx.data_unchecked::<RequestAuth>()
+}
+
+pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
+    auth(ctx).viewer.as_ref().ok_or(ApiError::Unauthenticated)
+}
+
+/// An id that does not even parse is as unknown as one that names nothing.
+pub fn parse_id<T: FromStr>(id: &ID) -> Result<T, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound)
+}

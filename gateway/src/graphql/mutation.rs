@@ -1,0 +1,289 @@
+use super::context::{auth, parse_id, state, viewer};
+use super::error::ApiError;
+use super::refusal::{forbidden, refusal, Refusal};
+use super::types::{Invitation, InvitationStatus, Person, Task, TaskRole, TaskStatus, UserError};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand, InvitationTarget};
+use domain::task::{Task as TaskAggregate, TaskCommand};
+use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
+use projections::{directory, tasks};
+
+pub struct Mutation;
+
+/// Log in with the email and password of a person of an account.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// The account (workspace) to log in to.
+    pub account_id: ID,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct LoginPayload {
+    /// Send as `Authorization: Bearer <token>`. Null when the login was refused.
+    pub token: Option<String>,
+    pub viewer: Option<Person>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    pub title: String,
+    pub description: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateTaskPayload {
+    pub task: Option<Task>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// Invite someone from outside the company into one task, by email.
+#[derive(InputObject)]
+pub struct InviteGuestToTaskInput {
+    pub task_id: ID,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: TaskRole,
+}
+
+#[derive(SimpleObject)]
+pub struct InviteGuestToTaskPayload {
+    pub invitation: Option<Invitation>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// Change a task. Fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    pub task_id: ID,
+    pub title: Option<String>,
+    pub status: Option<TaskStatus>,
+}
+
+#[derive(SimpleObject)]
+pub struct UpdateTaskPayload {
+    pub task: Option<Task>,
+    pub user_errors: Vec<UserError>,
+}
+
+fn refused_login() -> LoginPayload {
+    LoginPayload {
+        token: None,
+        viewer: None,
+        // One answer for an unknown email and a wrong password alike.
+        user_errors: vec![UserError::new(
+            &["input", "password"],
+            "the email or password is not right",
+            "INVALID_CREDENTIALS",
+        )],
+    }
+}
+
+#[Object]
+impl Mutation {
+    /// Opens a session.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, ApiError> {
+        let state = state(ctx);
+        let account: Option<AccountId> = input.account_id.parse().ok();
+        let email = Email::parse(&input.email).ok();
+        let person = match (account, &email) {
+            (Some(account), Some(email)) => directory::by_email(&state.db, account, email).await?,
+            _ => None,
+        };
+        let hash = person.as_ref().map(|p| p.password_hash.clone());
+        if !crate::password::verify(input.password, hash).await {
+            return Ok(refused_login());
+        }
+        let Some(person) = person.filter(|p| p.active) else {
+            return Ok(refused_login());
+        };
+        let token = state
+            .sessions
+            .open(person.account, person.id, state.clock.now())
+            .await?;
+        tracing::info!(account = %person.account, person = %person.id, "logged in");
+        Ok(LoginPayload {
+            token: Some(token),
+            viewer: Some(person.into()),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Ends the session this request was made with. True if there was one.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
+        let Some(token) = auth(ctx).token.as_deref() else {
+            return Ok(false);
+        };
+        state(ctx).sessions.close(token).await?;
+        Ok(true)
+    }
+
+    /// Creates a task; its creator is the viewer.
+    async fn create_task(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTaskInput,
+    ) -> Result<CreateTaskPayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let fail = |e: UserError| CreateTaskPayload {
+            task: None,
+            user_errors: vec![e],
+        };
+        if !state.permissions.may_create_task(viewer) {
+            return Ok(fail(forbidden("only employees can create tasks here")));
+        }
+        let task = TaskId::new_random();
+        let command = TaskCommand::Create {
+            task,
+            title: input.title,
+            description: input.description.unwrap_or_default(),
+            creator: viewer.person,
+        };
+        let key = AggregateKey::new(viewer.account, task.0);
+        if let Err(e) = state
+            .execute::<TaskAggregate>(key, command, Some(viewer.person))
+            .await
+        {
+            return Ok(fail(refusal(e)?));
+        }
+        let record = tasks::get(&state.db.any, viewer.account, task).await?;
+        Ok(CreateTaskPayload {
+            task: record.map(Task::from),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Invites a guest into a task: they are emailed the task and a link to join.
+    async fn invite_guest_to_task(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteGuestToTaskInput,
+    ) -> Result<InviteGuestToTaskPayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let fail = |e: UserError| InviteGuestToTaskPayload {
+            invitation: None,
+            user_errors: vec![e],
+        };
+        let task: TaskId = parse_id(&input.task_id)?;
+        if !state.permissions.may_see_task(viewer, task).await? {
+            return Err(ApiError::NotFound);
+        }
+        if !state
+            .permissions
+            .may_invite_guest_to_task(viewer, task)
+            .await?
+        {
+            return Ok(fail(forbidden(
+                "only an administrator, the task's creator or its responsible person can invite guests to it",
+            )));
+        }
+        let email = match Email::parse(&input.email) {
+            Ok(email) => email,
+            Err(e) => return Ok(fail(e.user_error())),
+        };
+        let name = match PersonName::parse(&input.first_name, &input.last_name) {
+            Ok(name) => name,
+            Err(e) => return Ok(fail(e.user_error())),
+        };
+        if directory::by_email(&state.db, viewer.account, &email)
+            .await?
+            .is_some()
+        {
+            return Ok(fail(UserError::new(
+                &["input", "email"],
+                format!("{email} already belongs to a person of this account"),
+                "EMAIL_TAKEN",
+            )));
+        }
+        let invitation = InvitationId::new_random();
+        let person = PersonId::new_random();
+        let role = input.role.into();
+        let issue = InvitationCommand::Issue {
+            invitation,
+            person,
+            email: email.clone(),
+            name,
+            target: InvitationTarget::Task { task, role },
+            sponsor: viewer.person,
+        };
+        let key = AggregateKey::new(viewer.account, invitation.0);
+        if let Err(e) = state
+            .execute::<InvitationAggregate>(key, issue, Some(viewer.person))
+            .await
+        {
+            return Ok(fail(refusal(e)?));
+        }
+        // Should this fail, or the process stop here, accepting the invitation
+        // assigns the role again (the command is idempotent).
+        let assign = TaskCommand::Assign { person, role };
+        let key = AggregateKey::new(viewer.account, task.0);
+        if let Err(e) = state
+            .execute::<TaskAggregate>(key, assign, Some(viewer.person))
+            .await
+        {
+            return Ok(fail(refusal(e)?));
+        }
+        tracing::info!(account = %viewer.account, %task, %invitation, "guest invited to task");
+        Ok(InviteGuestToTaskPayload {
+            invitation: Some(Invitation {
+                id: ID(invitation.to_string()),
+                person_id: ID(person.to_string()),
+                email: email.to_string(),
+                status: InvitationStatus::Pending,
+            }),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Renames a task or changes its status. Everyone on the task but the viewer is
+    /// emailed about the change.
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTaskInput,
+    ) -> Result<UpdateTaskPayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let fail = |e: UserError| UpdateTaskPayload {
+            task: None,
+            user_errors: vec![e],
+        };
+        let task: TaskId = parse_id(&input.task_id)?;
+        if !state.permissions.may_see_task(viewer, task).await? {
+            return Err(ApiError::NotFound);
+        }
+        if !state.permissions.may_change_task(viewer, task).await? {
+            return Ok(fail(forbidden(
+                "only an administrator, the task's creator or its responsible person can change it",
+            )));
+        }
+        let key = AggregateKey::new(viewer.account, task.0);
+        let mut commands = Vec::new();
+        if let Some(title) = input.title {
+            commands.push(TaskCommand::Rename { title });
+        }
+        if let Some(status) = input.status {
+            commands.push(TaskCommand::ChangeStatus {
+                status: status.into(),
+            });
+        }
+        for command in commands {
+            if let Err(e) = state
+                .execute::<TaskAggregate>(key, command, Some(viewer.person))
+                .await
+            {
+                return Ok(fail(refusal(e)?));
+            }
+        }
+        let record = tasks::get(&state.db.any, viewer.account, task).await?;
+        Ok(UpdateTaskPayload {
+            task: record.map(Task::from),
+            user_errors: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! How each domain refusal reads to a GraphQL client: one place maps every typed
+//! domain error to a `UserError` with a stable code.
+
+use super::error::ApiError;
+use super::types::UserError;
+use domain::invitation::InvitationError;
+use domain::task::TaskError;
+use domain::{EmailError, NameError};
+use projections::commands::CommandError;
+
+pub trait Refusal: std::error::Error {
+    fn user_error(&self) -> UserError;
+}
+
+impl Refusal for TaskError {
+    fn user_error(&self) -> UserError {
+        let (field, code): (&[&str], &str) = match self {
+            TaskError::TitleEmpty | TaskError::TitleTooLong { .. } => {
+                (&["input", "title"], "INVALID_TITLE")
+            }
+            TaskError::DescriptionTooLong { .. } => {
+                (&["input", "description"], "INVALID_DESCRIPTION")
+            }
+            TaskError::NotFound => (&["input", "taskId"], "NOT_FOUND"),
+            TaskError::AlreadyExists => (&[], "CONFLICT"),
+            TaskError::CreatorHasRole => (&["input", "email"], "CREATOR_HAS_ROLE"),
+        };
+        UserError::new(field, self, code)
+    }
+}
+
+impl Refusal for InvitationError {
+    fn user_error(&self) -> UserError {
+        let code = match self {
+            InvitationError::AlreadyIssued => "CONFLICT",
+            InvitationError::InvalidLink => "INVALID_LINK",
+            InvitationError::Expired => "EXPIRED",
+            InvitationError::AlreadyAccepted => "ALREADY_ACCEPTED",
+        };
+        UserError::new(&[], self, code)
+    }
+}
+
+impl Refusal for EmailError {
+    fn user_error(&self) -> UserError {
+        UserError::new(&["input", "email"], self, "INVALID_EMAIL")
+    }
+}
+
+impl Refusal for NameError {
+    fn user_error(&self) -> UserError {
+        let field = match self {
+            NameError::FirstEmpty => "firstName",
+            NameError::LastEmpty => "lastName",
+            NameError::TooLong { .. } => "firstName",
+        };
+        UserError::new(&["input", field], self, "INVALID_NAME")
+    }
+}
+
+/// A command's failure as the payload's user error, or as a GraphQL error when it is
+/// nothing the user can fix.
+pub fn refusal<E: Refusal>(error: CommandError<E>) -> Result<UserError, ApiError> {
+    match error {
+        CommandError::Refused(e) => Ok(e.user_error()),
+        CommandError::Conflict => Ok(UserError::new(&[], CommandError::<E>::Conflict, "CONFLICT")),
+        CommandError::Store(e) => Err(e.into()),
+        CommandError::EventStore(message) => {
+            tracing::error!(%message, "event store failure");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+pub fn forbidden(message: &str) -> UserError {
+    UserError::new(&[], message, "FORBIDDEN")
+}

@@ -1,0 +1,169 @@
+//! The GraphQL object types and enums, and how the read models map onto them.
+
+use async_graphql::{Enum, SimpleObject, ID};
+use domain::person::PersonKind as DomainPersonKind;
+use domain::task::{TaskRole as DomainTaskRole, TaskStatus as DomainTaskStatus};
+use projections::directory::PersonRecord;
+use projections::tasks::TaskRecord;
+
+/// Where a task stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TaskStatus {
+    New,
+    InProgress,
+    AwaitingReview,
+    Completed,
+    Deferred,
+}
+
+impl From<DomainTaskStatus> for TaskStatus {
+    fn from(s: DomainTaskStatus) -> Self {
+        match s {
+            DomainTaskStatus::New => TaskStatus::New,
+            DomainTaskStatus::InProgress => TaskStatus::InProgress,
+            DomainTaskStatus::AwaitingReview => TaskStatus::AwaitingReview,
+            DomainTaskStatus::Completed => TaskStatus::Completed,
+            DomainTaskStatus::Deferred => TaskStatus::Deferred,
+        }
+    }
+}
+
+impl From<TaskStatus> for DomainTaskStatus {
+    fn from(s: TaskStatus) -> Self {
+        match s {
+            TaskStatus::New => DomainTaskStatus::New,
+            TaskStatus::InProgress => DomainTaskStatus::InProgress,
+            TaskStatus::AwaitingReview => DomainTaskStatus::AwaitingReview,
+            TaskStatus::Completed => DomainTaskStatus::Completed,
+            TaskStatus::Deferred => DomainTaskStatus::Deferred,
+        }
+    }
+}
+
+/// The role a person holds in a task, besides its creator.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum TaskRole {
+    /// The one person who answers for the task.
+    Responsible,
+    Participant,
+    /// Follows the task and is told of every change.
+    Observer,
+}
+
+impl From<TaskRole> for DomainTaskRole {
+    fn from(r: TaskRole) -> Self {
+        match r {
+            TaskRole::Responsible => DomainTaskRole::Responsible,
+            TaskRole::Participant => DomainTaskRole::Participant,
+            TaskRole::Observer => DomainTaskRole::Observer,
+        }
+    }
+}
+
+/// What kind of member of the account a person is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PersonKind {
+    /// A full member of the company.
+    Employee,
+    /// An outsider limited to the extranet workgroups they belong to.
+    Extranet,
+    /// An outsider invited into tasks only.
+    Guest,
+}
+
+impl From<DomainPersonKind> for PersonKind {
+    fn from(k: DomainPersonKind) -> Self {
+        match k {
+            DomainPersonKind::Employee => PersonKind::Employee,
+            DomainPersonKind::Extranet => PersonKind::Extranet,
+            DomainPersonKind::Guest => PersonKind::Guest,
+        }
+    }
+}
+
+/// A task of the account.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Task {
+    /// Stable and opaque.
+    pub id: ID,
+    pub title: String,
+    pub description: String,
+    pub status: TaskStatus,
+}
+
+impl From<TaskRecord> for Task {
+    fn from(t: TaskRecord) -> Self {
+        Self {
+            id: ID(t.id.to_string()),
+            title: t.title,
+            description: t.description,
+            status: t.status.into(),
+        }
+    }
+}
+
+/// A person of the account.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Person {
+    /// Stable for the person's whole life in the account.
+    pub id: ID,
+    pub first_name: String,
+    pub last_name: String,
+    /// Their login and where they are emailed.
+    pub email: Option<String>,
+    pub kind: PersonKind,
+}
+
+impl From<PersonRecord> for Person {
+    fn from(p: PersonRecord) -> Self {
+        Self {
+            id: ID(p.id.to_string()),
+            first_name: p.first_name,
+            last_name: p.last_name,
+            email: Some(p.email),
+            kind: p.kind.into(),
+        }
+    }
+}
+
+/// Where an invitation stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum InvitationStatus {
+    /// Sent; the link has not been used yet.
+    Pending,
+    /// The person followed the link and joined.
+    Accepted,
+}
+
+/// An invitation sent to someone by email.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Invitation {
+    pub id: ID,
+    /// The id the person has once they accept.
+    pub person_id: ID,
+    pub email: String,
+    pub status: InvitationStatus,
+}
+
+/// A refusal the user can act on: which input field it concerns, a message for
+/// people, and a stable code for programs.
+#[derive(SimpleObject, Clone, Debug, PartialEq)]
+pub struct UserError {
+    /// The path to the input field at fault, e.g. `["input", "email"]`; empty when the
+    /// refusal is about the request as a whole.
+    pub field: Vec<String>,
+    pub message: String,
+    /// Stable: `INVALID_EMAIL`, `INVALID_NAME`, `INVALID_TITLE`, `FORBIDDEN`,
+    /// `INVALID_CREDENTIALS`, `EMAIL_TAKEN`, `CONFLICT`, ...
+    pub code: String,
+}
+
+impl UserError {
+    pub fn new(field: &[&str], message: impl ToString, code: &str) -> Self {
+        Self {
+            field: field.iter().map(|f| f.to_string()).collect(),
+            message: message.to_string(),
+            code: code.to_string(),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Accepting an invitation: the page the emailed link opens, and its form.
+
+use super::html::{escape, page};
+use crate::app::Shared;
+use crate::auth::session_cookie;
+use crate::password;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use domain::invitation::{Invitation, InvitationCommand, InvitationError};
+use domain::person::{Person, PersonCommand, PersonError, PersonKind};
+use domain::task::{Task, TaskCommand};
+use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonName};
+use projections::commands::CommandError;
+use projections::directory;
+use projections::invitations::{self, InvitationRecord};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    #[serde(default)]
+    secret: String,
+}
+
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Errors shown next to the form's fields.
+#[derive(Default)]
+struct FieldErrors {
+    first_name: Option<String>,
+    last_name: Option<String>,
+    password: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        self.first_name.is_some() || self.last_name.is_some() || self.password.is_some()
+    }
+}
+
+/// Why a link leads nowhere, as a page.
+enum Dead {
+    Invalid,
+    Expired,
+    Used,
+    Busy,
+    Internal,
+}
+
+impl IntoResponse for Dead {
+    fn into_response(self) -> Response {
+        let (status, title, text) = match self {
+            Dead::Invalid => (
+                StatusCode::NOT_FOUND,
+                "This link is not valid",
+                InvitationError::InvalidLink.to_string(),
+            ),
+            Dead::Expired => (StatusCode::GONE, "This link has expired", InvitationError::Expired.to_string()),
+            Dead::Used => (
+                StatusCode::GONE,
+                "This invitation was already accepted",
+                InvitationError::AlreadyAccepted.to_string(),
+            ),
+            Dead::Busy => (
+                StatusCode::CONFLICT,
+                "Please try again",
+                "Something else changed this invitation at the same moment. Go back and send the form again.".to_string(),
+            ),
+            Dead::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Something went wrong on our side; it has been logged. Please try again in a minute.".to_string(),
+            ),
+        };
+        let body = format!(r#"<p class="notice" role="alert">{}</p>"#, escape(&text));
+        html_response(status, page(title, &body), None)
+    }
+}
+
+fn html_response(status: StatusCode, body: String, cookie: Option<String>) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    // The page carries a secret: keep it out of caches and referrers.
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    if let Some(cookie) = cookie.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+fn internal<E: std::fmt::Display>(error: E) -> Dead {
+    tracing::error!(%error, "accepting an invitation failed");
+    Dead::Internal
+}
+
+async fn pending_invitation(
+    app: &Shared,
+    account: &str,
+    invitation: &str,
+) -> Result<(AccountId, InvitationRecord), Dead> {
+    let (Ok(account), Ok(invitation)) = (
+        account.parse::<AccountId>(),
+        invitation.parse::<InvitationId>(),
+    ) else {
+        return Err(Dead::Invalid);
+    };
+    let record = invitations::get(&app.state.db, account, invitation)
+        .await
+        .map_err(internal)?
+        .ok_or(Dead::Invalid)?;
+    if !record.pending {
+        return Err(Dead::Used);
+    }
+    if record.expires_at <= app.state.clock.now() {
+        return Err(Dead::Expired);
+    }
+    Ok((account, record))
+}
+
+fn form_page(record: &InvitationRecord, form: &AcceptForm, errors: &FieldErrors) -> String {
+    let field = |name: &str,
+                 label: &str,
+                 kind: &str,
+                 value: &str,
+                 autocomplete: &str,
+                 error: &Option<String>| {
+        let (invalid, described, message) = match error {
+            Some(e) => (
+                r#" aria-invalid="true""#.to_string(),
+                format!(r#" aria-describedby="{name}-error""#),
+                format!(r#"<p class="error" id="{name}-error">{}</p>"#, escape(e)),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
+        format!(
+            r#"<label for="{name}">{label}</label>
+<input id="{name}" name="{name}" type="{kind}" value="{value}" autocomplete="{autocomplete}" required{invalid}{described}>
+{message}"#,
+            value = escape(value),
+        )
+    };
+    let summary = if errors.any() {
+        r#"<p class="notice" role="alert">Please correct the fields marked below.</p>"#
+    } else {
+        ""
+    };
+    let body = format!(
+        r#"<p>You were invited as <strong>{email}</strong>. Choose a password to join.</p>
+{summary}
+<form method="post">
+<input type="hidden" name="secret" value="{secret}">
+{first}
+{last}
+{password}
+<p id="password-hint">At least {min} characters.</p>
+<button type="submit">Join</button>
+</form>"#,
+        email = escape(&record.email),
+        secret = escape(&form.secret),
+        first = field(
+            "first_name",
+            "First name",
+            "text",
+            &form.first_name,
+            "given-name",
+            &errors.first_name
+        ),
+        last = field(
+            "last_name",
+            "Last name",
+            "text",
+            &form.last_name,
+            "family-name",
+            &errors.last_name
+        ),
+        password = field(
+            "password",
+            "Password",
+            "password",
+            "",
+            "new-password",
+            &errors.password
+        ),
+        min = password::MIN_CHARS,
+    );
+    page("Accept your invitation", &body)
+}
+
+/// GET: the form, prefilled with the name the inviter gave.
+pub async fn show(
+    State(app): State<Shared>,
+    Path((account, invitation)): Path<(String, String)>,
+    Query(query): Query<LinkQuery>,
+) -> Response {
+    match pending_invitation(&app, &account, &invitation).await {
+        Ok((_, record)) => {
+            let form = AcceptForm {
+                secret: query.secret,
+                first_name: record.first_name.clone(),
+                last_name: record.last_name.clone(),
+                password: String::new(),
+            };
+            html_response(
+                StatusCode::OK,
+                form_page(&record, &form, &FieldErrors::default()),
+                None,
+            )
+        }
+        Err(dead) => dead.into_response(),
+    }
+}
+
+/// POST: accept, join, log in.
+pub async fn accept(
+    State(app): State<Shared>,
+    Path((account, invitation)): Path<(String, String)>,
+    Form(form): Form<AcceptForm>,
+) -> Response {
+    match accept_inner(&app, &account, &invitation, form).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn accept_inner(
+    app: &Shared,
+    account: &str,
+    invitation: &str,
+    form: AcceptForm,
+) -> Result<Response, Response> {
+    let dead = |d: Dead| d.into_response();
+    let (account, record) = pending_invitation(app, account, invitation)
+        .await
+        .map_err(dead)?;
+    let state = &app.state;
+
+    let mut errors = FieldErrors::default();
+    let name = PersonName::parse(&form.first_name, &form.last_name);
+    match &name {
+        Err(e @ NameError::LastEmpty) => errors.last_name = Some(e.to_string()),
+        Err(e) => errors.first_name = Some(e.to_string()),
+        Ok(_) => {}
+    }
+    if let Err(e) = password::check_policy(&form.password) {
+        errors.password = Some(e.to_string());
+    }
+    let (Ok(name), false) = (name, errors.any()) else {
+        return Err(html_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            form_page(&record, &form, &errors),
+            None,
+        ));
+    };
+    let email = Email::parse(&record.email).map_err(|e| internal(e).into_response())?;
+
+    let key = AggregateKey::new(account, record.id.0);
+    let accept = InvitationCommand::Accept {
+        secret: form.secret.clone(),
+    };
+    match state
+        .execute::<Invitation>(key, accept, Some(record.person))
+        .await
+    {
+        // Already accepted with the right secret: a join cut short by a crash may still
+        // be owed, and Join below tells which.
+        Ok(()) | Err(CommandError::Refused(InvitationError::AlreadyAccepted)) => {}
+        Err(CommandError::Refused(InvitationError::InvalidLink)) => {
+            return Err(dead(Dead::Invalid))
+        }
+        Err(CommandError::Refused(InvitationError::Expired)) => return Err(dead(Dead::Expired)),
+        Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
+        Err(e) => return Err(dead(internal(e))),
+    }
+
+    let hash = password::hash(form.password)
+        .await
+        .map_err(|e| dead(internal(e)))?;
+    let join = PersonCommand::Join {
+        person: record.person,
+        kind: PersonKind::Guest,
+        email,
+        name,
+        administrator: false,
+        password_hash: hash,
+        invitation: Some(record.id),
+        sponsor: Some(record.sponsor),
+    };
+    let person_key = AggregateKey::new(account, record.person.0);
+    match state
+        .execute::<Person>(person_key, join, Some(record.person))
+        .await
+    {
+        Ok(()) => {}
+        Err(CommandError::Refused(PersonError::AlreadyJoined)) => return Err(dead(Dead::Used)),
+        Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
+        Err(e) => return Err(dead(internal(e))),
+    }
+
+    // Idempotent: repairs an invitation whose role assignment was cut short.
+    let assign = TaskCommand::Assign {
+        person: record.person,
+        role: record.role,
+    };
+    let task_key = AggregateKey::new(account, record.task.0);
+    if let Err(e) = state
+        .execute::<Task>(task_key, assign, Some(record.person))
+        .await
+    {
+        tracing::warn!(error = %e, task = %record.task, "role of a new guest could not be assigned");
+    }
+
+    let token = state
+        .sessions
+        .open(account, record.person, state.clock.now())
+        .await
+        .map_err(|e| dead(internal(e)))?;
+    let person = directory::by_id(&state.db, account, record.person)
+        .await
+        .map_err(|e| dead(internal(e)))?;
+    let first = person.map(|p| p.first_name).unwrap_or_default();
+    tracing::info!(%account, person = %record.person, invitation = %record.id, "invitation accepted");
+    let body = format!(
+        r#"<p role="status">Welcome, {}. You are logged in and can now work on the tasks you were invited to.</p>"#,
+        escape(&first)
+    );
+    Ok(html_response(
+        StatusCode::OK,
+        page("You are in", &body),
+        Some(session_cookie(&token)),
+    ))
+}

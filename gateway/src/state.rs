@@ -1,0 +1,57 @@
+//! What every request handler shares.
+
+use cqrs_es::Aggregate;
+use domain::services::Clock;
+use domain::{AggregateKey, PersonId};
+use projections::commands::{CommandBus, CommandError, Handles};
+use projections::directory;
+use projections::log::Metadata;
+use projections::permission::{Permissions, Viewer};
+use projections::projector::ProjectorHandle;
+use projections::session::Sessions;
+use projections::{Database, StoreError};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub bus: Arc<CommandBus>,
+    pub permissions: Permissions,
+    pub sessions: Sessions,
+    pub read_models: ProjectorHandle,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    /// Runs a command on behalf of `actor` and returns once the read models include
+    /// its events, so the caller reads its own writes.
+    pub async fn execute<A>(
+        &self,
+        key: AggregateKey,
+        command: A::Command,
+        actor: Option<PersonId>,
+    ) -> Result<(), CommandError<A::Error>>
+    where
+        A: Aggregate,
+        CommandBus: Handles<A>,
+    {
+        let metadata = Metadata {
+            actor,
+            at: self.clock.now(),
+            request_id: None,
+        };
+        let position = self.bus.execute::<A>(key, command, &metadata).await?;
+        self.read_models.caught_up_to(position).await;
+        Ok(())
+    }
+
+    /// The active person a session token belongs to. Anyone no longer active is no
+    /// viewer, whatever their token says.
+    pub async fn viewer(&self, token: &str) -> Result<Option<Viewer>, StoreError> {
+        let Some((account, person)) = self.sessions.resolve(token, self.clock.now()).await? else {
+            return Ok(None);
+        };
+        let record = directory::by_id(&self.db, account, person).await?;
+        Ok(record.as_ref().and_then(Viewer::from_record))
+    }
+}

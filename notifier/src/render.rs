@@ -1,0 +1,131 @@
+//! The text of every email, in one place.
+
+/// A message ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+pub struct GuestInvitation<'a> {
+    pub to: &'a str,
+    pub guest_first_name: &'a str,
+    pub sponsor_name: &'a str,
+    pub role: &'a str,
+    pub task_title: &'a str,
+    pub task_description: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+pub fn guest_invitation(m: &GuestInvitation<'_>) -> Email {
+    let description = if m.task_description.trim().is_empty() {
+        "(no description)".to_string()
+    } else {
+        m.task_description.to_string()
+    };
+    Email {
+        to: m.to.to_string(),
+        subject: format!(
+            "{} invited you to the task \"{}\"",
+            m.sponsor_name, m.task_title
+        ),
+        body: format!(
+            "Hello {first},\n\n\
+             {sponsor} invited you to the task \"{title}\" as {role}.\n\n\
+             About the task:\n{description}\n\n\
+             To accept, set a password at this link:\n{link}\n\n\
+             The link works once and expires on {expires}.\n\
+             If you did not expect this invitation, ignore this email.\n",
+            first = m.guest_first_name,
+            sponsor = m.sponsor_name,
+            title = m.task_title,
+            role = m.role,
+            description = description,
+            link = m.link,
+            expires = m.expires,
+        ),
+    }
+}
+
+pub struct TaskChange<'a> {
+    pub to: &'a str,
+    pub recipient_first_name: &'a str,
+    pub actor_name: &'a str,
+    pub task_title: &'a str,
+    /// What happened, as a sentence fragment: "changed the status to completed".
+    pub change: &'a str,
+}
+
+pub fn task_change(m: &TaskChange<'_>) -> Email {
+    Email {
+        to: m.to.to_string(),
+        subject: format!("Task \"{}\": {} {}", m.task_title, m.actor_name, m.change),
+        body: format!(
+            "Hello {first},\n\n{actor} {change} in the task \"{title}\".\n\n\
+             You receive this email because you are on this task.\n",
+            first = m.recipient_first_name,
+            actor = m.actor_name,
+            change = m.change,
+            title = m.task_title,
+        ),
+    }
+}
+
+/// A date for people to read: `2026-12-02 13:05 UTC`.
+pub fn utc(millis: i64) -> String {
+    let secs = millis.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm: proleptic Gregorian, exact for all i64
+/// day counts we will meet.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(1_700_000_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn the_invitation_names_the_task_and_carries_the_link() {
+        let email = guest_invitation(&GuestInvitation {
+            to: "gus@client.test",
+            guest_first_name: "Gus",
+            sponsor_name: "Ada Admin",
+            role: "observer",
+            task_title: "Print the catalogue",
+            task_description: "500 copies",
+            link: "http://x/invitations/a/b?secret=c",
+            expires: "2026-12-02 13:05 UTC",
+        });
+        assert!(email.subject.contains("Print the catalogue"));
+        assert!(email.body.contains("500 copies"));
+        assert!(email.body.contains("http://x/invitations/a/b?secret=c"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Delivers what the outbox holds, oldest first, and retries failures with backoff.
+
+use crate::mailer::{Mailer, Outgoing};
+use domain::services::Clock;
+use lettre::message::Mailbox;
+use projections::{Database, StoreError};
+use sqlx::Row;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const BATCH: i64 = 50;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+const MAX_BACKOFF_MS: i64 = 60 * 60 * 1000;
+
+pub struct Sender {
+    pub db: Database,
+    pub mailer: Mailer,
+    pub from: Mailbox,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
+impl Sender {
+    /// Delivers every message that is due now; returns how many were delivered.
+    pub async fn deliver_due(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now().0;
+        let rows = sqlx::query(
+            "SELECT message_key, recipient, subject, body, attempts FROM outbox
+              WHERE sent_at IS NULL AND next_try_at <= $1
+              ORDER BY created_at, message_key LIMIT $2",
+        )
+        .bind(now)
+        .bind(BATCH)
+        .fetch_all(&self.db.any)
+        .await?;
+        let mut delivered = 0;
+        for row in rows {
+            let key: String = row.try_get("message_key")?;
+            let to: String = row.try_get("recipient")?;
+            let subject: String = row.try_get("subject")?;
+            let body: String = row.try_get("body")?;
+            let attempts: i32 = row.try_get("attempts")?;
+            let outgoing = Outgoing {
+                key: &key,
+                to: &to,
+                subject: &subject,
+                body: &body,
+            };
+            match self.mailer.deliver(&self.from, &outgoing).await {
+                Ok(()) => {
+                    sqlx::query("UPDATE outbox SET sent_at = $2, attempts = attempts + 1 WHERE message_key = $1")
+                        .bind(&key)
+                        .bind(self.clock.now().0)
+                        .execute(&self.db.any)
+                        .await?;
+                    tracing::info!(to = %to, subject = %subject, "email sent");
+                    delivered += 1;
+                }
+                Err(error) => {
+                    let backoff = (1000_i64 << attempts.clamp(0, 22)).min(MAX_BACKOFF_MS);
+                    sqlx::query(
+                        "UPDATE outbox SET attempts = attempts + 1, next_try_at = $2, last_error = $3
+                          WHERE message_key = $1",
+                    )
+                    .bind(&key)
+                    .bind(now + backoff)
+                    .bind(error.to_string())
+                    .execute(&self.db.any)
+                    .await?;
+                    tracing::warn!(to = %to, %error, attempt = attempts + 1, retry_in_ms = backoff, "email not sent; will retry");
+                }
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Delivers until `shutdown` fires; `more` wakes it when the outbox may have grown.
+    pub async fn run(
+        self,
+        mut more: watch::Receiver<projections::LogPosition>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        tracing::info!(via = %self.mailer.describe(), "notifier sending");
+        loop {
+            if let Err(error) = self.deliver_due().await {
+                tracing::error!(%error, "outbox could not be read");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+                changed = more.changed() => if changed.is_err() { more.mark_unchanged(); tokio::time::sleep(IDLE_POLL).await },
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+    }
+}
