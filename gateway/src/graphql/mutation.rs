@@ -15,57 +15,82 @@ pub struct Mutation;
 pub struct LoginInput {
     /// The account (workspace) to log in to.
     pub account_id: ID,
+    /// The address the person was invited or registered with; case does not matter.
     pub email: String,
+    /// The person's password.
     pub password: String,
 }
 
+/// The outcome of a login.
 #[derive(SimpleObject)]
 pub struct LoginPayload {
     /// Send as `Authorization: Bearer <token>`. Null when the login was refused.
     pub token: Option<String>,
+    /// The person now logged in.
     pub viewer: Option<Person>,
+    /// Why the login was refused; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
+/// A new task.
 #[derive(InputObject)]
 pub struct CreateTaskInput {
+    /// 1 to 250 characters.
     pub title: String,
+    /// What is to be done; up to 20,000 characters.
     pub description: Option<String>,
 }
 
+/// The outcome of creating a task.
 #[derive(SimpleObject)]
 pub struct CreateTaskPayload {
+    /// The new task; null when refused.
     pub task: Option<Task>,
+    /// Why the task was not created; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
 /// Invite someone from outside the company into one task, by email.
 #[derive(InputObject)]
 pub struct InviteGuestToTaskInput {
+    /// The task to invite into.
     pub task_id: ID,
+    /// Where the invitation is sent; it becomes the guest's login.
     pub email: String,
+    /// The guest's first name, as the inviter knows it; the guest can correct it.
     pub first_name: String,
+    /// The guest's last name.
     pub last_name: String,
+    /// The role the guest will hold in the task.
     pub role: TaskRole,
 }
 
+/// The outcome of inviting a guest.
 #[derive(SimpleObject)]
 pub struct InviteGuestToTaskPayload {
+    /// The invitation sent; null when refused.
     pub invitation: Option<Invitation>,
+    /// Why no invitation was sent; empty on success.
     pub user_errors: Vec<UserError>,
 }
 
 /// Change a task. Fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateTaskInput {
+    /// The task to change.
     pub task_id: ID,
+    /// A new title, 1 to 250 characters.
     pub title: Option<String>,
+    /// A new status.
     pub status: Option<TaskStatus>,
 }
 
+/// The outcome of changing a task.
 #[derive(SimpleObject)]
 pub struct UpdateTaskPayload {
+    /// The task as it is now; null when refused.
     pub task: Option<Task>,
+    /// Why the change was refused; empty on success.
     pub user_errors: Vec<UserError>,
 }
 

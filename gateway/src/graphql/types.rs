@@ -9,10 +9,15 @@ use projections::tasks::TaskRecord;
 /// Where a task stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum TaskStatus {
+    /// Created, not started.
     New,
+    /// Being worked on.
     InProgress,
+    /// Done by the responsible person, waiting for the creator to accept.
     AwaitingReview,
+    /// Finished.
     Completed,
+    /// Put off for later.
     Deferred,
 }
 
@@ -45,6 +50,7 @@ impl From<TaskStatus> for DomainTaskStatus {
 pub enum TaskRole {
     /// The one person who answers for the task.
     Responsible,
+    /// Works on the task with the responsible person.
     Participant,
     /// Follows the task and is told of every change.
     Observer,
@@ -86,8 +92,11 @@ impl From<DomainPersonKind> for PersonKind {
 pub struct Task {
     /// Stable and opaque.
     pub id: ID,
+    /// What the task is called.
     pub title: String,
+    /// What is to be done.
     pub description: String,
+    /// Where the task stands.
     pub status: TaskStatus,
 }
 
@@ -107,10 +116,13 @@ impl From<TaskRecord> for Task {
 pub struct Person {
     /// Stable for the person's whole life in the account.
     pub id: ID,
+    /// Given name.
     pub first_name: String,
+    /// Family name.
     pub last_name: String,
     /// Their login and where they are emailed.
     pub email: Option<String>,
+    /// Employee, extranet user or guest.
     pub kind: PersonKind,
 }
 
@@ -138,10 +150,13 @@ pub enum InvitationStatus {
 /// An invitation sent to someone by email.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Invitation {
+    /// Stable and opaque.
     pub id: ID,
     /// The id the person has once they accept.
     pub person_id: ID,
+    /// Where the invitation was sent.
     pub email: String,
+    /// Whether it has been accepted yet.
     pub status: InvitationStatus,
 }
 
@@ -152,6 +167,7 @@ pub struct UserError {
     /// The path to the input field at fault, e.g. `["input", "email"]`; empty when the
     /// refusal is about the request as a whole.
     pub field: Vec<String>,
+    /// What went wrong and what to do about it, for people.
     pub message: String,
     /// Stable: `INVALID_EMAIL`, `INVALID_NAME`, `INVALID_TITLE`, `FORBIDDEN`,
     /// `INVALID_CREDENTIALS`, `EMAIL_TAKEN`, `CONFLICT`, ...
