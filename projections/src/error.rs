@@ -5,6 +5,12 @@
 pub enum StoreError {
     #[error("the database URL {0:?} is neither postgres:// nor sqlite://")]
     UnsupportedUrl(String),
+    #[error("could not create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
