@@ -48,6 +48,7 @@ impl Database {
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
                 (Backend::Postgres, Native::Postgres(pool))
             } else if url.starts_with("sqlite:") {
+                create_parent_dir(url)?;
                 let options = SqliteConnectOptions::from_str(url)?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)

@@ -1,0 +1,180 @@
+//! A projection applies each event exactly once: a batch that fails rolls back whole,
+//! checkpoint included, and the next run repeats it from the old checkpoint.
+
+mod support;
+
+use domain::account::{Account, AccountCommand, Plan};
+use domain::invitation::SecretKey;
+use domain::services::{DomainServices, FixedClock, FixedNonce};
+use domain::task::{Task, TaskCommand};
+use domain::{AccountId, AggregateKey, PersonId, TaskId, Timestamp};
+use projections::checkpoint;
+use projections::commands::CommandBus;
+use projections::log::Metadata;
+use projections::projector::{Projection, Projector};
+use projections::read_model::ReadModels;
+use projections::{tasks, Database, LogPosition, StoreError, StoredEvent};
+use sqlx::{Any, Transaction};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+fn services() -> DomainServices {
+    DomainServices {
+        clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
+        nonces: Arc::new(FixedNonce("n".into())),
+        secrets: SecretKey::from_bytes([3; 32]),
+    }
+}
+
+/// The read models, failing after `fail_after` events: a crash in the middle of a batch.
+struct CrashesMidway {
+    applied: AtomicUsize,
+    fail_after: usize,
+}
+
+#[async_trait::async_trait]
+impl Projection for CrashesMidway {
+    fn name(&self) -> &'static str {
+        ReadModels.name()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        event: &StoredEvent,
+    ) -> Result<(), StoreError> {
+        if self.applied.fetch_add(1, Ordering::SeqCst) == self.fail_after {
+            return Err(StoreError::UnknownValue {
+                what: "test",
+                value: "simulated crash".into(),
+            });
+        }
+        ReadModels.apply(tx, event).await
+    }
+}
+
+async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
+    let bus = CommandBus::new(db, services());
+    let meta = Metadata {
+        actor: None,
+        at: Timestamp(1_700_000_000_000),
+        request_id: None,
+    };
+    let account = AccountId::new_random();
+    let task = TaskId::new_random();
+    bus.execute::<Account>(
+        AggregateKey::account(account),
+        AccountCommand::Create {
+            account,
+            name: "Acme".into(),
+            plan: Plan::Standard,
+        },
+        &meta,
+    )
+    .await
+    .expect("create account");
+    let key = AggregateKey::new(account, task.0);
+    bus.execute::<Task>(
+        key,
+        TaskCommand::Create {
+            task,
+            title: "v0".into(),
+            description: String::new(),
+            creator: PersonId::new_random(),
+        },
+        &meta,
+    )
+    .await
+    .expect("create task");
+    for n in 1..=5 {
+        bus.execute::<Task>(
+            key,
+            TaskCommand::Rename {
+                title: format!("v{n}"),
+            },
+            &meta,
+        )
+        .await
+        .expect("rename");
+    }
+    (account, task, 7)
+}
+
+async fn a_failed_batch_leaves_no_trace_and_is_repeated(db: Database) {
+    let (account, task, events) = write_history(&db).await;
+
+    let crashing = CrashesMidway {
+        applied: AtomicUsize::new(0),
+        fail_after: 4,
+    };
+    let (projector, _) = Projector::new(crashing, db.clone())
+        .await
+        .expect("projector");
+    assert!(
+        projector.catch_up().await.is_err(),
+        "the simulated crash surfaces"
+    );
+    assert_eq!(
+        checkpoint::load(&db.any, "read_models")
+            .await
+            .expect("checkpoint"),
+        LogPosition::START,
+        "the checkpoint did not move"
+    );
+    assert!(
+        tasks::get(&db.any, account, task)
+            .await
+            .expect("read")
+            .is_none(),
+        "the events applied before the crash were rolled back with it"
+    );
+
+    let (projector, handle) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    assert_eq!(projector.catch_up().await.expect("catch up"), events as u64);
+    let projected = tasks::get(&db.any, account, task)
+        .await
+        .expect("read")
+        .expect("task");
+    assert_eq!(projected.title, "v5");
+    assert_eq!(
+        handle.position(),
+        checkpoint::load(&db.any, "read_models")
+            .await
+            .expect("checkpoint")
+    );
+
+    // A restart finds nothing left to do: nothing is applied twice.
+    let (projector, _) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    assert_eq!(projector.catch_up().await.expect("catch up"), 0);
+}
+
+#[tokio::test]
+async fn postgres_failed_batch_is_rolled_back_and_repeated() {
+    a_failed_batch_leaves_no_trace_and_is_repeated(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_failed_batch_is_rolled_back_and_repeated() {
+    a_failed_batch_leaves_no_trace_and_is_repeated(support::fresh_sqlite().await).await;
+}
+
+/// Every stored event row carries its account in a column of its own.
+#[tokio::test]
+async fn every_event_row_names_its_account() {
+    for db in [
+        support::fresh_postgres().await,
+        support::fresh_sqlite().await,
+    ] {
+        let (account, _, events) = write_history(&db).await;
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT account_id FROM events")
+            .fetch_all(&db.any)
+            .await
+            .expect("read events");
+        assert_eq!(rows.len(), events);
+        assert!(rows.iter().all(|(a,)| *a == account.to_string()));
+    }
+}
