@@ -128,7 +128,9 @@ impl Application {
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
+        let secrets = services.secrets.clone();
         let state = AppState {
+            secrets,
             bus: Arc::new(CommandBus::new(&db, services)),
             permissions: Permissions::new(db.clone()),
             sessions: Sessions::new(db.clone()),

@@ -1,6 +1,7 @@
 //! What every request handler shares.
 
 use cqrs_es::Aggregate;
+use domain::invitation::SecretKey;
 use domain::services::Clock;
 use domain::{AggregateKey, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
@@ -12,6 +13,9 @@ use projections::session::Sessions;
 use projections::{Database, StoreError};
 use std::sync::Arc;
 
+/// How long a mutation waits for the read models to include its events.
+const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
@@ -20,6 +24,8 @@ pub struct AppState {
     pub sessions: Sessions,
     pub read_models: ProjectorHandle,
     pub clock: Arc<dyn Clock>,
+    /// Checks invitation links before a page shows anything about the invitation.
+    pub secrets: SecretKey,
 }
 
 impl AppState {
@@ -41,7 +47,18 @@ impl AppState {
             request_id: None,
         };
         let position = self.bus.execute::<A>(key, command, &metadata).await?;
-        self.read_models.caught_up_to(position).await;
+        let caught_up = self.read_models.caught_up_to(position);
+        if tokio::time::timeout(READ_YOUR_WRITES_WAIT, caught_up)
+            .await
+            .is_err()
+        {
+            // The change is stored; only the read models lag. Answering now beats
+            // hanging, and the log line tells the operator the projector is stuck.
+            tracing::warn!(
+                ?position,
+                "read models did not catch up in time; answering anyway"
+            );
+        }
         Ok(())
     }
 

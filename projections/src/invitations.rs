@@ -18,6 +18,7 @@ pub struct InvitationRecord {
     pub role: TaskRole,
     pub sponsor: PersonId,
     pub pending: bool,
+    pub nonce: String,
     pub expires_at: Timestamp,
 }
 
@@ -28,7 +29,7 @@ pub async fn get(
 ) -> Result<Option<InvitationRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT invitation_id, person_id, email, first_name, last_name, task_id, task_role,
-                sponsor_id, status, expires_at
+                sponsor_id, status, nonce, expires_at
            FROM invitations WHERE account_id = $1 AND invitation_id = $2",
     )
     .bind(account.to_string())
@@ -48,6 +49,7 @@ pub async fn get(
         role: parse_label("task role", &role)?,
         sponsor: parse_id(&row, "sponsor_id")?,
         pending: status == "pending",
+        nonce: row.try_get("nonce")?,
         expires_at: Timestamp(row.try_get("expires_at")?),
     }))
 }

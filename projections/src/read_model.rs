@@ -136,14 +136,14 @@ async fn apply_invitation(
             name,
             target,
             sponsor,
-            nonce: _,
+            nonce,
             expires_at,
         } => {
             let InvitationTarget::Task { task, role } = target;
             sqlx::query(
                 "INSERT INTO invitations (account_id, invitation_id, person_id, email, first_name,
-                     last_name, task_id, task_role, sponsor_id, status, expires_at, issued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)",
+                     last_name, task_id, task_role, sponsor_id, status, nonce, expires_at, issued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)",
             )
             .bind(&e.account_id)
             .bind(invitation.to_string())
@@ -154,17 +154,20 @@ async fn apply_invitation(
             .bind(task.to_string())
             .bind(label(&role))
             .bind(sponsor.to_string())
+            .bind(nonce)
             .bind(expires_at.0)
             .bind(e.metadata.at.0)
             .execute(&mut **tx)
             .await?;
         }
-        InvitationEvent::InvitationResent { expires_at, .. } => {
+        InvitationEvent::InvitationResent { nonce, expires_at } => {
             sqlx::query(
-                "UPDATE invitations SET expires_at = $3 WHERE account_id = $1 AND invitation_id = $2",
+                "UPDATE invitations SET nonce = $3, expires_at = $4
+                  WHERE account_id = $1 AND invitation_id = $2",
             )
             .bind(&e.account_id)
             .bind(id)
+            .bind(nonce)
             .bind(expires_at.0)
             .execute(&mut **tx)
             .await?;

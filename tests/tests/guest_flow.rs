@@ -92,6 +92,20 @@ async fn run_guest_flow(backend: Backend) {
         "the secret is 64 hex digits: {secret}"
     );
 
+    // A link with a wrong secret shows nothing about the invitation.
+    let forged = format!("{link_without_query}?secret={}", "0".repeat(64));
+    let refused = app.get(&forged, &Auth::Anonymous).await;
+    assert_eq!(
+        refused.status, 404,
+        "a forged link is not valid:\n{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("Gus"),
+        "a forged link reveals nobody:\n{}",
+        refused.body
+    );
+
     // 4. The guest opens the link, finds a form about themself, and chooses a password.
     let page = app.get(&link, &Auth::Anonymous).await;
     assert_eq!(

@@ -116,10 +116,13 @@ fn internal<E: std::fmt::Display>(error: E) -> Dead {
     Dead::Internal
 }
 
+/// The invitation a link names, if the link's secret is right and it can still be
+/// accepted. A wrong secret learns nothing, not even whether the invitation exists.
 async fn pending_invitation(
     app: &Shared,
     account: &str,
     invitation: &str,
+    secret: &str,
 ) -> Result<(AccountId, InvitationRecord), Dead> {
     let (Ok(account), Ok(invitation)) = (
         account.parse::<AccountId>(),
@@ -131,6 +134,9 @@ async fn pending_invitation(
         .await
         .map_err(internal)?
         .ok_or(Dead::Invalid)?;
+    if !app.state.secrets.verify(record.id, &record.nonce, secret) {
+        return Err(Dead::Invalid);
+    }
     if !record.pending {
         return Err(Dead::Used);
     }
@@ -215,7 +221,7 @@ pub async fn show(
     Path((account, invitation)): Path<(String, String)>,
     Query(query): Query<LinkQuery>,
 ) -> Response {
-    match pending_invitation(&app, &account, &invitation).await {
+    match pending_invitation(&app, &account, &invitation, &query.secret).await {
         Ok((_, record)) => {
             let form = AcceptForm {
                 secret: query.secret,
@@ -251,7 +257,7 @@ async fn accept_inner(
     form: AcceptForm,
 ) -> Result<Response, Response> {
     let dead = |d: Dead| d.into_response();
-    let (account, record) = pending_invitation(app, account, invitation)
+    let (account, record) = pending_invitation(app, account, invitation, &form.secret)
         .await
         .map_err(dead)?;
     let state = &app.state;

@@ -49,6 +49,8 @@ CREATE TABLE invitations
     task_role     text,
     sponsor_id    text   NOT NULL,
     status        text   NOT NULL,
+    -- The link's secret is HMAC(server key, id : nonce); the nonce alone opens nothing.
+    nonce         text   NOT NULL,
     expires_at    bigint NOT NULL,
     issued_at     bigint NOT NULL,
     PRIMARY KEY (account_id, invitation_id)
