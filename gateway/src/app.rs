@@ -109,7 +109,7 @@ impl Application {
 
         let (read_projector, read_models) = Projector::new(ReadModels, db.clone()).await?;
         // Serve nothing older than the log: a projector that was down catches up first.
-        let caught_up = read_projector.catch_up().await?;
+        let caught_up = read_projector.catch_up_to_head().await?;
         tracing::info!(events = caught_up, "read models caught up with the log");
         let outbox = Outbox {
             public_url,

@@ -156,6 +156,13 @@ SELECT 0 AS tx, global_position FROM events
  WHERE aggregate_type = $1 AND aggregate_id = $2
  ORDER BY sequence DESC LIMIT 1";
 
+const PG_HEAD: &str = "
+SELECT tx_id::text::bigint AS tx, global_position FROM events
+ ORDER BY tx_id DESC, global_position DESC LIMIT 1";
+
+const SQLITE_HEAD: &str = "
+SELECT 0 AS tx, global_position FROM events ORDER BY global_position DESC LIMIT 1";
+
 /// Reads the log in order. Cheap to clone.
 #[derive(Clone)]
 pub struct EventLog {
@@ -197,6 +204,23 @@ impl EventLog {
             }
         };
         rows.iter().map(StoredEvent::from_row).collect()
+    }
+
+    /// The position of the newest committed event: a projection that has passed it has
+    /// seen everything committed before this call.
+    pub async fn head(&self) -> Result<LogPosition, StoreError> {
+        let sql = match self.db.backend {
+            Backend::Postgres => PG_HEAD,
+            Backend::Sqlite => SQLITE_HEAD,
+        };
+        let row = sqlx::query(sql).fetch_optional(&self.db.any).await?;
+        Ok(match row {
+            Some(row) => LogPosition {
+                tx: row.try_get("tx")?,
+                position: row.try_get("global_position")?,
+            },
+            None => LogPosition::START,
+        })
     }
 
     /// The position of the newest event of one aggregate: once a projection has

@@ -108,6 +108,30 @@ impl<P: Projection> Projector<P> {
         }
     }
 
+    /// Applies events until the projection has passed `target`, which must be a
+    /// committed event. On PostgreSQL that can take a moment longer than reading: the
+    /// log is readable only below the oldest transaction still open in the whole
+    /// cluster (see `log.rs`), so this waits for such transactions to finish.
+    pub async fn catch_up_to(&self, target: LogPosition) -> Result<u64, StoreError> {
+        let mut applied = self.catch_up().await?;
+        let mut waited = Duration::ZERO;
+        while *self.position.borrow() < target {
+            if waited >= Duration::from_secs(5) && waited.as_millis() % 5000 < 20 {
+                tracing::warn!(projection = self.projection.name(), ?target, "still waiting for open transactions to finish before the log can be read further");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += Duration::from_millis(20);
+            applied += self.catch_up().await?;
+        }
+        Ok(applied)
+    }
+
+    /// Applies everything committed before this call.
+    pub async fn catch_up_to_head(&self) -> Result<u64, StoreError> {
+        let head = self.log.head().await?;
+        self.catch_up_to(head).await
+    }
+
     async fn step(&self) -> Result<u64, StoreError> {
         let after = *self.position.borrow();
         let until = match &self.behind {

@@ -178,3 +178,44 @@ async fn every_event_row_names_its_account() {
         assert!(rows.iter().all(|(a,)| *a == account.to_string()));
     }
 }
+
+/// On PostgreSQL the log is readable only below the oldest transaction open anywhere in
+/// the cluster. A start-up catch-up must wait for such a transaction instead of
+/// reporting "caught up" with nothing read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_start_up_catch_up_waits_for_open_transactions_elsewhere() {
+    use sqlx::Connection;
+    let db = support::fresh_postgres().await;
+    let mut elsewhere = sqlx::PgConnection::connect(support::POSTGRES_ADMIN_URL)
+        .await
+        .expect("connect to another database");
+    let mut blocker = elsewhere.begin().await.expect("begin");
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *blocker)
+        .await
+        .expect("take a transaction id");
+
+    let (_, _, events) = write_history(&db).await;
+    let (projector, _) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    assert_eq!(
+        projector.catch_up().await.expect("catch up"),
+        0,
+        "nothing readable yet"
+    );
+
+    let waiting = tokio::spawn(async move { projector.catch_up_to_head().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the catch-up waits for the open transaction"
+    );
+    blocker.commit().await.expect("commit");
+    let applied = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("finishes once the transaction ends")
+        .expect("task")
+        .expect("catch up");
+    assert_eq!(applied, events as u64);
+}

@@ -18,6 +18,9 @@ pub const SESSION_COOKIE: &str = "extranet_session";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `create-account` may take (password hashing included).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a graceful stop may take: requests in flight, the projector and the notifier
+/// finish, then the store closes.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Where the PostgreSQL tests create their databases, unless `EXTRANET_TEST_POSTGRES_URL`.
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -182,6 +185,9 @@ impl HttpResponse {
 
 /// The `extranet` binary serving on a free port, with one account and its administrator
 /// created through the command line. Dropping it kills the process.
+///
+/// It can be stopped, crashed and started again: what survives is what survives in
+/// production, its data directory and its database.
 pub struct App {
     /// `http://127.0.0.1:<port>`, as the binary announced it.
     pub base_url: String,
@@ -195,11 +201,13 @@ pub struct App {
     client: reqwest::Client,
     child: Child,
     database: Database,
+    binary: PathBuf,
+    smtp_url: String,
 }
 
 impl App {
     /// Creates an account named "Acme" with administrator Ada Admin, then starts `serve`
-    /// and waits until it listens.
+    /// and waits until it listens and Ada can log in.
     pub async fn spawn(backend: Backend, smtp: &SmtpSink) -> App {
         // Looked up first, so a missing binary leaves no directory or database behind.
         let binary = binary();
@@ -210,7 +218,7 @@ impl App {
         let admin_password = "correct horse battery staple".to_owned();
 
         let created = run_with_timeout(
-            extranet(&binary, &data_dir, &database, smtp)
+            extranet(&binary, &data_dir, &database, &smtp.url())
                 .args(["create-account", "--name", "Acme"])
                 .args(["--admin-email", &admin_email])
                 .args(["--admin-first-name", "Ada", "--admin-last-name", "Admin"])
@@ -230,39 +238,8 @@ impl App {
         let account_id = printed("account");
         let admin_id = printed("administrator");
 
-        let log =
-            std::fs::File::create(data_dir.join("extranet.log")).expect("create the log file");
-        let mut child = extranet(&binary, &data_dir, &database, smtp)
-            .arg("serve")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start `extranet serve`");
-        let stdout = child.stdout.take().expect("serve's stdout is piped");
-        let base_url = match tokio::time::timeout(
-            READY_TIMEOUT,
-            wait_until_listening(stdout, &data_dir),
-        )
-        .await
-        {
-            Ok(Some(base_url)) => base_url,
-            Ok(None) => panic!(
-                "`extranet serve` ended its output without `listening on …`:\n{}",
-                read_log(&data_dir)
-            ),
-            Err(_) => panic!(
-                "`extranet serve` did not print `listening on …` within {READY_TIMEOUT:?}:\n{}",
-                read_log(&data_dir)
-            ),
-        };
-
-        // Redirects stay visible: the acceptance page answers with a 303 and a cookie.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("build the HTTP client");
+        let (child, base_url) =
+            serve(&binary, &data_dir, &database, &smtp.url(), "127.0.0.1:0").await;
 
         App {
             base_url,
@@ -271,10 +248,93 @@ impl App {
             admin_email,
             admin_password,
             data_dir,
-            client,
+            client: http_client(),
             child,
             database,
+            binary,
+            smtp_url: smtp.url(),
         }
+    }
+
+    /// Stops the binary as a service manager does, with SIGTERM, and waits until it has
+    /// exited; a graceful stop must end in success. The data directory and the database
+    /// stay for [`App::start`].
+    pub async fn stop(&mut self) {
+        let pid = self
+            .child
+            .id()
+            .expect("only a running app can be stopped")
+            .to_string();
+        let signalled = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("run `kill -TERM`");
+        assert!(
+            signalled.success(),
+            "`kill -TERM {pid}` failed: {signalled}"
+        );
+        let exited = tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "`extranet serve` did not stop within {STOP_TIMEOUT:?} of SIGTERM:\n{}",
+                    read_log(&self.data_dir)
+                )
+            })
+            .expect("wait for `extranet serve` to exit");
+        assert!(
+            exited.success(),
+            "`extranet serve` stopped by SIGTERM exited with {exited}:\n{}",
+            read_log(&self.data_dir)
+        );
+    }
+
+    /// Kills the binary with SIGKILL, as a crash or a power cut would: it gets no chance
+    /// to finish anything. The data directory and the database stay for [`App::start`].
+    pub async fn crash(&mut self) {
+        self.child
+            .kill()
+            .await
+            .expect("kill `extranet serve` with SIGKILL");
+    }
+
+    /// Starts `serve` again after [`App::stop`] or [`App::crash`], with the same data
+    /// directory, database, settings and port (so links already emailed keep working),
+    /// and waits until it listens.
+    pub async fn start(&mut self) {
+        assert!(
+            matches!(self.child.try_wait(), Ok(Some(_))),
+            "start the app again only once it has stopped"
+        );
+        let address = self
+            .base_url
+            .strip_prefix("http://")
+            .expect("the app announced an http:// URL")
+            .to_owned();
+        let (child, base_url) = serve(
+            &self.binary,
+            &self.data_dir,
+            &self.database,
+            &self.smtp_url,
+            &address,
+        )
+        .await;
+        self.child = child;
+        self.base_url = base_url;
+        // Connections kept alive to the old process are dead; start with none.
+        self.client = http_client();
+    }
+
+    /// [`App::stop`], then [`App::start`]: a restart for maintenance or an upgrade.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// What the binary has logged so far (its stderr, across restarts).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("extranet.log")).unwrap_or_default()
     }
 
     /// Posts a GraphQL request and returns the whole JSON response (`data`, `errors`).
@@ -300,22 +360,25 @@ impl App {
 
     /// Logs in to this app's account with the `login` mutation and returns the token.
     pub async fn login(&self, email: &str, password: &str) -> String {
-        let response = self
-            .graphql(
-                &Auth::Anonymous,
-                "mutation Login($input: LoginInput!) {
-                    login(input: $input) { token userErrors { field message code } }
-                }",
-                json!({ "input": {
-                    "accountId": self.account_id, "email": email, "password": password,
-                }}),
-            )
-            .await;
+        let response = self.try_login(email, password).await;
         response
             .pointer("/data/login/token")
             .and_then(Value::as_str)
             .map(str::to_owned)
             .unwrap_or_else(|| panic!("{email} could not log in: {response}"))
+    }
+
+    async fn try_login(&self, email: &str, password: &str) -> Value {
+        self.graphql(
+            &Auth::Anonymous,
+            "mutation Login($input: LoginInput!) {
+                login(input: $input) { token userErrors { field message code } }
+            }",
+            json!({ "input": {
+                "accountId": self.account_id, "email": email, "password": password,
+            }}),
+        )
+        .await
     }
 
     /// GETs `url` (absolute, or a path on this app) without following redirects.
@@ -421,8 +484,55 @@ fn binary() -> PathBuf {
     path
 }
 
+/// Starts `serve` on `listen` and waits until it announces its URL; returns the process
+/// and that URL. Its stderr goes to `extranet.log`, appended to across restarts.
+async fn serve(
+    binary: &Path,
+    data_dir: &Path,
+    database: &Database,
+    smtp_url: &str,
+    listen: &str,
+) -> (Child, String) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("extranet.log"))
+        .expect("open the log file");
+    let mut child = extranet(binary, data_dir, database, smtp_url)
+        .arg("serve")
+        .env("EXTRANET_LISTEN", listen)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start `extranet serve`");
+    let stdout = child.stdout.take().expect("serve's stdout is piped");
+    let base_url =
+        match tokio::time::timeout(READY_TIMEOUT, wait_until_listening(stdout, data_dir)).await {
+            Ok(Some(base_url)) => base_url,
+            Ok(None) => panic!(
+                "`extranet serve` ended its output without `listening on …`:\n{}",
+                read_log(data_dir)
+            ),
+            Err(_) => panic!(
+                "`extranet serve` did not print `listening on …` within {READY_TIMEOUT:?}:\n{}",
+                read_log(data_dir)
+            ),
+        };
+    (child, base_url)
+}
+
+fn http_client() -> reqwest::Client {
+    // Redirects stay visible: the acceptance page answers with a 303 and a cookie.
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build the HTTP client")
+}
+
 /// The binary with this test's configuration and nothing inherited from the shell's.
-fn extranet(binary: &Path, data_dir: &Path, database: &Database, smtp: &SmtpSink) -> Command {
+fn extranet(binary: &Path, data_dir: &Path, database: &Database, smtp_url: &str) -> Command {
     let mut command = Command::new(binary);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("EXTRANET_") {
@@ -433,7 +543,7 @@ fn extranet(binary: &Path, data_dir: &Path, database: &Database, smtp: &SmtpSink
         .current_dir(data_dir)
         .env("EXTRANET_DATA_DIR", data_dir)
         .env("EXTRANET_DATABASE_URL", database.url())
-        .env("EXTRANET_SMTP_URL", smtp.url())
+        .env("EXTRANET_SMTP_URL", smtp_url)
         .env("EXTRANET_OUTBOX_DIR", data_dir.join("outbox"))
         .env("EXTRANET_SECRET_KEY_FILE", data_dir.join("secret.key"))
         .env("EXTRANET_LISTEN", "127.0.0.1:0")
@@ -477,7 +587,10 @@ async fn wait_until_listening(
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(url) = line.trim().strip_prefix("listening on ") {
             let url = url.trim_end_matches('/').to_owned();
-            let mut copy = tokio::fs::File::create(data_dir.join("stdout.log"))
+            let mut copy = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(data_dir.join("stdout.log"))
                 .await
                 .ok();
             tokio::spawn(async move {

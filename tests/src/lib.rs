@@ -27,6 +27,11 @@
 //! Every test starts its own [`SmtpSink`] and its own [`App`] (own data directory, own
 //! database, own port), so tests share nothing and run in parallel. A failing test
 //! keeps its data directory and database and prints the binary's log.
+//!
+//! An [`App`] can be stopped (SIGTERM), crashed (SIGKILL) and started again on the same
+//! data directory, database and port, which is all that survives in production. An
+//! [`SmtpSink`] can start as a mail server that is down ([`SmtpSink::reserve`]) and
+//! come up later ([`SmtpSink::open`]).
 
 mod app;
 mod form;

@@ -73,6 +73,13 @@ impl ReceivedMail {
         find_invitation_link(&self.body_text())
     }
 
+    /// The `Message-ID` header as sent (`<…>`), if the message has one.
+    pub fn message_id(&self) -> Option<String> {
+        self.parsed()
+            .and_then(|mail| mail.headers.get_first_value("Message-ID"))
+            .map(|id| id.trim().to_owned())
+    }
+
     fn parsed(&self) -> Option<mailparse::ParsedMail<'_>> {
         mailparse::parse_mail(self.raw.as_bytes()).ok()
     }
@@ -105,10 +112,16 @@ fn find_invitation_link(text: &str) -> Option<String> {
 
 /// An SMTP server on a free port of 127.0.0.1: plain SMTP, no TLS, no authentication,
 /// accepting every message. It stops when dropped.
+///
+/// It can also play a mail server that is down: [`SmtpSink::reserve`] holds a port that
+/// refuses connections, and [`SmtpSink::open`] starts answering on it later.
 pub struct SmtpSink {
     address: SocketAddr,
     mails: Arc<Mutex<Vec<ReceivedMail>>>,
     stopped: Arc<AtomicBool>,
+    /// The port of a sink that is down: bound, so nobody else takes it, but not
+    /// listening, so every connection to it is refused.
+    reserved: Option<tokio::net::TcpSocket>,
 }
 
 impl SmtpSink {
@@ -119,18 +132,55 @@ impl SmtpSink {
         let address = listener
             .local_addr()
             .expect("read the SMTP sink's bound address");
-        let mails = Arc::new(Mutex::new(Vec::new()));
-        let stopped = Arc::new(AtomicBool::new(false));
-        {
-            let mails = Arc::clone(&mails);
-            let stopped = Arc::clone(&stopped);
-            std::thread::spawn(move || accept_connections(listener, mails, stopped));
-        }
+        let sink = SmtpSink::on(address, None);
+        sink.serve(listener);
+        sink
+    }
+
+    /// Takes a free port without answering on it: a mail server that is down. Whoever
+    /// connects to [`SmtpSink::url`] is refused until [`SmtpSink::open`].
+    pub fn reserve() -> SmtpSink {
+        let socket = tokio::net::TcpSocket::new_v4().expect("create the SMTP sink's socket");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind a free port for the SMTP sink");
+        let address = socket
+            .local_addr()
+            .expect("read the SMTP sink's bound address");
+        SmtpSink::on(address, Some(socket))
+    }
+
+    /// Starts answering on the port [`SmtpSink::reserve`] took: the mail server comes up.
+    /// Call it from within a Tokio runtime, as every test runs in one.
+    pub fn open(&mut self) {
+        let socket = self
+            .reserved
+            .take()
+            .expect("only a sink made by `SmtpSink::reserve` opens, and only once");
+        let listener = socket
+            .listen(128)
+            .and_then(tokio::net::TcpListener::into_std)
+            .expect("listen on the SMTP sink's reserved port");
+        // The accept loop runs on a plain thread, which blocks.
+        listener
+            .set_nonblocking(false)
+            .expect("make the SMTP sink's listener blocking");
+        self.serve(listener);
+    }
+
+    fn on(address: SocketAddr, reserved: Option<tokio::net::TcpSocket>) -> SmtpSink {
         SmtpSink {
             address,
-            mails,
-            stopped,
+            mails: Arc::new(Mutex::new(Vec::new())),
+            stopped: Arc::new(AtomicBool::new(false)),
+            reserved,
         }
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let mails = Arc::clone(&self.mails);
+        let stopped = Arc::clone(&self.stopped);
+        std::thread::spawn(move || accept_connections(listener, mails, stopped));
     }
 
     /// The value for `EXTRANET_SMTP_URL`.
@@ -177,8 +227,10 @@ impl SmtpSink {
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
-        // The accept loop blocks in `accept`; one last connection wakes it to see the flag.
-        let _ = TcpStream::connect(self.address);
+        if self.reserved.is_none() {
+            // The accept loop blocks in `accept`; one last connection wakes it to see the flag.
+            let _ = TcpStream::connect(self.address);
+        }
     }
 }
 
