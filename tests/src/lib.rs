@@ -32,14 +32,24 @@
 //! data directory, database and port, which is all that survives in production. An
 //! [`SmtpSink`] can start as a mail server that is down ([`SmtpSink::reserve`]) and
 //! come up later ([`SmtpSink::open`]).
+//!
+//! The steps the stories share are written once: [`App::create_task`],
+//! [`App::invite_guest`], [`App::accept_invitation`] and the like (each with a `try_`
+//! twin for refusals), and the readers of responses [`data`], [`succeeded`],
+//! [`user_error`] and [`error_code`].
 
 mod app;
 mod form;
 mod mail;
+mod story;
 
 pub use app::{App, Auth, Backend, HttpResponse, SESSION_COOKIE};
 pub use form::{FormInput, HtmlForm};
 pub use mail::{ReceivedMail, SmtpSink};
+pub use story::{
+    assert_no_user_errors, data, error_code, succeeded, user_error, AcceptancePage, CREATE_TASK,
+    INVITE_GUEST, MAIL_TIMEOUT, UPDATE_TASK,
+};
 
 /// The `extensions.code` and `message` of the first GraphQL error of a response, if any.
 pub fn graphql_error(response: &serde_json::Value) -> Option<(String, String)> {

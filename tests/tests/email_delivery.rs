@@ -8,16 +8,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use e2e::{App, Auth, Backend, SmtpSink};
-use serde_json::{json, Value};
+use e2e::{data, App, Auth, Backend, SmtpSink, MAIL_TIMEOUT};
+use serde_json::json;
 
 const GUEST_EMAIL: &str = "gus@client.test";
 const TASK_TITLE: &str = "Print the catalogue";
 const NEW_TITLE: &str = "Print the catalogue in colour";
-/// How long the notifier may take to hand a mail to the SMTP server. After a failure it
-/// waits 1 s, 2 s, 4 s… before trying again, so a mail held up by an outage can take a
-/// few seconds more than one sent straight away.
-const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
+const TASK_DESCRIPTION: &str = "Two hundred copies, A4.";
 /// How long we give a mail that should not exist to arrive before concluding there is
 /// none: several rounds of the notifier, which polls its outbox twice a second.
 const GRACE: Duration = Duration::from_secs(2);
@@ -38,18 +35,15 @@ async fn run_restart_sends_nothing_twice(backend: Backend) {
     // 1. An administrator invites a guest into a task, and the invitation arrives.
     let smtp = SmtpSink::start();
     let mut app = App::spawn(backend, &smtp).await;
-    let admin = Auth::Bearer(app.login(&app.admin_email, &app.admin_password).await);
-    let task = create_task(&app, &admin, TASK_TITLE).await;
-    invite_guest(&app, &admin, &task).await;
-    smtp.wait_for(|mail| mail.is_addressed_to(GUEST_EMAIL), MAIL_TIMEOUT)
-        .await;
+    let (admin, task) = invite_guest_into_a_task(&app).await;
+    smtp.wait_for_mail_to(GUEST_EMAIL).await;
 
     // 2. The service is stopped for maintenance and started again. The notifier picks
     //    up from where it stopped: what it sent before, it does not send again.
     app.restart().await;
     tokio::time::sleep(GRACE).await;
     assert_eq!(
-        mails_to(&smtp, GUEST_EMAIL),
+        smtp.count_to(GUEST_EMAIL),
         1,
         "the guest got their invitation once, restart or not"
     );
@@ -66,9 +60,10 @@ async fn run_restart_sends_nothing_twice(backend: Backend) {
         "the administrator's token still works after the restart"
     );
 
-    // 4. The administrator renames the task; the guest hears of it once, and hears
-    //    nothing more of the invitation.
-    rename_task(&app, &admin, &task, NEW_TITLE).await;
+    // 4. The administrator renames the task (a new title and nothing else, so one
+    //    change to hear about); the guest hears of it once, and hears nothing more of
+    //    the invitation.
+    app.update_task(&admin, &task, NEW_TITLE, None).await;
     smtp.wait_for(
         |mail| mail.is_addressed_to(GUEST_EMAIL) && mail.subject().contains(NEW_TITLE),
         MAIL_TIMEOUT,
@@ -106,9 +101,7 @@ async fn run_a_crash_loses_no_email(backend: Backend) {
     // 1. The mail server is down when an administrator invites a guest.
     let mut smtp = SmtpSink::reserve();
     let mut app = App::spawn(backend, &smtp).await;
-    let admin = Auth::Bearer(app.login(&app.admin_email, &app.admin_password).await);
-    let task = create_task(&app, &admin, TASK_TITLE).await;
-    invite_guest(&app, &admin, &task).await;
+    invite_guest_into_a_task(&app).await;
 
     // 2. The notifier tries, fails, and keeps the invitation for later.
     wait_for_log(&app, "email not sent", FIRST_TRY_TIMEOUT).await;
@@ -120,12 +113,10 @@ async fn run_a_crash_loses_no_email(backend: Backend) {
     app.start().await;
 
     // 4. The invitation is delivered once, and it still works.
-    let invitation = smtp
-        .wait_for(|mail| mail.is_addressed_to(GUEST_EMAIL), MAIL_TIMEOUT)
-        .await;
+    let invitation = smtp.wait_for_mail_to(GUEST_EMAIL).await;
     tokio::time::sleep(GRACE).await;
     assert_eq!(
-        mails_to(&smtp, GUEST_EMAIL),
+        smtp.count_to(GUEST_EMAIL),
         1,
         "the guest got their invitation once, crash or not"
     );
@@ -141,69 +132,16 @@ async fn run_a_crash_loses_no_email(backend: Backend) {
     );
 }
 
-/// Creates a task as `who` and returns its id.
-async fn create_task(app: &App, who: &Auth, title: &str) -> String {
-    let created = data(
-        app.graphql(
-            who,
-            "mutation Create($input: CreateTaskInput!) {
-                createTask(input: $input) {
-                    task { id }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": { "title": title, "description": "Two hundred copies, A4." } }),
-        )
-        .await,
-        "/createTask",
-    );
-    assert_no_user_errors(&created);
-    created["task"]["id"]
-        .as_str()
-        .expect("a created task has an id")
-        .to_owned()
-}
-
-/// Invites Gus Guest into `task` as an observer.
-async fn invite_guest(app: &App, admin: &Auth, task: &str) {
-    let invited = data(
-        app.graphql(
-            admin,
-            "mutation Invite($input: InviteGuestToTaskInput!) {
-                inviteGuestToTask(input: $input) {
-                    invitation { id }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": {
-                "taskId": task, "email": GUEST_EMAIL,
-                "firstName": "Gus", "lastName": "Guest", "role": "OBSERVER",
-            }}),
-        )
-        .await,
-        "/inviteGuestToTask",
-    );
-    assert_no_user_errors(&invited);
-}
-
-/// Gives `task` a new title and nothing else, so it makes one change to hear about.
-async fn rename_task(app: &App, who: &Auth, task: &str, title: &str) {
-    let updated = data(
-        app.graphql(
-            who,
-            "mutation Update($input: UpdateTaskInput!) {
-                updateTask(input: $input) {
-                    task { title }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": { "taskId": task, "title": title } }),
-        )
-        .await,
-        "/updateTask",
-    );
-    assert_no_user_errors(&updated);
-    assert_eq!(updated["task"]["title"], title);
+/// The administrator logs in, creates a task and invites Gus Guest into it as an
+/// observer; returns the administrator's credentials and the task's id.
+async fn invite_guest_into_a_task(app: &App) -> (Auth, String) {
+    let admin = app.login_admin().await;
+    let task = app
+        .create_task(&admin, TASK_TITLE, Some(TASK_DESCRIPTION))
+        .await;
+    app.invite_guest(&admin, &task, GUEST_EMAIL, "Gus", "Guest", "OBSERVER")
+        .await;
+    (admin, task)
 }
 
 /// Waits until the binary's log contains `text`; panics with the log if it does not
@@ -238,10 +176,6 @@ fn assert_no_mail_delivered_twice(smtp: &SmtpSink) {
     }
 }
 
-fn mails_to(smtp: &SmtpSink, email: &str) -> usize {
-    subjects_to(smtp, email).len()
-}
-
 /// The subjects of every mail `email` has received, in the order they arrived.
 fn subjects_to(smtp: &SmtpSink, email: &str) -> Vec<String> {
     smtp.all()
@@ -249,26 +183,4 @@ fn subjects_to(smtp: &SmtpSink, email: &str) -> Vec<String> {
         .filter(|mail| mail.is_addressed_to(email))
         .map(|mail| mail.subject())
         .collect()
-}
-
-/// The `data` at `path` of a response that must have no GraphQL errors.
-fn data(response: Value, path: &str) -> Value {
-    assert!(
-        response
-            .get("errors")
-            .is_none_or(|errors| errors.as_array().is_some_and(Vec::is_empty)),
-        "unexpected GraphQL errors: {response}"
-    );
-    response
-        .pointer(&format!("/data{path}"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no data at {path}: {response}"))
-}
-
-fn assert_no_user_errors(payload: &Value) {
-    assert_eq!(
-        payload["userErrors"],
-        json!([]),
-        "no user errors: {payload}"
-    );
 }

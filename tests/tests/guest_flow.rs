@@ -6,15 +6,15 @@
 
 use std::time::Duration;
 
-use e2e::{graphql_error, App, Auth, Backend, HtmlForm, SmtpSink, SESSION_COOKIE};
+use e2e::{
+    data, error_code, graphql_error, App, Auth, Backend, SmtpSink, MAIL_TIMEOUT, SESSION_COOKIE,
+};
 use serde_json::{json, Value};
 
 const GUEST_EMAIL: &str = "gus@client.test";
 const GUEST_PASSWORD: &str = "gus's own passphrase";
 const TASK_TITLE: &str = "Print the catalogue";
 const TASK_DESCRIPTION: &str = "Two hundred copies, A4, on recycled paper.";
-/// How long the notifier may take to hand a mail to the SMTP server.
-const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn guest_flow_on_sqlite() {
@@ -30,41 +30,24 @@ async fn run_guest_flow(backend: Backend) {
     // 1. An account exists with its administrator, who logs in.
     let smtp = SmtpSink::start();
     let app = App::spawn(backend, &smtp).await;
-    let admin = Auth::Bearer(app.login(&app.admin_email, &app.admin_password).await);
+    let admin = app.login_admin().await;
 
     // 2. The administrator creates two tasks and invites a guest into the first only.
-    let catalogue = create_task(&app, &admin, TASK_TITLE, TASK_DESCRIPTION).await;
-    let pricing = create_task(
-        &app,
-        &admin,
-        "Negotiate the printer's price",
-        "Internal: our ceiling is 4 000 EUR.",
-    )
-    .await;
-    let invited = data(
-        app.graphql(
+    let catalogue = app
+        .create_task(&admin, TASK_TITLE, Some(TASK_DESCRIPTION))
+        .await;
+    let pricing = app
+        .create_task(
             &admin,
-            "mutation Invite($input: InviteGuestToTaskInput!) {
-                inviteGuestToTask(input: $input) {
-                    invitation { id email status }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": {
-                "taskId": catalogue, "email": GUEST_EMAIL,
-                "firstName": "Gus", "lastName": "Guest", "role": "OBSERVER",
-            }}),
+            "Negotiate the printer's price",
+            Some("Internal: our ceiling is 4 000 EUR."),
         )
-        .await,
-        "/inviteGuestToTask",
-    );
-    assert_no_user_errors(&invited);
-    assert_eq!(invited["invitation"]["email"], GUEST_EMAIL);
+        .await;
+    app.invite_guest(&admin, &catalogue, GUEST_EMAIL, "Gus", "Guest", "OBSERVER")
+        .await;
 
     // 3. The guest gets an email that tells them what the task is and how to join.
-    let invitation = smtp
-        .wait_for(|mail| mail.is_addressed_to(GUEST_EMAIL), MAIL_TIMEOUT)
-        .await;
+    let invitation = smtp.wait_for_mail_to(GUEST_EMAIL).await;
     let text = invitation.body_text();
     assert!(
         text.contains(TASK_TITLE),
@@ -107,14 +90,7 @@ async fn run_guest_flow(backend: Backend) {
     );
 
     // 4. The guest opens the link, finds a form about themself, and chooses a password.
-    let page = app.get(&link, &Auth::Anonymous).await;
-    assert_eq!(
-        page.status, 200,
-        "the acceptance page opens:\n{}",
-        page.body
-    );
-    let mut form = HtmlForm::parse(&page.body)
-        .unwrap_or_else(|| panic!("the acceptance page has a form:\n{}", page.body));
+    let mut form = app.open_invitation(&link).await.form;
     assert_eq!(form.method, "post");
     assert_eq!(
         form.input("secret").map(|i| i.kind.as_str()),
@@ -129,9 +105,7 @@ async fn run_guest_flow(backend: Backend) {
     );
     form.fill("password", GUEST_PASSWORD);
 
-    let accepted = app
-        .post_form(link_without_query, &form.fields(), &Auth::Anonymous)
-        .await;
+    let accepted = app.submit_invitation(link_without_query, &form).await;
     assert!(
         accepted.status == 200 || accepted.status == 303,
         "accepting succeeds, got {}:\n{}",
@@ -152,9 +126,7 @@ async fn run_guest_flow(backend: Backend) {
     );
 
     // An invitation is good for one acceptance only, whether replayed or reopened.
-    let replayed = app
-        .post_form(link_without_query, &form.fields(), &Auth::Anonymous)
-        .await;
+    let replayed = app.submit_invitation(link_without_query, &form).await;
     assert!(
         replayed.status.is_client_error(),
         "accepting twice is refused, got {}:\n{}",
@@ -255,27 +227,10 @@ async fn run_guest_flow(backend: Backend) {
 
     // 6. The administrator changes the task; the guest hears of it, the administrator
     //    (who made the change) does not.
-    let admin_mails_before = mails_to(&smtp, &app.admin_email);
+    let admin_mails_before = smtp.count_to(&app.admin_email);
     let new_title = "Print the catalogue in colour";
-    let updated = data(
-        app.graphql(
-            &admin,
-            "mutation Update($input: UpdateTaskInput!) {
-                updateTask(input: $input) {
-                    task { id title status }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": {
-                "taskId": catalogue, "title": new_title, "status": "IN_PROGRESS",
-            }}),
-        )
-        .await,
-        "/updateTask",
-    );
-    assert_no_user_errors(&updated);
-    assert_eq!(updated["task"]["title"], new_title);
-    assert_eq!(updated["task"]["status"], "IN_PROGRESS");
+    app.update_task(&admin, &catalogue, new_title, Some("IN_PROGRESS"))
+        .await;
 
     let change = smtp
         .wait_for(
@@ -292,7 +247,7 @@ async fn run_guest_flow(backend: Backend) {
     // wrong mail to the administrator arrive before we conclude there is none.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
-        mails_to(&smtp, &app.admin_email),
+        smtp.count_to(&app.admin_email),
         admin_mails_before,
         "the administrator is not told about their own change"
     );
@@ -317,61 +272,15 @@ async fn invite_and_accept(
     task: &str,
     email: &str,
 ) -> String {
-    let invited = data(
-        app.graphql(
-            admin,
-            "mutation Invite($input: InviteGuestToTaskInput!) {
-                inviteGuestToTask(input: $input) {
-                    invitation { personId }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": {
-                "taskId": task, "email": email,
-                "firstName": "Ivy", "lastName": "Other", "role": "PARTICIPANT",
-            }}),
-        )
-        .await,
-        "/inviteGuestToTask",
-    );
-    assert_no_user_errors(&invited);
-    let mail = smtp
-        .wait_for(|mail| mail.is_addressed_to(email), MAIL_TIMEOUT)
+    let invited = app
+        .invite_guest(admin, task, email, "Ivy", "Other", "PARTICIPANT")
         .await;
-    let link = mail.link().expect("the invitation has a link");
-    let page = app.get(&link, &Auth::Anonymous).await;
-    let mut form = HtmlForm::parse(&page.body).expect("the acceptance page has a form");
-    form.fill("password", "ivy's own passphrase");
-    let path = link.split_once('?').map(|(path, _)| path).unwrap_or(&link);
-    let accepted = app.post_form(path, &form.fields(), &Auth::Anonymous).await;
+    let mail = smtp.wait_for_mail_to(email).await;
+    let accepted = app.accept_invitation(&mail, "ivy's own passphrase").await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
     invited["invitation"]["personId"]
         .as_str()
         .expect("the invitation names the person")
-        .to_owned()
-}
-
-/// Creates a task as `who` and returns its id.
-async fn create_task(app: &App, who: &Auth, title: &str, description: &str) -> String {
-    let created = data(
-        app.graphql(
-            who,
-            "mutation Create($input: CreateTaskInput!) {
-                createTask(input: $input) {
-                    task { id title }
-                    userErrors { field message code }
-                }
-            }",
-            json!({ "input": { "title": title, "description": description } }),
-        )
-        .await,
-        "/createTask",
-    );
-    assert_no_user_errors(&created);
-    assert_eq!(created["task"]["title"], title);
-    created["task"]["id"]
-        .as_str()
-        .expect("a created task has an id")
         .to_owned()
 }
 
@@ -425,39 +334,4 @@ async fn task_error(app: &App, who: &Auth, id: &str) -> (String, String) {
         "task {id} is not shown: {response}"
     );
     graphql_error(&response).unwrap_or_else(|| panic!("asking for task {id} fails: {response}"))
-}
-
-/// The `data` at `path` of a response that must have no GraphQL errors.
-fn data(response: Value, path: &str) -> Value {
-    assert!(
-        response
-            .get("errors")
-            .is_none_or(|errors| errors.as_array().is_some_and(Vec::is_empty)),
-        "unexpected GraphQL errors: {response}"
-    );
-    response
-        .pointer(&format!("/data{path}"))
-        .cloned()
-        .unwrap_or_else(|| panic!("no data at {path}: {response}"))
-}
-
-fn error_code(response: &Value) -> String {
-    graphql_error(response)
-        .map(|(code, _)| code)
-        .unwrap_or_default()
-}
-
-fn assert_no_user_errors(payload: &Value) {
-    assert_eq!(
-        payload["userErrors"],
-        json!([]),
-        "no user errors: {payload}"
-    );
-}
-
-fn mails_to(smtp: &SmtpSink, email: &str) -> usize {
-    smtp.all()
-        .iter()
-        .filter(|mail| mail.is_addressed_to(email))
-        .count()
 }

@@ -2,92 +2,35 @@
 //! relies on and a message a person can act on. The stories here run on the embedded
 //! store; the guest flow covers both.
 
-use e2e::{graphql_error, App, Auth, Backend, HtmlForm, SmtpSink};
+use e2e::{error_code, user_error, AcceptancePage, App, Auth, Backend, SmtpSink, SESSION_COOKIE};
 use serde_json::{json, Value};
-use std::time::Duration;
 
-const MAIL_TIMEOUT: Duration = Duration::from_secs(20);
-
-const CREATE_TASK: &str = "mutation Create($input: CreateTaskInput!) {
-    createTask(input: $input) { task { id } userErrors { field message code } } }";
-const INVITE: &str = "mutation Invite($input: InviteGuestToTaskInput!) {
-    inviteGuestToTask(input: $input) { invitation { id personId } userErrors { field message code } } }";
-const UPDATE_TASK: &str = "mutation Update($input: UpdateTaskInput!) {
-    updateTask(input: $input) { task { id } userErrors { field message code } } }";
+const GUEST_EMAIL: &str = "gus@client.test";
+const PARTICIPANT: &str = "PARTICIPANT";
 const LOGIN: &str = "mutation Login($input: LoginInput!) {
     login(input: $input) { token userErrors { field message code } } }";
-
-/// The single user error of a mutation's payload at `path`.
-fn user_error(response: &Value, path: &str) -> (Vec<String>, String, String) {
-    let errors = response
-        .pointer(&format!("/data/{path}/userErrors"))
-        .and_then(Value::as_array)
-        .unwrap_or_else(|| panic!("no userErrors at {path}: {response}"));
-    assert_eq!(errors.len(), 1, "exactly one user error: {response}");
-    let e = &errors[0];
-    let field = e["field"]
-        .as_array()
-        .map(|f| {
-            f.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    (
-        field,
-        e["code"].as_str().unwrap_or_default().to_owned(),
-        e["message"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
-async fn create_task(app: &App, who: &Auth, title: &str) -> String {
-    let response = app
-        .graphql(who, CREATE_TASK, json!({ "input": { "title": title } }))
-        .await;
-    response
-        .pointer("/data/createTask/task/id")
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("task created: {response}"))
-        .to_owned()
-}
-
-fn invite_input(task: &str, email: &str, first: &str, last: &str) -> Value {
-    json!({ "input": { "taskId": task, "email": email, "firstName": first, "lastName": last, "role": "PARTICIPANT" } })
-}
 
 #[tokio::test]
 async fn what_an_administrator_is_refused() {
     let smtp = SmtpSink::start();
     let app = App::spawn(Backend::Sqlite, &smtp).await;
-    let admin = Auth::Bearer(app.login(&app.admin_email, &app.admin_password).await);
+    let admin = app.login_admin().await;
 
-    let empty = app
-        .graphql(&admin, CREATE_TASK, json!({ "input": { "title": "   " } }))
-        .await;
-    let (field, code, message) = user_error(&empty, "createTask");
+    let empty = app.try_create_task(&admin, "   ", None).await;
+    let (field, code, message) = user_error(&empty, "/createTask");
     assert_eq!(
         (field, code.as_str()),
         (vec!["input".into(), "title".into()], "INVALID_TITLE")
     );
     assert_eq!(message, "the title is empty");
-    let long = app
-        .graphql(
-            &admin,
-            CREATE_TASK,
-            json!({ "input": { "title": "t".repeat(251) } }),
-        )
-        .await;
-    assert_eq!(user_error(&long, "createTask").1, "INVALID_TITLE");
+    let long = app.try_create_task(&admin, &"t".repeat(251), None).await;
+    assert_eq!(user_error(&long, "/createTask").1, "INVALID_TITLE");
 
-    let task = create_task(&app, &admin, "Brief the printer").await;
+    let task = app.create_task(&admin, "Brief the printer", None).await;
     let bad_email = app
-        .graphql(
-            &admin,
-            INVITE,
-            invite_input(&task, "gus at client", "Gus", "Guest"),
-        )
+        .try_invite_guest(&admin, &task, "gus at client", "Gus", "Guest", PARTICIPANT)
         .await;
-    let (field, code, message) = user_error(&bad_email, "inviteGuestToTask");
+    let (field, code, message) = user_error(&bad_email, "/inviteGuestToTask");
     assert_eq!(
         (field, code.as_str()),
         (vec!["input".into(), "email".into()], "INVALID_EMAIL")
@@ -95,45 +38,39 @@ async fn what_an_administrator_is_refused() {
     assert!(message.contains("gus at client"), "{message}");
 
     let no_name = app
-        .graphql(
-            &admin,
-            INVITE,
-            invite_input(&task, "gus@client.test", "", "Guest"),
-        )
+        .try_invite_guest(&admin, &task, GUEST_EMAIL, "", "Guest", PARTICIPANT)
         .await;
-    let (field, code, _) = user_error(&no_name, "inviteGuestToTask");
+    let (field, code, _) = user_error(&no_name, "/inviteGuestToTask");
     assert_eq!(
         (field, code.as_str()),
         (vec!["input".into(), "firstName".into()], "INVALID_NAME")
     );
 
     let taken = app
-        .graphql(
+        .try_invite_guest(
             &admin,
-            INVITE,
-            invite_input(&task, &app.admin_email.to_uppercase(), "Ada", "Again"),
+            &task,
+            &app.admin_email.to_uppercase(),
+            "Ada",
+            "Again",
+            PARTICIPANT,
         )
         .await;
-    let (_, code, message) = user_error(&taken, "inviteGuestToTask");
+    let (_, code, message) = user_error(&taken, "/inviteGuestToTask");
     assert_eq!(code, "EMAIL_TAKEN");
     assert!(message.contains(&app.admin_email), "{message}");
 
     let unknown_task = app
-        .graphql(
+        .try_invite_guest(
             &admin,
-            INVITE,
-            invite_input(
-                &uuid::Uuid::new_v4().to_string(),
-                "gus@client.test",
-                "Gus",
-                "Guest",
-            ),
+            &uuid::Uuid::new_v4().to_string(),
+            GUEST_EMAIL,
+            "Gus",
+            "Guest",
+            PARTICIPANT,
         )
         .await;
-    assert_eq!(
-        graphql_error(&unknown_task).map(|e| e.0).as_deref(),
-        Some("NOT_FOUND")
-    );
+    assert_eq!(error_code(&unknown_task), "NOT_FOUND", "{unknown_task}");
 
     let page_too_big = app
         .graphql(
@@ -143,8 +80,9 @@ async fn what_an_administrator_is_refused() {
         )
         .await;
     assert_eq!(
-        graphql_error(&page_too_big).map(|e| e.0).as_deref(),
-        Some("BAD_USER_INPUT")
+        error_code(&page_too_big),
+        "BAD_USER_INPUT",
+        "{page_too_big}"
     );
     let bad_cursor = app
         .graphql(
@@ -153,10 +91,7 @@ async fn what_an_administrator_is_refused() {
             json!({}),
         )
         .await;
-    assert_eq!(
-        graphql_error(&bad_cursor).map(|e| e.0).as_deref(),
-        Some("BAD_USER_INPUT")
-    );
+    assert_eq!(error_code(&bad_cursor), "BAD_USER_INPUT", "{bad_cursor}");
 
     // A batch of operations is refused whole: one request, one operation.
     let batch = reqwest::Client::new()
@@ -212,7 +147,7 @@ async fn login_tells_nothing_about_who_exists() {
                 r.pointer("/data/login/token").is_some_and(Value::is_null),
                 "{r}"
             );
-            user_error(r, "login")
+            user_error(r, "/login")
         })
         .collect();
     assert_eq!(refusals[0].1, "INVALID_CREDENTIALS");
@@ -230,10 +165,7 @@ async fn login_tells_nothing_about_who_exists() {
     let after = app
         .graphql(&me, "{ myTasks { edges { cursor } } }", json!({}))
         .await;
-    assert_eq!(
-        graphql_error(&after).map(|e| e.0).as_deref(),
-        Some("UNAUTHENTICATED")
-    );
+    assert_eq!(error_code(&after), "UNAUTHENTICATED", "{after}");
     let viewer = app.graphql(&me, "{ viewer { id } }", json!({})).await;
     assert_eq!(
         viewer.pointer("/data/viewer"),
@@ -246,35 +178,20 @@ async fn login_tells_nothing_about_who_exists() {
 async fn what_a_guest_is_refused_and_how_pages_refuse() {
     let smtp = SmtpSink::start();
     let app = App::spawn(Backend::Sqlite, &smtp).await;
-    let admin = Auth::Bearer(app.login(&app.admin_email, &app.admin_password).await);
-    let task = create_task(&app, &admin, "Check the proofs").await;
-    let invited = app
-        .graphql(
-            &admin,
-            INVITE,
-            invite_input(&task, "gus@client.test", "Gus", "Guest"),
-        )
+    let admin = app.login_admin().await;
+    let task = app.create_task(&admin, "Check the proofs", None).await;
+    app.invite_guest(&admin, &task, GUEST_EMAIL, "Gus", "Guest", PARTICIPANT)
         .await;
-    assert!(
-        invited
-            .pointer("/data/inviteGuestToTask/invitation/id")
-            .is_some_and(Value::is_string),
-        "{invited}"
-    );
-    let mail = smtp
-        .wait_for(|m| m.is_addressed_to("gus@client.test"), MAIL_TIMEOUT)
-        .await;
+    let mail = smtp.wait_for_mail_to(GUEST_EMAIL).await;
     let link = mail.link().expect("the invitation has a link");
-    let path = link
-        .split_once('?')
-        .map(|(p, _)| p.to_owned())
-        .expect("link with a query");
 
     // The form refuses what it cannot take, next to the field, and keeps the link usable.
-    let page = app.get(&link, &Auth::Anonymous).await;
-    let mut form = HtmlForm::parse(&page.body).expect("a form");
+    let AcceptancePage {
+        action: path,
+        mut form,
+    } = app.open_invitation(&link).await;
     form.fill("password", "short").fill("first_name", " ");
-    let refused = app.post_form(&path, &form.fields(), &Auth::Anonymous).await;
+    let refused = app.submit_invitation(&path, &form).await;
     assert_eq!(refused.status, 422, "{}", refused.body);
     assert!(
         refused.body.contains(r#"id="password-error""#),
@@ -291,12 +208,12 @@ async fn what_a_guest_is_refused_and_how_pages_refuse() {
         "{}",
         refused.body
     );
-    assert!(refused.set_cookie_header(e2e::SESSION_COOKIE).is_none());
+    assert!(refused.set_cookie_header(SESSION_COOKIE).is_none());
 
     // Markup typed into the form comes back as text.
     form.fill("first_name", "<script>alert(1)</script>")
         .fill("password", "x");
-    let echoed = app.post_form(&path, &form.fields(), &Auth::Anonymous).await;
+    let echoed = app.submit_invitation(&path, &form).await;
     assert_eq!(echoed.status, 422);
     assert!(
         !echoed.body.contains("<script>alert(1)</script>"),
@@ -316,66 +233,43 @@ async fn what_a_guest_is_refused_and_how_pages_refuse() {
         .fill("password", "a long enough passphrase");
     let mut forged = form.clone();
     forged.fill("secret", &"f".repeat(64));
-    let refused = app
-        .post_form(&path, &forged.fields(), &Auth::Anonymous)
-        .await;
+    let refused = app.submit_invitation(&path, &forged).await;
     assert_eq!(refused.status, 404, "{}", refused.body);
 
-    let accepted = app.post_form(&path, &form.fields(), &Auth::Anonymous).await;
+    let accepted = app.submit_invitation(&path, &form).await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
-    let guest = Auth::Bearer(
-        app.login("gus@client.test", "a long enough passphrase")
-            .await,
-    );
+    let guest = Auth::Bearer(app.login(GUEST_EMAIL, "a long enough passphrase").await);
 
-    let update = app
-        .graphql(
-            &guest,
-            UPDATE_TASK,
-            json!({ "input": { "taskId": task, "title": "Mine now" } }),
-        )
-        .await;
-    assert_eq!(user_error(&update, "updateTask").1, "FORBIDDEN");
-    let create = app
-        .graphql(
-            &guest,
-            CREATE_TASK,
-            json!({ "input": { "title": "A task of my own" } }),
-        )
-        .await;
-    assert_eq!(user_error(&create, "createTask").1, "FORBIDDEN");
+    let update = app.try_update_task(&guest, &task, "Mine now", None).await;
+    assert_eq!(user_error(&update, "/updateTask").1, "FORBIDDEN");
+    let create = app.try_create_task(&guest, "A task of my own", None).await;
+    assert_eq!(user_error(&create, "/createTask").1, "FORBIDDEN");
     let invite = app
-        .graphql(
+        .try_invite_guest(
             &guest,
-            INVITE,
-            invite_input(&task, "friend@client.test", "Fred", "Friend"),
+            &task,
+            "friend@client.test",
+            "Fred",
+            "Friend",
+            PARTICIPANT,
         )
         .await;
-    assert_eq!(user_error(&invite, "inviteGuestToTask").1, "FORBIDDEN");
+    assert_eq!(user_error(&invite, "/inviteGuestToTask").1, "FORBIDDEN");
 
     // The admin's other task stays invisible to mutations too, not just queries.
-    let other = create_task(&app, &admin, "Internal budget").await;
-    let hidden = app
-        .graphql(
-            &guest,
-            UPDATE_TASK,
-            json!({ "input": { "taskId": other, "title": "x" } }),
-        )
-        .await;
-    assert_eq!(
-        graphql_error(&hidden).map(|e| e.0).as_deref(),
-        Some("NOT_FOUND")
-    );
+    let other = app.create_task(&admin, "Internal budget", None).await;
+    let hidden = app.try_update_task(&guest, &other, "x", None).await;
+    assert_eq!(error_code(&hidden), "NOT_FOUND", "{hidden}");
 }
 
 #[tokio::test]
 async fn my_tasks_come_a_page_at_a_time() {
     let smtp = SmtpSink::start();
     let app = App::spawn(Backend::Sqlite, &smtp).await;
-    let admin = Auth::Bearer(app.login(&app.admin_email, &app.admin_password).await);
+    let admin = app.login_admin().await;
     let mut created = Vec::new();
     for n in 0..5 {
-        created.push(create_task(&app, &admin, &format!("Task {n}")).await);
+        created.push(app.create_task(&admin, &format!("Task {n}"), None).await);
     }
     let mut seen = Vec::new();
     let mut after = Value::Null;
