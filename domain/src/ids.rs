@@ -53,6 +53,18 @@ id_type!(
     /// An invitation: the secret link that lets a person in.
     InvitationId
 );
+id_type!(
+    /// A workgroup or project.
+    WorkgroupId
+);
+id_type!(
+    /// A department of the company structure.
+    DepartmentId
+);
+id_type!(
+    /// A comment on a task.
+    CommentId
+);
 
 /// The store key of an aggregate: the account it belongs to, and its own id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,24 +6,34 @@
 //! given/when/then tests are deterministic.
 
 pub mod account;
+pub mod address;
+pub mod domain_pattern;
 pub mod email;
 pub mod ids;
 pub mod invitation;
 pub mod name;
 pub mod person;
+pub mod phone;
 pub mod services;
 pub mod task;
 pub mod time;
+pub mod upcast;
 
+pub use address::{Address, AddressError};
+pub use domain_pattern::{DomainPattern, DomainPatternError};
 pub use email::{Email, EmailError};
-pub use ids::{AccountId, AggregateKey, InvitationId, PersonId, TaskId};
+pub use ids::{
+    AccountId, AggregateKey, CommentId, DepartmentId, InvitationId, PersonId, TaskId, WorkgroupId,
+};
 pub use name::{NameError, PersonName};
+pub use phone::{Phone, PhoneError};
 pub use time::Timestamp;
 
 /// Implements [`cqrs_es::DomainEvent`] for an event enum: the event type is the
-/// variant's name, as serde writes it, and every variant is at the given version.
+/// variant's name, as serde writes it, and each variant names its version. A variant's
+/// version goes up when its stored shape changes; [`upcast`] reads the older shapes.
 macro_rules! domain_event {
-    ($ty:ident, $version:literal, [$($variant:ident),* $(,)?]) => {
+    ($ty:ident { $($variant:ident : $version:literal),* $(,)? }) => {
         impl cqrs_es::DomainEvent for $ty {
             fn event_type(&self) -> String {
                 match self {
@@ -31,7 +41,9 @@ macro_rules! domain_event {
                 }
             }
             fn event_version(&self) -> String {
-                $version.to_string()
+                match self {
+                    $(Self::$variant { .. } => $version.to_string(),)*
+                }
             }
         }
     };

@@ -39,6 +39,7 @@ impl AppState {
     ) -> Result<(), CommandError<A::Error>>
     where
         A: Aggregate,
+        A::Command: Clone,
         CommandBus: Handles<A>,
     {
         let metadata = Metadata {

@@ -10,7 +10,8 @@ pub struct Email {
 
 pub struct GuestInvitation<'a> {
     pub to: &'a str,
-    pub guest_first_name: &'a str,
+    /// "Hello Gus", or "Hello" when the inviter gave no name.
+    pub greeting: &'a str,
     pub sponsor_name: &'a str,
     pub role: &'a str,
     pub task_title: &'a str,
@@ -32,17 +33,42 @@ pub fn guest_invitation(m: &GuestInvitation<'_>) -> Email {
             m.sponsor_name, m.task_title
         ),
         body: format!(
-            "Hello {first},\n\n\
+            "{greeting},\n\n\
              {sponsor} invited you to the task \"{title}\" as {role}.\n\n\
              About the task:\n{description}\n\n\
              To accept, set a password at this link:\n{link}\n\n\
              The link works once and expires on {expires}.\n\
              If you did not expect this invitation, ignore this email.\n",
-            first = m.guest_first_name,
+            greeting = m.greeting,
             sponsor = m.sponsor_name,
             title = m.task_title,
             role = m.role,
             description = description,
+            link = m.link,
+            expires = m.expires,
+        ),
+    }
+}
+
+pub struct WorkspaceInvitation<'a> {
+    pub to: &'a str,
+    pub greeting: &'a str,
+    pub sponsor_name: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+pub fn workspace_invitation(m: &WorkspaceInvitation<'_>) -> Email {
+    Email {
+        to: m.to.to_string(),
+        subject: format!("{} invited you to work together", m.sponsor_name),
+        body: format!(
+            "{greeting},\n\n{sponsor} invited you to join their workspace.\n\n\
+             To accept, set a password at this link:\n{link}\n\n\
+             The link works once and expires on {expires}.\n\
+             If you did not expect this invitation, ignore this email.\n",
+            greeting = m.greeting,
+            sponsor = m.sponsor_name,
             link = m.link,
             expires = m.expires,
         ),
@@ -116,7 +142,7 @@ mod tests {
     fn the_invitation_names_the_task_and_carries_the_link() {
         let email = guest_invitation(&GuestInvitation {
             to: "gus@client.test",
-            guest_first_name: "Gus",
+            greeting: "Hello Gus",
             sponsor_name: "Ada Admin",
             role: "observer",
             task_title: "Print the catalogue",

@@ -7,7 +7,7 @@
 use crate::log::Metadata;
 use crate::store::Native;
 use crate::{Database, EventLog, LogPosition, StoreError};
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::account::Account;
 use domain::invitation::Invitation;
@@ -24,20 +24,58 @@ pub enum Cqrs<A: Aggregate> {
     Sqlite(CqrsFramework<A, PersistedEventStore<SqliteEventRepository, A>>),
 }
 
+/// How often a command is decided again after losing a race for its aggregate.
+const CONFLICT_RETRIES: u32 = 5;
+
+/// An aggregate is stored as a snapshot every this many events, so loading it reads
+/// the snapshot and at most this many events, however long its history.
+pub const SNAPSHOT_EVERY: usize = 100;
+
+/// The domain's upcasters (`domain::upcast`) as cqrs-es wants them: one mechanism for
+/// loading aggregates and for reading the log.
+struct DomainUpcasters;
+
+impl EventUpcaster for DomainUpcasters {
+    fn can_upcast(&self, event_type: &str, event_version: &str) -> bool {
+        domain::upcast::is_outdated(event_type, event_version)
+    }
+
+    fn upcast(&self, event: SerializedEvent) -> SerializedEvent {
+        let (event_version, payload) =
+            domain::upcast::upcast(&event.event_type, &event.event_version, event.payload);
+        SerializedEvent {
+            event_version,
+            payload,
+            ..event
+        }
+    }
+}
+
+fn store<R, A>(repo: R) -> PersistedEventStore<R, A>
+where
+    R: cqrs_es::persist::PersistedEventRepository,
+    A: Aggregate,
+{
+    PersistedEventStore::new_snapshot_store(repo, SNAPSHOT_EVERY)
+        .with_upcasters(vec![Box::new(DomainUpcasters)])
+}
+
 impl<A: Aggregate> Cqrs<A> {
     fn new(db: &Database, services: DomainServices) -> Self
     where
         A: Aggregate<Services = DomainServices>,
     {
         match db.native() {
-            Native::Postgres(pool) => Cqrs::Postgres(postgres_es::postgres_cqrs(
-                pool.clone(),
+            Native::Postgres(pool) => Cqrs::Postgres(CqrsFramework::new(
+                store(PostgresEventRepository::new(pool.clone())),
                 Vec::new(),
                 services,
             )),
-            Native::Sqlite(pool) => {
-                Cqrs::Sqlite(sqlite_es::sqlite_cqrs(pool.clone(), Vec::new(), services))
-            }
+            Native::Sqlite(pool) => Cqrs::Sqlite(CqrsFramework::new(
+                store(SqliteEventRepository::new(pool.clone())),
+                Vec::new(),
+                services,
+            )),
         }
     }
 
@@ -136,10 +174,26 @@ impl CommandBus {
     ) -> Result<LogPosition, CommandError<A::Error>>
     where
         A: Aggregate,
+        A::Command: Clone,
         Self: Handles<A>,
     {
         let key = key.to_string();
-        self.handler().execute(&key, command, metadata).await?;
+        // A conflict means another command changed the aggregate between our load and
+        // our append: decide again on the fresh state. The command may now be refused
+        // or be a no-op, which is what a serial order would have given.
+        let mut attempt = 1;
+        loop {
+            match self
+                .handler()
+                .execute(&key, command.clone(), metadata)
+                .await
+            {
+                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1
+                }
+                result => break result?,
+            }
+        }
         Ok(self
             .log
             .last_of_aggregate(A::TYPE, &key)

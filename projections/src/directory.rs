@@ -108,8 +108,8 @@ pub async fn contact_of(
         "SELECT email, first_name, last_name FROM people
           WHERE account_id = $1 AND person_id = $2 AND status = 'active'
          UNION ALL
-         SELECT email, first_name, last_name FROM invitations
-          WHERE account_id = $1 AND person_id = $2 AND status = 'pending'
+         SELECT address AS email, first_name, last_name FROM invitations
+          WHERE account_id = $1 AND person_id = $2 AND status = 'pending' AND address LIKE '%@%'
          LIMIT 1",
     )
     .bind(account.to_string())

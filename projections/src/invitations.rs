@@ -2,54 +2,73 @@
 
 use crate::directory::parse_id;
 use crate::read_model::parse_label;
-use crate::{Database, StoreError};
+use crate::StoreError;
+use domain::invitation::InvitationState;
+use domain::person::PersonKind;
 use domain::task::TaskRole;
 use domain::{AccountId, InvitationId, PersonId, TaskId, Timestamp};
-use sqlx::Row;
+use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
 pub struct InvitationRecord {
     pub id: InvitationId,
     pub person: PersonId,
-    pub email: String,
+    /// An email address or a phone number.
+    pub address: String,
     pub first_name: String,
     pub last_name: String,
-    pub task: TaskId,
-    pub role: TaskRole,
-    pub sponsor: PersonId,
-    pub pending: bool,
+    /// What accepting makes of the person.
+    pub kind: PersonKind,
+    /// The task and role of a guest's invitation.
+    pub task: Option<(TaskId, TaskRole)>,
+    pub sponsor: Option<PersonId>,
+    pub state: InvitationState,
     pub nonce: String,
-    pub expires_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
 }
 
-pub async fn get(
-    db: &Database,
+pub async fn get<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
     account: AccountId,
     invitation: InvitationId,
 ) -> Result<Option<InvitationRecord>, StoreError> {
     let row = sqlx::query(
-        "SELECT invitation_id, person_id, email, first_name, last_name, task_id, task_role,
+        "SELECT invitation_id, person_id, address, first_name, last_name, person_kind, task_id, task_role,
                 sponsor_id, status, nonce, expires_at
            FROM invitations WHERE account_id = $1 AND invitation_id = $2",
     )
     .bind(account.to_string())
     .bind(invitation.to_string())
-    .fetch_optional(&db.any)
+    .fetch_optional(executor)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let role: String = row.try_get("task_role")?;
+    let task: Option<String> = row.try_get("task_id")?;
+    let role: Option<String> = row.try_get("task_role")?;
+    let task = match (task, role) {
+        (Some(task), Some(role)) => Some((
+            task.parse().map_err(|_| StoreError::UnknownValue {
+                what: "task_id",
+                value: task.clone(),
+            })?,
+            parse_label("task role", &role)?,
+        )),
+        _ => None,
+    };
+    let sponsor: Option<String> = row.try_get("sponsor_id")?;
+    let expires_at: Option<i64> = row.try_get("expires_at")?;
     let status: String = row.try_get("status")?;
+    let kind: String = row.try_get("person_kind")?;
     Ok(Some(InvitationRecord {
         id: parse_id(&row, "invitation_id")?,
         person: parse_id(&row, "person_id")?,
-        email: row.try_get("email")?,
+        address: row.try_get("address")?,
         first_name: row.try_get("first_name")?,
         last_name: row.try_get("last_name")?,
-        task: parse_id(&row, "task_id")?,
-        role: parse_label("task role", &role)?,
-        sponsor: parse_id(&row, "sponsor_id")?,
-        pending: status == "pending",
+        kind: parse_label("person kind", &kind)?,
+        task,
+        sponsor: sponsor.and_then(|s| s.parse().ok()),
+        state: parse_label("invitation state", &status)?,
         nonce: row.try_get("nonce")?,
-        expires_at: Timestamp(row.try_get("expires_at")?),
+        expires_at: expires_at.map(Timestamp),
     }))
 }

@@ -89,9 +89,12 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// The payload as the domain event of its aggregate.
+    /// The payload as the domain event of its aggregate, read through the domain's
+    /// upcasters when it was stored in an older shape.
     pub fn decode<E: DeserializeOwned>(&self) -> Result<E, StoreError> {
-        serde_json::from_value(self.payload.clone()).map_err(|source| StoreError::Corrupt {
+        let (_, payload) =
+            domain::upcast::upcast(&self.event_type, &self.event_version, self.payload.clone());
+        serde_json::from_value(payload).map_err(|source| StoreError::Corrupt {
             what: "event payload",
             source,
         })

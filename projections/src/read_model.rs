@@ -128,31 +128,56 @@ async fn apply_invitation(
     event: InvitationEvent,
 ) -> Result<(), StoreError> {
     let id = e.entity_id();
+    let set_status = |status: &'static str| {
+        sqlx::query(
+            "UPDATE invitations SET status = $3 WHERE account_id = $1 AND invitation_id = $2",
+        )
+        .bind(e.account_id.clone())
+        .bind(id.to_string())
+        .bind(status)
+    };
     match event {
         InvitationEvent::InvitationIssued {
             invitation,
             person,
-            email,
+            address,
             name,
             target,
             sponsor,
             nonce,
             expires_at,
+            delivery: _,
         } => {
-            let InvitationTarget::Task { task, role } = target;
+            let (first, last) = name.map(|n| (n.first, n.last)).unwrap_or_default();
+            let (department, workgroup, task, role) = match target {
+                InvitationTarget::Company { department } => {
+                    (department.map(|d| d.to_string()), None, None, None)
+                }
+                InvitationTarget::Workgroup { group, .. } => {
+                    (None, Some(group.to_string()), None, None)
+                }
+                InvitationTarget::Task { task, role } => {
+                    (None, None, Some(task.to_string()), Some(label(&role)))
+                }
+            };
             sqlx::query(
-                "INSERT INTO invitations (account_id, invitation_id, person_id, email, first_name,
-                     last_name, task_id, task_role, sponsor_id, status, nonce, expires_at, issued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11, $12)",
+                "INSERT INTO invitations (account_id, invitation_id, person_id, address, first_name,
+                     last_name, person_kind, target, department_id, workgroup_id, task_id, task_role,
+                     sponsor_id, status, nonce, expires_at, issued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15, $16)",
             )
             .bind(&e.account_id)
             .bind(invitation.to_string())
             .bind(person.to_string())
-            .bind(email.as_str())
-            .bind(name.first)
-            .bind(name.last)
-            .bind(task.to_string())
-            .bind(label(&role))
+            .bind(address.to_string())
+            .bind(first)
+            .bind(last)
+            .bind(label(&target.person_kind()))
+            .bind(target_label(&target))
+            .bind(department)
+            .bind(workgroup)
+            .bind(task)
+            .bind(role)
             .bind(sponsor.to_string())
             .bind(nonce)
             .bind(expires_at.0)
@@ -162,7 +187,7 @@ async fn apply_invitation(
         }
         InvitationEvent::InvitationResent { nonce, expires_at } => {
             sqlx::query(
-                "UPDATE invitations SET nonce = $3, expires_at = $4
+                "UPDATE invitations SET nonce = $3, expires_at = $4, status = 'pending'
                   WHERE account_id = $1 AND invitation_id = $2",
             )
             .bind(&e.account_id)
@@ -172,17 +197,54 @@ async fn apply_invitation(
             .execute(&mut **tx)
             .await?;
         }
-        InvitationEvent::InvitationAccepted { .. } => {
+        InvitationEvent::RegistrationRequested {
+            invitation,
+            person,
+            email,
+            name,
+            ..
+        } => {
             sqlx::query(
-                "UPDATE invitations SET status = 'accepted' WHERE account_id = $1 AND invitation_id = $2",
+                "INSERT INTO invitations (account_id, invitation_id, person_id, address, first_name,
+                     last_name, person_kind, target, status, nonce, issued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'employee', 'company', 'awaiting_approval', '', $7)",
             )
             .bind(&e.account_id)
-            .bind(id)
+            .bind(invitation.to_string())
+            .bind(person.to_string())
+            .bind(email.as_str())
+            .bind(name.first)
+            .bind(name.last)
+            .bind(e.metadata.at.0)
             .execute(&mut **tx)
             .await?;
         }
+        InvitationEvent::InvitationAccepted { .. }
+        | InvitationEvent::RegistrationApproved { .. } => {
+            set_status("accepted").execute(&mut **tx).await?;
+        }
+        InvitationEvent::InvitationDeclined => {
+            set_status("declined").execute(&mut **tx).await?;
+        }
+        InvitationEvent::InvitationRevoked => {
+            set_status("revoked").execute(&mut **tx).await?;
+        }
+        InvitationEvent::InvitationExpired => {
+            set_status("expired").execute(&mut **tx).await?;
+        }
+        InvitationEvent::RegistrationRejected { .. } => {
+            set_status("rejected").execute(&mut **tx).await?;
+        }
     }
     Ok(())
+}
+
+fn target_label(target: &InvitationTarget) -> &'static str {
+    match target {
+        InvitationTarget::Company { .. } => "company",
+        InvitationTarget::Workgroup { .. } => "workgroup",
+        InvitationTarget::Task { .. } => "task",
+    }
 }
 
 async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<(), StoreError> {

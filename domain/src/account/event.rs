@@ -23,4 +23,6 @@ pub enum AccountEvent {
     },
 }
 
-crate::domain_event!(AccountEvent, "1", [AccountCreated]);
+crate::domain_event!(AccountEvent {
+    AccountCreated: "1"
+});

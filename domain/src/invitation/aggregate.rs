@@ -1,6 +1,7 @@
-use super::{InvitationCommand, InvitationError, InvitationEvent};
+use super::{Delivery, InvitationCommand, InvitationError, InvitationEvent, InvitationTarget};
+use crate::person::PersonKind;
 use crate::services::DomainServices;
-use crate::{InvitationId, PersonId, Timestamp};
+use crate::{Address, InvitationId, PersonId, Timestamp};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -8,13 +9,200 @@ use serde::{Deserialize, Serialize};
 /// How long a link stays valid after it is sent.
 pub const VALID_DAYS: i64 = 7;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationState {
+    /// Nothing issued yet.
+    #[default]
+    None,
+    Pending,
+    AwaitingApproval,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+    Rejected,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Invitation {
     id: Option<InvitationId>,
     person: Option<PersonId>,
+    #[serde(default)]
+    state: InvitationState,
     nonce: String,
     expires_at: Option<Timestamp>,
-    accepted: bool,
+}
+
+impl Invitation {
+    pub fn state(&self) -> InvitationState {
+        self.state
+    }
+
+    /// Why the invitation cannot be used now, if it cannot.
+    fn closed(&self) -> Option<InvitationError> {
+        match self.state {
+            InvitationState::None => Some(InvitationError::InvalidLink),
+            InvitationState::Pending => None,
+            InvitationState::Accepted => Some(InvitationError::AlreadyAccepted),
+            InvitationState::Declined => Some(InvitationError::Declined),
+            InvitationState::Revoked => Some(InvitationError::Revoked),
+            InvitationState::Expired => Some(InvitationError::Expired),
+            InvitationState::Rejected => Some(InvitationError::Rejected),
+            InvitationState::AwaitingApproval => Some(InvitationError::InvalidLink),
+        }
+    }
+
+    /// The presented secret is checked before anything else: without it, nothing
+    /// about the invitation's state is revealed.
+    fn check_link(&self, services: &DomainServices, secret: &str) -> Result<(), InvitationError> {
+        let Some(id) = self.id else {
+            return Err(InvitationError::InvalidLink);
+        };
+        if self.state == InvitationState::AwaitingApproval
+            || !services.secrets.verify(id, &self.nonce, secret)
+        {
+            return Err(InvitationError::InvalidLink);
+        }
+        if let Some(closed) = self.closed() {
+            return Err(closed);
+        }
+        if self.expires_at.is_some_and(|at| services.clock.now() >= at) {
+            return Err(InvitationError::Expired);
+        }
+        Ok(())
+    }
+
+    fn decide(
+        &self,
+        command: InvitationCommand,
+        services: &DomainServices,
+    ) -> Result<Vec<InvitationEvent>, InvitationError> {
+        let now = services.clock.now();
+        let event = match command {
+            InvitationCommand::Issue {
+                invitation,
+                person,
+                address,
+                name,
+                target,
+                sponsor,
+                delivery,
+            } => {
+                if self.state != InvitationState::None {
+                    return Err(InvitationError::AlreadyIssued);
+                }
+                let guest = target.person_kind() == PersonKind::Guest;
+                if guest && !matches!(target, InvitationTarget::Task { .. }) {
+                    return Err(InvitationError::GuestsOnlyInTasks);
+                }
+                if guest && !matches!(address, Address::Email(_)) {
+                    return Err(InvitationError::GuestNeedsEmail);
+                }
+                let direct = matches!(delivery, Delivery::Direct { .. });
+                if direct && !matches!(address, Address::Email(_)) {
+                    return Err(InvitationError::DirectNeedsEmail);
+                }
+                if (guest || direct) && name.is_none() {
+                    return Err(InvitationError::NameRequired);
+                }
+                InvitationEvent::InvitationIssued {
+                    invitation,
+                    person,
+                    address,
+                    name,
+                    target,
+                    sponsor,
+                    nonce: services.nonces.nonce(),
+                    expires_at: now.plus_days(VALID_DAYS),
+                    delivery,
+                }
+            }
+            InvitationCommand::Resend => {
+                if let Some(closed) = self.closed() {
+                    // An expired invitation may be sent again; that is what the
+                    // "expired" page asks the person to request.
+                    if closed != InvitationError::Expired {
+                        return Err(closed);
+                    }
+                }
+                InvitationEvent::InvitationResent {
+                    nonce: services.nonces.nonce(),
+                    expires_at: now.plus_days(VALID_DAYS),
+                }
+            }
+            InvitationCommand::Accept { secret } => {
+                self.check_link(services, &secret)?;
+                InvitationEvent::InvitationAccepted {
+                    person: self.person.ok_or(InvitationError::InvalidLink)?,
+                    accepted_at: now,
+                }
+            }
+            InvitationCommand::Decline { secret } => {
+                self.check_link(services, &secret)?;
+                InvitationEvent::InvitationDeclined
+            }
+            InvitationCommand::Revoke => {
+                if self.state != InvitationState::AwaitingApproval {
+                    if let Some(closed) = self.closed() {
+                        return Err(closed);
+                    }
+                }
+                InvitationEvent::InvitationRevoked
+            }
+            InvitationCommand::Expire => {
+                if let Some(closed) = self.closed() {
+                    return Err(closed);
+                }
+                if self.expires_at.is_some_and(|at| now < at) {
+                    return Err(InvitationError::NotYetExpired);
+                }
+                InvitationEvent::InvitationExpired
+            }
+            InvitationCommand::Register {
+                invitation,
+                person,
+                email,
+                name,
+                password_hash,
+                approval,
+            } => {
+                if self.state != InvitationState::None {
+                    return Err(InvitationError::AlreadyIssued);
+                }
+                let needs_approval = approval == super::Approval::Required;
+                let requested = InvitationEvent::RegistrationRequested {
+                    invitation,
+                    person,
+                    email,
+                    name,
+                    password_hash,
+                    approval,
+                };
+                if needs_approval {
+                    requested
+                } else {
+                    return Ok(vec![
+                        requested,
+                        InvitationEvent::RegistrationApproved { by: None },
+                    ]);
+                }
+            }
+            InvitationCommand::Approve { by } => {
+                if self.state != InvitationState::AwaitingApproval {
+                    return Err(InvitationError::NotAwaitingApproval);
+                }
+                InvitationEvent::RegistrationApproved { by: Some(by) }
+            }
+            InvitationCommand::Reject { by } => {
+                if self.state != InvitationState::AwaitingApproval {
+                    return Err(InvitationError::NotAwaitingApproval);
+                }
+                InvitationEvent::RegistrationRejected { by }
+            }
+        };
+        Ok(vec![event])
+    }
 }
 
 impl Aggregate for Invitation {
@@ -30,66 +218,9 @@ impl Aggregate for Invitation {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let now = services.clock.now();
-        let event = match command {
-            InvitationCommand::Issue {
-                invitation,
-                person,
-                email,
-                name,
-                target,
-                sponsor,
-            } => {
-                if self.id.is_some() {
-                    return Err(InvitationError::AlreadyIssued);
-                }
-                InvitationEvent::InvitationIssued {
-                    invitation,
-                    person,
-                    email,
-                    name,
-                    target,
-                    sponsor,
-                    nonce: services.nonces.nonce(),
-                    expires_at: now.plus_days(VALID_DAYS),
-                }
-            }
-            InvitationCommand::Resend => {
-                if self.id.is_none() {
-                    return Err(InvitationError::InvalidLink);
-                }
-                if self.accepted {
-                    return Err(InvitationError::AlreadyAccepted);
-                }
-                InvitationEvent::InvitationResent {
-                    nonce: services.nonces.nonce(),
-                    expires_at: now.plus_days(VALID_DAYS),
-                }
-            }
-            InvitationCommand::Accept { secret } => {
-                let (Some(id), Some(person), Some(expires_at)) =
-                    (self.id, self.person, self.expires_at)
-                else {
-                    return Err(InvitationError::InvalidLink);
-                };
-                // The secret is checked first: without it, nothing about the
-                // invitation's state is revealed.
-                if !services.secrets.verify(id, &self.nonce, &secret) {
-                    return Err(InvitationError::InvalidLink);
-                }
-                if self.accepted {
-                    return Err(InvitationError::AlreadyAccepted);
-                }
-                if now >= expires_at {
-                    return Err(InvitationError::Expired);
-                }
-                InvitationEvent::InvitationAccepted {
-                    person,
-                    accepted_at: now,
-                }
-            }
-        };
-        sink.write(event, self).await;
+        for event in self.decide(command, services)? {
+            sink.write(event, self).await;
+        }
         Ok(())
     }
 
@@ -106,217 +237,26 @@ impl Aggregate for Invitation {
                 self.person = Some(person);
                 self.nonce = nonce;
                 self.expires_at = Some(expires_at);
+                self.state = InvitationState::Pending;
             }
             InvitationEvent::InvitationResent { nonce, expires_at } => {
                 self.nonce = nonce;
                 self.expires_at = Some(expires_at);
+                self.state = InvitationState::Pending;
             }
-            InvitationEvent::InvitationAccepted { .. } => self.accepted = true,
+            InvitationEvent::InvitationAccepted { .. } => self.state = InvitationState::Accepted,
+            InvitationEvent::InvitationDeclined => self.state = InvitationState::Declined,
+            InvitationEvent::InvitationRevoked => self.state = InvitationState::Revoked,
+            InvitationEvent::InvitationExpired => self.state = InvitationState::Expired,
+            InvitationEvent::RegistrationRequested {
+                invitation, person, ..
+            } => {
+                self.id = Some(invitation);
+                self.person = Some(person);
+                self.state = InvitationState::AwaitingApproval;
+            }
+            InvitationEvent::RegistrationApproved { .. } => self.state = InvitationState::Accepted,
+            InvitationEvent::RegistrationRejected { .. } => self.state = InvitationState::Rejected,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::invitation::InvitationTarget;
-    use crate::task::TaskRole;
-    use crate::testing::{services_at, NONCE};
-    use crate::{Email, PersonName, TaskId};
-    use cqrs_es::test::TestFramework;
-
-    const NOW: Timestamp = Timestamp(1_700_000_000_000);
-
-    struct Given {
-        invitation: InvitationId,
-        person: PersonId,
-        task: TaskId,
-        sponsor: PersonId,
-    }
-
-    fn given() -> Given {
-        Given {
-            invitation: InvitationId::new_random(),
-            person: PersonId::new_random(),
-            task: TaskId::new_random(),
-            sponsor: PersonId::new_random(),
-        }
-    }
-
-    fn at(now: Timestamp) -> TestFramework<Invitation> {
-        TestFramework::with(services_at(now))
-    }
-
-    fn issued(g: &Given) -> InvitationEvent {
-        InvitationEvent::InvitationIssued {
-            invitation: g.invitation,
-            person: g.person,
-            email: Email::parse("guest@client.com").unwrap(),
-            name: PersonName::parse("Gus", "Guest").unwrap(),
-            target: InvitationTarget::Task {
-                task: g.task,
-                role: TaskRole::Observer,
-            },
-            sponsor: g.sponsor,
-            nonce: NONCE.into(),
-            expires_at: NOW.plus_days(VALID_DAYS),
-        }
-    }
-
-    fn secret(g: &Given, nonce: &str) -> String {
-        services_at(NOW).secrets.secret_for(g.invitation, nonce)
-    }
-
-    #[test]
-    fn issuing_draws_a_nonce_and_an_expiry() {
-        let g = given();
-        at(NOW)
-            .given_no_previous_events()
-            .when(InvitationCommand::Issue {
-                invitation: g.invitation,
-                person: g.person,
-                email: Email::parse("Guest@Client.com").unwrap(),
-                name: PersonName::parse("Gus", "Guest").unwrap(),
-                target: InvitationTarget::Task {
-                    task: g.task,
-                    role: TaskRole::Observer,
-                },
-                sponsor: g.sponsor,
-            })
-            .then_expect_events(vec![issued(&g)]);
-    }
-
-    #[test]
-    fn issuing_twice_is_refused() {
-        let g = given();
-        let InvitationEvent::InvitationIssued {
-            email,
-            name,
-            target,
-            ..
-        } = issued(&g)
-        else {
-            unreachable!()
-        };
-        at(NOW)
-            .given(vec![issued(&g)])
-            .when(InvitationCommand::Issue {
-                invitation: g.invitation,
-                person: g.person,
-                email,
-                name,
-                target,
-                sponsor: g.sponsor,
-            })
-            .then_expect_error(InvitationError::AlreadyIssued);
-    }
-
-    #[test]
-    fn the_right_secret_accepts() {
-        let g = given();
-        at(NOW)
-            .given(vec![issued(&g)])
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, NONCE),
-            })
-            .then_expect_events(vec![InvitationEvent::InvitationAccepted {
-                person: g.person,
-                accepted_at: NOW,
-            }]);
-    }
-
-    #[test]
-    fn a_wrong_secret_or_unknown_invitation_is_an_invalid_link() {
-        let g = given();
-        at(NOW)
-            .given(vec![issued(&g)])
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, "another nonce"),
-            })
-            .then_expect_error(InvitationError::InvalidLink);
-        at(NOW)
-            .given_no_previous_events()
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, NONCE),
-            })
-            .then_expect_error(InvitationError::InvalidLink);
-    }
-
-    #[test]
-    fn a_link_is_single_use() {
-        let g = given();
-        at(NOW)
-            .given(vec![
-                issued(&g),
-                InvitationEvent::InvitationAccepted {
-                    person: g.person,
-                    accepted_at: NOW,
-                },
-            ])
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, NONCE),
-            })
-            .then_expect_error(InvitationError::AlreadyAccepted);
-    }
-
-    #[test]
-    fn a_link_expires() {
-        let g = given();
-        at(NOW.plus_days(VALID_DAYS))
-            .given(vec![issued(&g)])
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, NONCE),
-            })
-            .then_expect_error(InvitationError::Expired);
-    }
-
-    #[test]
-    fn resending_invalidates_the_old_link() {
-        let g = given();
-        let resent = InvitationEvent::InvitationResent {
-            nonce: "fresh".into(),
-            expires_at: NOW.plus_days(1 + VALID_DAYS),
-        };
-        at(NOW.plus_days(1))
-            .given(vec![issued(&g)])
-            .when(InvitationCommand::Resend)
-            .then_expect_events(vec![InvitationEvent::InvitationResent {
-                nonce: NONCE.into(),
-                expires_at: NOW.plus_days(1 + VALID_DAYS),
-            }]);
-        at(NOW)
-            .given(vec![issued(&g), resent.clone()])
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, NONCE),
-            })
-            .then_expect_error(InvitationError::InvalidLink);
-        at(NOW)
-            .given(vec![issued(&g), resent])
-            .when(InvitationCommand::Accept {
-                secret: secret(&g, "fresh"),
-            })
-            .then_expect_events(vec![InvitationEvent::InvitationAccepted {
-                person: g.person,
-                accepted_at: NOW,
-            }]);
-    }
-
-    #[test]
-    fn an_accepted_or_unknown_invitation_cannot_be_resent() {
-        let g = given();
-        at(NOW)
-            .given_no_previous_events()
-            .when(InvitationCommand::Resend)
-            .then_expect_error(InvitationError::InvalidLink);
-        at(NOW)
-            .given(vec![
-                issued(&g),
-                InvitationEvent::InvitationAccepted {
-                    person: g.person,
-                    accepted_at: NOW,
-                },
-            ])
-            .when(InvitationCommand::Resend)
-            .then_expect_error(InvitationError::AlreadyAccepted);
     }
 }

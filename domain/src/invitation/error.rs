@@ -10,4 +10,22 @@ pub enum InvitationError {
     Expired,
     #[error("this invitation has already been accepted: log in instead")]
     AlreadyAccepted,
+    #[error("this invitation was declined")]
+    Declined,
+    #[error("this invitation was withdrawn by the person who sent it")]
+    Revoked,
+    #[error("this registration was rejected by an administrator")]
+    Rejected,
+    #[error("this invitation is still valid until it expires")]
+    NotYetExpired,
+    #[error("there is no registration waiting for approval here")]
+    NotAwaitingApproval,
+    #[error("a guest is invited by email: a phone number cannot receive the task")]
+    GuestNeedsEmail,
+    #[error("guests are invited into tasks only")]
+    GuestsOnlyInTasks,
+    #[error("give the person's first and last name")]
+    NameRequired,
+    #[error("someone added directly needs an email address: it becomes their login")]
+    DirectNeedsEmail,
 }

@@ -30,4 +30,4 @@ pub enum PersonEvent {
     },
 }
 
-crate::domain_event!(PersonEvent, "1", [PersonJoined]);
+crate::domain_event!(PersonEvent { PersonJoined: "1" });

@@ -66,8 +66,9 @@ pub enum TaskEvent {
     },
 }
 
-crate::domain_event!(
-    TaskEvent,
-    "1",
-    [TaskCreated, TaskRenamed, TaskStatusChanged, PersonAssigned]
-);
+crate::domain_event!(TaskEvent {
+    TaskCreated: "1",
+    TaskRenamed: "1",
+    TaskStatusChanged: "1",
+    PersonAssigned: "1",
+});

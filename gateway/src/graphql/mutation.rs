@@ -3,9 +3,11 @@ use super::error::ApiError;
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{Invitation, InvitationStatus, Person, Task, TaskRole, TaskStatus, UserError};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand, InvitationTarget};
+use domain::invitation::{
+    Delivery, Invitation as InvitationAggregate, InvitationCommand, InvitationTarget,
+};
 use domain::task::{Task as TaskAggregate, TaskCommand};
-use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
+use domain::{AccountId, Address, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
 use projections::{directory, tasks};
 
 pub struct Mutation;
@@ -231,10 +233,11 @@ impl Mutation {
         let issue = InvitationCommand::Issue {
             invitation,
             person,
-            email: email.clone(),
-            name,
+            address: Address::Email(email.clone()),
+            name: Some(name),
             target: InvitationTarget::Task { task, role },
             sponsor: viewer.person,
+            delivery: Delivery::Link,
         };
         let key = AggregateKey::new(viewer.account, invitation.0);
         if let Err(e) = state

@@ -36,6 +36,16 @@ impl Refusal for InvitationError {
             InvitationError::InvalidLink => "INVALID_LINK",
             InvitationError::Expired => "EXPIRED",
             InvitationError::AlreadyAccepted => "ALREADY_ACCEPTED",
+            InvitationError::Declined => "DECLINED",
+            InvitationError::Revoked => "REVOKED",
+            InvitationError::Rejected => "REJECTED",
+            InvitationError::NotYetExpired => "NOT_YET_EXPIRED",
+            InvitationError::NotAwaitingApproval => "NOT_AWAITING_APPROVAL",
+            InvitationError::GuestNeedsEmail | InvitationError::DirectNeedsEmail => {
+                "EMAIL_REQUIRED"
+            }
+            InvitationError::GuestsOnlyInTasks => "GUESTS_ONLY_IN_TASKS",
+            InvitationError::NameRequired => "NAME_REQUIRED",
         };
         UserError::new(&[], self, code)
     }

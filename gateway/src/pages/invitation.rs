@@ -8,8 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use domain::invitation::{Invitation, InvitationCommand, InvitationError};
-use domain::person::{Person, PersonCommand, PersonError, PersonKind};
+use domain::invitation::{Invitation, InvitationCommand, InvitationError, InvitationState};
+use domain::person::{Person, PersonCommand, PersonError};
 use domain::task::{Task, TaskCommand};
 use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonName};
 use projections::commands::CommandError;
@@ -54,6 +54,8 @@ enum Dead {
     Invalid,
     Expired,
     Used,
+    /// Declined, revoked or rejected.
+    Withdrawn,
     Busy,
     Internal,
 }
@@ -71,6 +73,11 @@ impl IntoResponse for Dead {
                 StatusCode::GONE,
                 "This invitation was already accepted",
                 InvitationError::AlreadyAccepted.to_string(),
+            ),
+            Dead::Withdrawn => (
+                StatusCode::GONE,
+                "This invitation is no longer valid",
+                InvitationError::Revoked.to_string(),
             ),
             Dead::Busy => (
                 StatusCode::CONFLICT,
@@ -130,17 +137,26 @@ async fn pending_invitation(
     ) else {
         return Err(Dead::Invalid);
     };
-    let record = invitations::get(&app.state.db, account, invitation)
+    let record = invitations::get(&app.state.db.any, account, invitation)
         .await
         .map_err(internal)?
         .ok_or(Dead::Invalid)?;
     if !app.state.secrets.verify(record.id, &record.nonce, secret) {
         return Err(Dead::Invalid);
     }
-    if !record.pending {
-        return Err(Dead::Used);
+    match record.state {
+        InvitationState::Pending => {}
+        InvitationState::Accepted => return Err(Dead::Used),
+        InvitationState::Expired => return Err(Dead::Expired),
+        InvitationState::Declined | InvitationState::Revoked | InvitationState::Rejected => {
+            return Err(Dead::Withdrawn)
+        }
+        InvitationState::None | InvitationState::AwaitingApproval => return Err(Dead::Invalid),
     }
-    if record.expires_at <= app.state.clock.now() {
+    if record
+        .expires_at
+        .is_some_and(|at| at <= app.state.clock.now())
+    {
         return Err(Dead::Expired);
     }
     Ok((account, record))
@@ -184,7 +200,7 @@ fn form_page(record: &InvitationRecord, form: &AcceptForm, errors: &FieldErrors)
 <p id="password-hint">At least {min} characters.</p>
 <button type="submit">Join</button>
 </form>"#,
-        email = escape(&record.email),
+        email = escape(&record.address),
         secret = escape(&form.secret),
         first = field(
             "first_name",
@@ -279,7 +295,9 @@ async fn accept_inner(
             None,
         ));
     };
-    let email = Email::parse(&record.email).map_err(|e| internal(e).into_response())?;
+    // Invitations by phone are not accepted through this page yet: it would have to
+    // ask for an email address to log in with.
+    let email = Email::parse(&record.address).map_err(|_| dead(Dead::Invalid))?;
 
     let key = AggregateKey::new(account, record.id.0);
     let accept = InvitationCommand::Accept {
@@ -296,6 +314,9 @@ async fn accept_inner(
             return Err(dead(Dead::Invalid))
         }
         Err(CommandError::Refused(InvitationError::Expired)) => return Err(dead(Dead::Expired)),
+        Err(CommandError::Refused(
+            InvitationError::Declined | InvitationError::Revoked | InvitationError::Rejected,
+        )) => return Err(dead(Dead::Withdrawn)),
         Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
         Err(e) => return Err(dead(internal(e))),
     }
@@ -305,13 +326,13 @@ async fn accept_inner(
         .map_err(|e| dead(internal(e)))?;
     let join = PersonCommand::Join {
         person: record.person,
-        kind: PersonKind::Guest,
+        kind: record.kind,
         email,
         name,
         administrator: false,
         password_hash: hash,
         invitation: Some(record.id),
-        sponsor: Some(record.sponsor),
+        sponsor: record.sponsor,
     };
     let person_key = AggregateKey::new(account, record.person.0);
     match state
@@ -325,16 +346,18 @@ async fn accept_inner(
     }
 
     // Idempotent: repairs an invitation whose role assignment was cut short.
-    let assign = TaskCommand::Assign {
-        person: record.person,
-        role: record.role,
-    };
-    let task_key = AggregateKey::new(account, record.task.0);
-    if let Err(e) = state
-        .execute::<Task>(task_key, assign, Some(record.person))
-        .await
-    {
-        tracing::warn!(error = %e, task = %record.task, "role of a new guest could not be assigned");
+    if let Some((task, role)) = record.task {
+        let assign = TaskCommand::Assign {
+            person: record.person,
+            role,
+        };
+        let task_key = AggregateKey::new(account, task.0);
+        if let Err(e) = state
+            .execute::<Task>(task_key, assign, Some(record.person))
+            .await
+        {
+            tracing::warn!(error = %e, %task, "role of a new guest could not be assigned");
+        }
     }
 
     let token = state

@@ -37,24 +37,35 @@ CREATE TABLE people
 );
 CREATE INDEX people_by_email ON people (account_id, email);
 
+-- Invitations and registrations: the "invited" list is the pending ones.
 CREATE TABLE invitations
 (
     account_id    text   NOT NULL,
     invitation_id text   NOT NULL,
     person_id     text   NOT NULL,
-    email         text   NOT NULL,
+    -- An email address, or a phone number starting with +.
+    address       text   NOT NULL,
+    -- Empty when the inviter gave no name.
     first_name    text   NOT NULL,
     last_name     text   NOT NULL,
+    person_kind   text   NOT NULL,
+    -- company, workgroup or task; the matching columns below say which one.
+    target        text   NOT NULL,
+    department_id text,
+    workgroup_id  text,
     task_id       text,
     task_role     text,
-    sponsor_id    text   NOT NULL,
+    -- Who invited; none for a registration through the account's link.
+    sponsor_id    text,
+    -- pending, awaiting_approval, accepted, declined, revoked, expired, rejected
     status        text   NOT NULL,
     -- The link's secret is HMAC(server key, id : nonce); the nonce alone opens nothing.
     nonce         text   NOT NULL,
-    expires_at    bigint NOT NULL,
+    expires_at    bigint,
     issued_at     bigint NOT NULL,
     PRIMARY KEY (account_id, invitation_id)
 );
+CREATE INDEX invitations_by_status ON invitations (account_id, status, issued_at);
 
 CREATE TABLE tasks
 (
