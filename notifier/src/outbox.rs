@@ -153,6 +153,26 @@ async fn task_change_emails(
             task.title.clone(),
             format!("changed the status to {}", status.label()),
         ),
+        TaskEvent::TaskDescriptionChanged { .. } => {
+            (task.title.clone(), "changed the description".to_string())
+        }
+        TaskEvent::TaskDeadlineChanged { deadline } => (
+            task.title.clone(),
+            match deadline {
+                Some(at) => format!("set the deadline to {}", render::utc(at.millis())),
+                None => "removed the deadline".to_string(),
+            },
+        ),
+        TaskEvent::CommentAdded { text, .. } => {
+            (task.title.clone(), format!("commented: \"{text}\""))
+        }
+        TaskEvent::PersonUnassigned { person } => {
+            let name = contact_of(tx, account, person)
+                .await?
+                .map(|c| c.full_name())
+                .unwrap_or_else(|| "someone".to_string());
+            (task.title.clone(), format!("took {name} off the task"))
+        }
         TaskEvent::PersonAssigned { person, role, .. } => {
             // The person added hears about it from their own invitation or role.
             skip.push(person);

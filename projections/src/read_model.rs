@@ -255,10 +255,13 @@ async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<()
             title,
             description,
             creator,
+            workgroup,
+            deadline,
         } => {
             sqlx::query(
-                "INSERT INTO tasks (account_id, task_id, title, description, status, creator_id, created_at)
-                 VALUES ($1, $2, $3, $4, 'new', $5, $6)",
+                "INSERT INTO tasks (account_id, task_id, title, description, status, creator_id,
+                                    created_at, workgroup_id, deadline)
+                 VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8)",
             )
             .bind(&e.account_id)
             .bind(task.to_string())
@@ -266,6 +269,8 @@ async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<()
             .bind(description)
             .bind(creator.to_string())
             .bind(e.metadata.at.0)
+            .bind(workgroup.map(|w| w.to_string()))
+            .bind(deadline.map(|d| d.0))
             .execute(&mut **tx)
             .await?;
         }
@@ -276,6 +281,50 @@ async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<()
                 .bind(title)
                 .execute(&mut **tx)
                 .await?;
+        }
+        TaskEvent::TaskDescriptionChanged { description } => {
+            sqlx::query("UPDATE tasks SET description = $3 WHERE account_id = $1 AND task_id = $2")
+                .bind(&e.account_id)
+                .bind(id)
+                .bind(description)
+                .execute(&mut **tx)
+                .await?;
+        }
+        TaskEvent::TaskDeadlineChanged { deadline } => {
+            sqlx::query("UPDATE tasks SET deadline = $3 WHERE account_id = $1 AND task_id = $2")
+                .bind(&e.account_id)
+                .bind(id)
+                .bind(deadline.map(|d| d.0))
+                .execute(&mut **tx)
+                .await?;
+        }
+        TaskEvent::PersonUnassigned { person } => {
+            sqlx::query(
+                "DELETE FROM task_roles WHERE account_id = $1 AND task_id = $2 AND person_id = $3",
+            )
+            .bind(&e.account_id)
+            .bind(id)
+            .bind(person.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        TaskEvent::CommentAdded {
+            comment,
+            author,
+            text,
+        } => {
+            sqlx::query(
+                "INSERT INTO task_comments (account_id, task_id, comment_id, author_id, body, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&e.account_id)
+            .bind(id)
+            .bind(comment.to_string())
+            .bind(author.to_string())
+            .bind(text)
+            .bind(e.metadata.at.0)
+            .execute(&mut **tx)
+            .await?;
         }
         TaskEvent::TaskStatusChanged { status } => {
             sqlx::query("UPDATE tasks SET status = $3 WHERE account_id = $1 AND task_id = $2")

@@ -1,13 +1,14 @@
 use super::{TaskCommand, TaskError, TaskEvent, TaskRole, TaskStatus};
 use crate::services::DomainServices;
-use crate::{PersonId, TaskId};
+use crate::{CommentId, PersonId, TaskId, Timestamp};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const TITLE_MAX_CHARS: usize = 250;
 const DESCRIPTION_MAX_CHARS: usize = 20_000;
+const COMMENT_MAX_CHARS: usize = 10_000;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Task {
@@ -16,6 +17,22 @@ pub struct Task {
     status: Option<TaskStatus>,
     creator: Option<PersonId>,
     roles: BTreeMap<PersonId, TaskRole>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    deadline: Option<Timestamp>,
+    /// Only the ids, to refuse a repeated comment; the texts live in the read model.
+    #[serde(default)]
+    comments: BTreeSet<CommentId>,
+}
+
+fn valid_description(description: String) -> Result<String, TaskError> {
+    if description.chars().count() > DESCRIPTION_MAX_CHARS {
+        return Err(TaskError::DescriptionTooLong {
+            max: DESCRIPTION_MAX_CHARS,
+        });
+    }
+    Ok(description)
 }
 
 fn valid_title(title: &str) -> Result<String, TaskError> {
@@ -45,22 +62,20 @@ impl Task {
             title,
             description,
             creator,
+            workgroup,
+            deadline,
         } = command
         {
             if self.id.is_some() {
                 return Err(TaskError::AlreadyExists);
             }
-            let title = valid_title(&title)?;
-            if description.chars().count() > DESCRIPTION_MAX_CHARS {
-                return Err(TaskError::DescriptionTooLong {
-                    max: DESCRIPTION_MAX_CHARS,
-                });
-            }
             return Ok(Some(TaskEvent::TaskCreated {
                 task,
-                title,
-                description,
+                title: valid_title(&title)?,
+                description: valid_description(description)?,
                 creator,
+                workgroup,
+                deadline,
             }));
         }
         if self.id.is_none() {
@@ -74,6 +89,43 @@ impl Task {
             }
             TaskCommand::ChangeStatus { status } => {
                 (Some(status) != self.status).then_some(TaskEvent::TaskStatusChanged { status })
+            }
+            TaskCommand::ChangeDescription { description } => {
+                let description = valid_description(description)?;
+                (description != self.description)
+                    .then_some(TaskEvent::TaskDescriptionChanged { description })
+            }
+            TaskCommand::SetDeadline { deadline } => {
+                (deadline != self.deadline).then_some(TaskEvent::TaskDeadlineChanged { deadline })
+            }
+            TaskCommand::Unassign { person } => {
+                if !self.roles.contains_key(&person) {
+                    return Err(TaskError::NotOnTask);
+                }
+                Some(TaskEvent::PersonUnassigned { person })
+            }
+            TaskCommand::Comment {
+                comment,
+                author,
+                text,
+            } => {
+                if self.comments.contains(&comment) {
+                    return Err(TaskError::CommentExists);
+                }
+                let text = text.trim().to_string();
+                if text.is_empty() {
+                    return Err(TaskError::CommentEmpty);
+                }
+                if text.chars().count() > COMMENT_MAX_CHARS {
+                    return Err(TaskError::CommentTooLong {
+                        max: COMMENT_MAX_CHARS,
+                    });
+                }
+                Some(TaskEvent::CommentAdded {
+                    comment,
+                    author,
+                    text,
+                })
             }
             TaskCommand::Assign { person, role } => {
                 if Some(person) == self.creator {
@@ -121,13 +173,25 @@ impl Aggregate for Task {
             TaskEvent::TaskCreated {
                 task,
                 title,
+                description,
                 creator,
+                deadline,
                 ..
             } => {
                 self.id = Some(task);
                 self.title = title;
+                self.description = description;
+                self.deadline = deadline;
                 self.status = Some(TaskStatus::New);
                 self.creator = Some(creator);
+            }
+            TaskEvent::TaskDescriptionChanged { description } => self.description = description,
+            TaskEvent::TaskDeadlineChanged { deadline } => self.deadline = deadline,
+            TaskEvent::PersonUnassigned { person } => {
+                self.roles.remove(&person);
+            }
+            TaskEvent::CommentAdded { comment, .. } => {
+                self.comments.insert(comment);
             }
             TaskEvent::TaskRenamed { title } => self.title = title,
             TaskEvent::TaskStatusChanged { status } => self.status = Some(status),
@@ -176,6 +240,8 @@ mod tests {
             title: "Ship the catalogue".into(),
             description: "Print run of 500".into(),
             creator: g.creator,
+            workgroup: None,
+            deadline: None,
         }
     }
 
@@ -189,6 +255,8 @@ mod tests {
                 title: "  Ship the catalogue ".into(),
                 description: "Print run of 500".into(),
                 creator: g.creator,
+                workgroup: None,
+                deadline: None,
             })
             .then_expect_events(vec![created(&g)]);
     }
@@ -201,6 +269,8 @@ mod tests {
             title,
             description: String::new(),
             creator: g.creator,
+            workgroup: None,
+            deadline: None,
         };
         test()
             .given(vec![created(&g)])
@@ -221,6 +291,8 @@ mod tests {
                 title: "ok".into(),
                 description: "d".repeat(20_001),
                 creator: g.creator,
+                workgroup: None,
+                deadline: None,
             })
             .then_expect_error(TaskError::DescriptionTooLong { max: 20_000 });
     }
@@ -322,5 +394,140 @@ mod tests {
                 role: TaskRole::Observer,
             })
             .then_expect_error(TaskError::CreatorHasRole);
+    }
+
+    #[test]
+    fn a_task_may_start_in_a_workgroup_with_a_deadline() {
+        let g = given();
+        let group = crate::WorkgroupId::new_random();
+        test()
+            .given_no_previous_events()
+            .when(TaskCommand::Create {
+                task: g.task,
+                title: "Group task".into(),
+                description: String::new(),
+                creator: g.creator,
+                workgroup: Some(group),
+                deadline: Some(Timestamp(5)),
+            })
+            .then_expect_events(vec![TaskEvent::TaskCreated {
+                task: g.task,
+                title: "Group task".into(),
+                description: String::new(),
+                creator: g.creator,
+                workgroup: Some(group),
+                deadline: Some(Timestamp(5)),
+            }]);
+    }
+
+    #[test]
+    fn a_version_1_task_created_event_still_reads() {
+        let v1 = serde_json::json!({"TaskCreated": {
+            "task": uuid::Uuid::new_v4(), "title": "Old", "description": "",
+            "creator": uuid::Uuid::new_v4()}});
+        let event: TaskEvent = serde_json::from_value(v1).unwrap();
+        assert!(matches!(
+            event,
+            TaskEvent::TaskCreated {
+                workgroup: None,
+                deadline: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn description_and_deadline_change_only_when_different() {
+        let g = given();
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::ChangeDescription {
+                description: "Print run of 800".into(),
+            })
+            .then_expect_events(vec![TaskEvent::TaskDescriptionChanged {
+                description: "Print run of 800".into(),
+            }]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::ChangeDescription {
+                description: "Print run of 500".into(),
+            })
+            .then_expect_events(vec![]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::ChangeDescription {
+                description: "d".repeat(20_001),
+            })
+            .then_expect_error(TaskError::DescriptionTooLong { max: 20_000 });
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::SetDeadline {
+                deadline: Some(Timestamp(99)),
+            })
+            .then_expect_events(vec![TaskEvent::TaskDeadlineChanged {
+                deadline: Some(Timestamp(99)),
+            }]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::SetDeadline { deadline: None })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_person_can_be_taken_off_a_task() {
+        let g = given();
+        let ann = PersonId::new_random();
+        let assigned = TaskEvent::PersonAssigned {
+            person: ann,
+            role: TaskRole::Participant,
+            replaces: None,
+        };
+        test()
+            .given(vec![created(&g), assigned])
+            .when(TaskCommand::Unassign { person: ann })
+            .then_expect_events(vec![TaskEvent::PersonUnassigned { person: ann }]);
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Unassign { person: ann })
+            .then_expect_error(TaskError::NotOnTask);
+    }
+
+    #[test]
+    fn comments_are_trimmed_bounded_and_unique() {
+        let g = given();
+        let comment = CommentId::new_random();
+        let author = PersonId::new_random();
+        let say = |text: String| TaskCommand::Comment {
+            comment,
+            author,
+            text,
+        };
+        test()
+            .given(vec![created(&g)])
+            .when(say(" Proofs attached. ".into()))
+            .then_expect_events(vec![TaskEvent::CommentAdded {
+                comment,
+                author,
+                text: "Proofs attached.".into(),
+            }]);
+        test()
+            .given(vec![created(&g)])
+            .when(say("  ".into()))
+            .then_expect_error(TaskError::CommentEmpty);
+        test()
+            .given(vec![created(&g)])
+            .when(say("c".repeat(10_001)))
+            .then_expect_error(TaskError::CommentTooLong { max: 10_000 });
+        test()
+            .given(vec![
+                created(&g),
+                TaskEvent::CommentAdded {
+                    comment,
+                    author,
+                    text: "first".into(),
+                },
+            ])
+            .when(say("again".into()))
+            .then_expect_error(TaskError::CommentExists);
     }
 }

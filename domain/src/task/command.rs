@@ -1,5 +1,5 @@
 use super::{TaskRole, TaskStatus};
-use crate::{PersonId, TaskId};
+use crate::{CommentId, PersonId, TaskId, Timestamp, WorkgroupId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskCommand {
@@ -8,6 +8,23 @@ pub enum TaskCommand {
         title: String,
         description: String,
         creator: PersonId,
+        workgroup: Option<WorkgroupId>,
+        deadline: Option<Timestamp>,
+    },
+    ChangeDescription {
+        description: String,
+    },
+    SetDeadline {
+        deadline: Option<Timestamp>,
+    },
+    /// Takes the person's role in the task away.
+    Unassign {
+        person: PersonId,
+    },
+    Comment {
+        comment: CommentId,
+        author: PersonId,
+        text: String,
     },
     Rename {
         title: String,

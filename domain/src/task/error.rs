@@ -12,4 +12,12 @@ pub enum TaskError {
     DescriptionTooLong { max: usize },
     #[error("the creator of a task cannot be given another role in it")]
     CreatorHasRole,
+    #[error("this person holds no role in the task")]
+    NotOnTask,
+    #[error("the comment is empty")]
+    CommentEmpty,
+    #[error("a comment may have at most {max} characters")]
+    CommentTooLong { max: usize },
+    #[error("this comment already exists")]
+    CommentExists,
 }

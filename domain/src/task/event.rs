@@ -1,4 +1,4 @@
-use crate::{PersonId, TaskId};
+use crate::{CommentId, PersonId, TaskId, Timestamp, WorkgroupId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,17 +45,38 @@ impl TaskRole {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TaskEvent {
+    /// Version 2 added `workgroup` and `deadline`; a version 1 event has neither.
     TaskCreated {
         task: TaskId,
         title: String,
         description: String,
         creator: PersonId,
+        #[serde(default)]
+        workgroup: Option<WorkgroupId>,
+        #[serde(default)]
+        deadline: Option<Timestamp>,
     },
     TaskRenamed {
         title: String,
     },
     TaskStatusChanged {
         status: TaskStatus,
+    },
+    TaskDescriptionChanged {
+        description: String,
+    },
+    /// `None` removes the deadline.
+    TaskDeadlineChanged {
+        deadline: Option<Timestamp>,
+    },
+    /// `person` no longer holds a role in the task.
+    PersonUnassigned {
+        person: PersonId,
+    },
+    CommentAdded {
+        comment: CommentId,
+        author: PersonId,
+        text: String,
     },
     /// `person` now holds `role`. When the role is responsible, `replaces` names the
     /// person who held it before and holds no role any more.
@@ -67,8 +88,12 @@ pub enum TaskEvent {
 }
 
 crate::domain_event!(TaskEvent {
-    TaskCreated: "1",
+    TaskCreated: "2",
     TaskRenamed: "1",
     TaskStatusChanged: "1",
     PersonAssigned: "1",
+    TaskDescriptionChanged: "1",
+    TaskDeadlineChanged: "1",
+    PersonUnassigned: "1",
+    CommentAdded: "1",
 });

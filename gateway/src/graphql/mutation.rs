@@ -169,6 +169,8 @@ impl Mutation {
             title: input.title,
             description: input.description.unwrap_or_default(),
             creator: viewer.person,
+            workgroup: None,
+            deadline: None,
         };
         let key = AggregateKey::new(viewer.account, task.0);
         if let Err(e) = state

@@ -24,6 +24,11 @@ impl Refusal for TaskError {
             TaskError::NotFound => (&["input", "taskId"], "NOT_FOUND"),
             TaskError::AlreadyExists => (&[], "CONFLICT"),
             TaskError::CreatorHasRole => (&["input", "email"], "CREATOR_HAS_ROLE"),
+            TaskError::NotOnTask => (&["input", "personId"], "NOT_ON_TASK"),
+            TaskError::CommentEmpty | TaskError::CommentTooLong { .. } => {
+                (&["input", "text"], "INVALID_COMMENT")
+            }
+            TaskError::CommentExists => (&[], "CONFLICT"),
         };
         UserError::new(field, self, code)
     }
