@@ -81,6 +81,8 @@ async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
             title: "v0".into(),
             description: String::new(),
             creator: PersonId::new_random(),
+            workgroup: None,
+            deadline: None,
         },
         &meta,
     )
