@@ -18,6 +18,7 @@ pub mod services;
 pub mod task;
 pub mod time;
 pub mod upcast;
+pub mod workgroup;
 
 pub use address::{Address, AddressError};
 pub use domain_pattern::{DomainPattern, DomainPatternError};

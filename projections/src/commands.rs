@@ -14,6 +14,7 @@ use domain::invitation::Invitation;
 use domain::person::Person;
 use domain::services::DomainServices;
 use domain::task::Task;
+use domain::workgroup::Workgroup;
 use domain::AggregateKey;
 use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
@@ -130,6 +131,7 @@ pub struct CommandBus {
     pub people: Cqrs<Person>,
     pub invitations: Cqrs<Invitation>,
     pub tasks: Cqrs<Task>,
+    pub workgroups: Cqrs<Workgroup>,
     log: EventLog,
 }
 
@@ -151,6 +153,7 @@ handles!(Account, accounts);
 handles!(Person, people);
 handles!(Invitation, invitations);
 handles!(Task, tasks);
+handles!(Workgroup, workgroups);
 
 impl CommandBus {
     pub fn new(db: &Database, services: DomainServices) -> Self {
@@ -158,7 +161,8 @@ impl CommandBus {
             accounts: Cqrs::new(db, services.clone()),
             people: Cqrs::new(db, services.clone()),
             invitations: Cqrs::new(db, services.clone()),
-            tasks: Cqrs::new(db, services),
+            tasks: Cqrs::new(db, services.clone()),
+            workgroups: Cqrs::new(db, services),
             log: EventLog::new(db.clone()),
         }
     }

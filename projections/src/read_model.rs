@@ -9,6 +9,7 @@ use domain::account::{Account, AccountEvent};
 use domain::invitation::{Invitation, InvitationEvent, InvitationTarget};
 use domain::person::{Person, PersonEvent};
 use domain::task::{Task, TaskEvent};
+use domain::workgroup::{InvitePolicy, Workgroup, WorkgroupEvent};
 use sqlx::{Any, Transaction};
 
 pub struct ReadModels;
@@ -48,6 +49,7 @@ impl Projection for ReadModels {
             Person::TYPE => apply_person(tx, event, event.decode()?).await,
             Invitation::TYPE => apply_invitation(tx, event, event.decode()?).await,
             Task::TYPE => apply_task(tx, event, event.decode()?).await,
+            Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,
             other => {
                 tracing::warn!(
                     aggregate_type = other,
@@ -361,5 +363,98 @@ async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<()
             .await?;
         }
     }
+    Ok(())
+}
+
+async fn apply_workgroup(
+    tx: &mut Tx,
+    e: &StoredEvent,
+    event: WorkgroupEvent,
+) -> Result<(), StoreError> {
+    let id = e.entity_id().to_string();
+    let account = e.account_id.clone();
+    let query = match event {
+        WorkgroupEvent::WorkgroupCreated {
+            group,
+            name,
+            extranet,
+            owner,
+        } => {
+            sqlx::query(
+                "INSERT INTO workgroups (account_id, workgroup_id, name, extranet, invite_policy, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&account)
+            .bind(group.to_string())
+            .bind(name)
+            .bind(i16::from(extranet))
+            .bind(label(&InvitePolicy::default()))
+            .bind(e.metadata.at.0)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO workgroup_members (account_id, workgroup_id, person_id, role, external)
+                 VALUES ($1, $2, $3, 'owner', 0)",
+            )
+            .bind(account)
+            .bind(id)
+            .bind(owner.to_string())
+        }
+        WorkgroupEvent::WorkgroupRenamed { name } => {
+            sqlx::query("UPDATE workgroups SET name = $3 WHERE account_id = $1 AND workgroup_id = $2")
+                .bind(account)
+                .bind(id)
+                .bind(name)
+        }
+        WorkgroupEvent::ExternalAccessChanged { extranet } => {
+            sqlx::query("UPDATE workgroups SET extranet = $3 WHERE account_id = $1 AND workgroup_id = $2")
+                .bind(account)
+                .bind(id)
+                .bind(i16::from(extranet))
+        }
+        WorkgroupEvent::InvitePolicyChanged { policy } => sqlx::query(
+            "UPDATE workgroups SET invite_policy = $3 WHERE account_id = $1 AND workgroup_id = $2",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(label(&policy)),
+        WorkgroupEvent::MemberAdded {
+            person,
+            role,
+            external,
+            expires_at,
+        } => sqlx::query(
+            "INSERT INTO workgroup_members (account_id, workgroup_id, person_id, role, external, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(person.to_string())
+        .bind(label(&role))
+        .bind(i16::from(external))
+        .bind(expires_at.map(|t| t.0)),
+        WorkgroupEvent::MemberRoleChanged { person, role } => sqlx::query(
+            "UPDATE workgroup_members SET role = $4 WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(person.to_string())
+        .bind(label(&role)),
+        WorkgroupEvent::MembershipExpiryChanged { person, expires_at } => sqlx::query(
+            "UPDATE workgroup_members SET expires_at = $4
+              WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(person.to_string())
+        .bind(expires_at.map(|t| t.0)),
+        WorkgroupEvent::MemberRemoved { person, .. } => sqlx::query(
+            "DELETE FROM workgroup_members WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
+        )
+        .bind(account)
+        .bind(id)
+        .bind(person.to_string()),
+    };
+    query.execute(&mut **tx).await?;
     Ok(())
 }

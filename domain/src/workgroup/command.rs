@@ -1,0 +1,50 @@
+use super::{InvitePolicy, MemberRole};
+use crate::{PersonId, Timestamp, WorkgroupId};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkgroupCommand {
+    Create {
+        group: WorkgroupId,
+        name: String,
+        extranet: bool,
+        owner: PersonId,
+    },
+    Rename {
+        name: String,
+    },
+    /// Turns "allow access for external users" on or off. Off is refused while
+    /// external members are inside: remove them first, so nobody loses access by a
+    /// settings change they did not see.
+    SetExternalAccess {
+        extranet: bool,
+    },
+    SetInvitePolicy {
+        policy: InvitePolicy,
+    },
+    AddMember {
+        person: PersonId,
+        role: MemberRole,
+        external: bool,
+        expires_at: Option<Timestamp>,
+    },
+    ChangeRole {
+        person: PersonId,
+        role: MemberRole,
+    },
+    /// Sets, extends or clears when a membership ends.
+    SetMembershipExpiry {
+        person: PersonId,
+        expires_at: Option<Timestamp>,
+    },
+    RemoveMember {
+        person: PersonId,
+    },
+    /// Ends a membership whose end date has come (the scheduler sends this).
+    ExpireMembership {
+        person: PersonId,
+    },
+    /// Ends a membership because the person may not be here any more.
+    Evict {
+        person: PersonId,
+    },
+}
