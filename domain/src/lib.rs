@@ -9,6 +9,7 @@ pub mod account;
 pub mod address;
 pub mod domain_pattern;
 pub mod email;
+pub mod email_claim;
 pub mod ids;
 pub mod invitation;
 pub mod name;

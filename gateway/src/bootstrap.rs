@@ -6,6 +6,7 @@ use crate::config::CreateAccount;
 use crate::config::Settings;
 use crate::password;
 use domain::account::{Account, AccountCommand, Plan};
+use domain::email_claim::{EmailClaim, EmailClaimCommand};
 use domain::person::{Person, PersonCommand, PersonKind};
 use domain::{AccountId, AggregateKey, Email, EmailError, NameError, PersonId, PersonName};
 use projections::commands::{CommandBus, CommandError};
@@ -25,6 +26,8 @@ pub enum BootstrapError {
     Password(#[from] password::PasswordError),
     #[error("the account could not be created: {0}")]
     Account(#[from] CommandError<domain::account::AccountError>),
+    #[error("the administrator's email could not be reserved: {0}")]
+    Claim(#[from] CommandError<domain::email_claim::EmailClaimError>),
     #[error("the administrator could not be created: {0}")]
     Person(#[from] CommandError<domain::person::PersonError>),
 }
@@ -69,6 +72,15 @@ pub async fn create_account(
         &metadata,
     )
     .await?;
+    bus.execute::<EmailClaim>(
+        EmailClaim::key(account, &email),
+        EmailClaimCommand::Claim {
+            email: email.clone(),
+            person: administrator,
+        },
+        &metadata,
+    )
+    .await?;
     bus.execute::<Person>(
         AggregateKey::new(account, administrator.0),
         PersonCommand::Join {
@@ -80,6 +92,7 @@ pub async fn create_account(
             password_hash,
             invitation: None,
             sponsor: None,
+            previous: None,
         },
         &metadata,
     )

@@ -10,6 +10,7 @@ use crate::{Database, EventLog, LogPosition, StoreError};
 use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::account::Account;
+use domain::email_claim::EmailClaim;
 use domain::invitation::Invitation;
 use domain::person::Person;
 use domain::services::DomainServices;
@@ -132,6 +133,7 @@ pub struct CommandBus {
     pub invitations: Cqrs<Invitation>,
     pub tasks: Cqrs<Task>,
     pub workgroups: Cqrs<Workgroup>,
+    pub email_claims: Cqrs<EmailClaim>,
     log: EventLog,
 }
 
@@ -154,6 +156,7 @@ handles!(Person, people);
 handles!(Invitation, invitations);
 handles!(Task, tasks);
 handles!(Workgroup, workgroups);
+handles!(EmailClaim, email_claims);
 
 impl CommandBus {
     pub fn new(db: &Database, services: DomainServices) -> Self {
@@ -162,7 +165,8 @@ impl CommandBus {
             people: Cqrs::new(db, services.clone()),
             invitations: Cqrs::new(db, services.clone()),
             tasks: Cqrs::new(db, services.clone()),
-            workgroups: Cqrs::new(db, services),
+            workgroups: Cqrs::new(db, services.clone()),
+            email_claims: Cqrs::new(db, services),
             log: EventLog::new(db.clone()),
         }
     }

@@ -6,6 +6,7 @@ use crate::projector::Projection;
 use crate::{StoreError, StoredEvent};
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
+use domain::email_claim::EmailClaim;
 use domain::invitation::{Invitation, InvitationEvent, InvitationTarget};
 use domain::person::{Person, PersonEvent};
 use domain::task::{Task, TaskEvent};
@@ -47,6 +48,8 @@ impl Projection for ReadModels {
         match event.aggregate_type.as_str() {
             Account::TYPE => apply_account(tx, event, event.decode()?).await,
             Person::TYPE => apply_person(tx, event, event.decode()?).await,
+            // Claims guard uniqueness on the command side; the directory has the emails.
+            EmailClaim::TYPE => Ok(()),
             Invitation::TYPE => apply_invitation(tx, event, event.decode()?).await,
             Task::TYPE => apply_task(tx, event, event.decode()?).await,
             Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,
@@ -91,7 +94,11 @@ async fn apply_account(
 }
 
 async fn apply_person(tx: &mut Tx, e: &StoredEvent, event: PersonEvent) -> Result<(), StoreError> {
-    match event {
+    let id = e.entity_id().to_string();
+    let account = e.account_id.clone();
+    // Every UPDATE of a person names its row the same way: $1 and $2.
+    let update = |sql: &'static str| sqlx::query(sql).bind(account.clone()).bind(id.clone());
+    let query = match event {
         PersonEvent::PersonJoined {
             person,
             kind,
@@ -101,26 +108,66 @@ async fn apply_person(tx: &mut Tx, e: &StoredEvent, event: PersonEvent) -> Resul
             password_hash,
             invitation: _,
             sponsor,
-        } => {
-            sqlx::query(
-                "INSERT INTO people (account_id, person_id, kind, status, email, first_name,
-                                     last_name, administrator, password_hash, sponsor_id, joined_at)
-                 VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&e.account_id)
-            .bind(person.to_string())
-            .bind(label(&kind))
-            .bind(email.as_str())
-            .bind(name.first)
-            .bind(name.last)
-            .bind(i16::from(administrator))
-            .bind(password_hash)
-            .bind(sponsor.map(|s| s.to_string()))
-            .bind(e.metadata.at.0)
-            .execute(&mut **tx)
-            .await?;
+            previous,
+        } => sqlx::query(
+            "INSERT INTO people (account_id, person_id, kind, status, email, first_name, last_name,
+                                 administrator, password_hash, sponsor_id, joined_at, previous_id)
+             VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&e.account_id)
+        .bind(person.to_string())
+        .bind(label(&kind))
+        .bind(email.as_str().to_string())
+        .bind(name.first)
+        .bind(name.last)
+        .bind(i16::from(administrator))
+        .bind(password_hash)
+        .bind(sponsor.map(|s| s.to_string()))
+        .bind(e.metadata.at.0)
+        .bind(previous.map(|p| p.to_string())),
+        PersonEvent::ProfileChanged { name } => update(
+            "UPDATE people SET first_name = $3, last_name = $4 WHERE account_id = $1 AND person_id = $2",
+        )
+        .bind(name.first)
+        .bind(name.last),
+        PersonEvent::EmailChanged { to, .. } => {
+            update("UPDATE people SET email = $3 WHERE account_id = $1 AND person_id = $2")
+                .bind(to.as_str().to_string())
         }
-    }
+        PersonEvent::PasswordChanged { password_hash } => {
+            update("UPDATE people SET password_hash = $3 WHERE account_id = $1 AND person_id = $2")
+                .bind(password_hash)
+        }
+        PersonEvent::TransferredToEmployee { .. } => update(
+            "UPDATE people SET kind = 'employee', access_expires_at = NULL
+              WHERE account_id = $1 AND person_id = $2",
+        ),
+        PersonEvent::ConvertedToExtranet => {
+            update("UPDATE people SET kind = 'extranet' WHERE account_id = $1 AND person_id = $2")
+        }
+        PersonEvent::PersonDismissed => {
+            update("UPDATE people SET status = 'dismissed' WHERE account_id = $1 AND person_id = $2")
+        }
+        PersonEvent::PersonReinstated | PersonEvent::SuspensionLifted { .. } => update(
+            "UPDATE people SET status = 'active', suspension_reason = NULL
+              WHERE account_id = $1 AND person_id = $2",
+        ),
+        PersonEvent::PersonSuspended { reason } => update(
+            "UPDATE people SET status = 'suspended', suspension_reason = $3
+              WHERE account_id = $1 AND person_id = $2",
+        )
+        .bind(label(&reason)),
+        PersonEvent::AccessExpirySet { expires_at } => update(
+            "UPDATE people SET access_expires_at = $3 WHERE account_id = $1 AND person_id = $2",
+        )
+        .bind(expires_at.map(|t| t.0)),
+        PersonEvent::PersonalDataErased => update(
+            "UPDATE people SET status = 'erased', email = '', first_name = '', last_name = '',
+                               password_hash = ''
+              WHERE account_id = $1 AND person_id = $2",
+        ),
+    };
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -1,15 +1,176 @@
-use super::{PersonCommand, PersonError, PersonEvent, PersonKind};
+use super::{PersonCommand, PersonError, PersonEvent, PersonKind, SuspensionReason};
 use crate::services::DomainServices;
-use crate::{Email, PersonId};
+use crate::{Email, PersonId, Timestamp};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
+
+/// Where a person stands. Only `Active` people can do anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonStatus {
+    /// Not joined yet.
+    #[default]
+    None,
+    Active,
+    Suspended(SuspensionReason),
+    Dismissed,
+    Erased,
+}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Person {
     id: Option<PersonId>,
     kind: Option<PersonKind>,
     email: Option<Email>,
+    #[serde(default)]
+    administrator: bool,
+    #[serde(default)]
+    status: PersonStatus,
+    #[serde(default)]
+    access_expires_at: Option<Timestamp>,
+}
+
+impl Person {
+    pub fn status(&self) -> PersonStatus {
+        self.status
+    }
+
+    fn kind(&self) -> PersonKind {
+        self.kind.unwrap_or(PersonKind::Guest)
+    }
+
+    /// Refuses changes to someone who has left or whose data is gone.
+    fn present(&self) -> Result<(), PersonError> {
+        match self.status {
+            PersonStatus::None => Err(PersonError::NotFound),
+            PersonStatus::Dismissed => Err(PersonError::Dismissed),
+            PersonStatus::Erased => Err(PersonError::Erased),
+            PersonStatus::Active | PersonStatus::Suspended(_) => Ok(()),
+        }
+    }
+
+    fn decide(
+        &self,
+        command: PersonCommand,
+        services: &DomainServices,
+    ) -> Result<Option<PersonEvent>, PersonError> {
+        if let PersonCommand::Join {
+            person,
+            kind,
+            email,
+            name,
+            administrator,
+            password_hash,
+            invitation,
+            sponsor,
+            previous,
+        } = command
+        {
+            if self.status != PersonStatus::None {
+                return Err(PersonError::AlreadyJoined);
+            }
+            if administrator && kind != PersonKind::Employee {
+                return Err(PersonError::AdministratorMustBeEmployee);
+            }
+            return Ok(Some(PersonEvent::PersonJoined {
+                person,
+                kind,
+                email,
+                name,
+                administrator,
+                password_hash,
+                invitation,
+                sponsor,
+                previous,
+            }));
+        }
+        if command == PersonCommand::Reinstate {
+            return match self.status {
+                PersonStatus::Dismissed => Ok(Some(PersonEvent::PersonReinstated)),
+                PersonStatus::None => Err(PersonError::NotFound),
+                PersonStatus::Erased => Err(PersonError::Erased),
+                _ => Err(PersonError::NotDismissed),
+            };
+        }
+        if command == PersonCommand::ErasePersonalData {
+            return match self.status {
+                PersonStatus::None => Err(PersonError::NotFound),
+                PersonStatus::Erased => Ok(None),
+                _ => Ok(Some(PersonEvent::PersonalDataErased)),
+            };
+        }
+        self.present()?;
+        Ok(match command {
+            PersonCommand::Join { .. }
+            | PersonCommand::Reinstate
+            | PersonCommand::ErasePersonalData => None,
+            PersonCommand::ChangeProfile { name } => Some(PersonEvent::ProfileChanged { name }),
+            PersonCommand::ChangeEmail { email } => {
+                let from = self.email.clone().ok_or(PersonError::NotFound)?;
+                if from == email {
+                    return Err(PersonError::SameEmail);
+                }
+                Some(PersonEvent::EmailChanged { from, to: email })
+            }
+            PersonCommand::ChangePassword { password_hash } => {
+                Some(PersonEvent::PasswordChanged { password_hash })
+            }
+            PersonCommand::TransferToEmployee => {
+                let from = self.kind();
+                if from == PersonKind::Employee {
+                    return Err(PersonError::AlreadyEmployee);
+                }
+                Some(PersonEvent::TransferredToEmployee { from })
+            }
+            PersonCommand::ConvertToExtranet => {
+                if self.kind() != PersonKind::Employee {
+                    return Err(PersonError::NotAnEmployee);
+                }
+                if self.administrator {
+                    return Err(PersonError::AdministratorCannotBeExternal);
+                }
+                Some(PersonEvent::ConvertedToExtranet)
+            }
+            PersonCommand::Dismiss => Some(PersonEvent::PersonDismissed),
+            PersonCommand::Suspend { reason } => {
+                if matches!(self.status, PersonStatus::Suspended(_)) {
+                    return Err(PersonError::AlreadySuspended);
+                }
+                if reason != SuspensionReason::Administrative && !self.kind().is_external() {
+                    return Err(PersonError::NotExternal);
+                }
+                Some(PersonEvent::PersonSuspended { reason })
+            }
+            PersonCommand::LiftSuspension { reason } => {
+                if self.status != PersonStatus::Suspended(reason) {
+                    return Err(PersonError::NotSuspendedFor(reason));
+                }
+                Some(PersonEvent::SuspensionLifted { reason })
+            }
+            PersonCommand::SetAccessExpiry { expires_at } => {
+                if !self.kind().is_external() {
+                    return Err(PersonError::NotExternal);
+                }
+                (expires_at != self.access_expires_at)
+                    .then_some(PersonEvent::AccessExpirySet { expires_at })
+            }
+            PersonCommand::ExpireAccess => {
+                let due = self
+                    .access_expires_at
+                    .is_some_and(|at| services.clock.now() >= at);
+                if !due {
+                    return Err(PersonError::AccessNotExpired);
+                }
+                if matches!(self.status, PersonStatus::Suspended(_)) {
+                    return Err(PersonError::AlreadySuspended);
+                }
+                Some(PersonEvent::PersonSuspended {
+                    reason: SuspensionReason::AccessExpired,
+                })
+            }
+        })
+    }
 }
 
 impl Aggregate for Person {
@@ -22,38 +183,11 @@ impl Aggregate for Person {
     async fn handle(
         &mut self,
         command: Self::Command,
-        _services: &Self::Services,
+        services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        match command {
-            PersonCommand::Join {
-                person,
-                kind,
-                email,
-                name,
-                administrator,
-                password_hash,
-                invitation,
-                sponsor,
-            } => {
-                if self.id.is_some() {
-                    return Err(PersonError::AlreadyJoined);
-                }
-                if administrator && kind != PersonKind::Employee {
-                    return Err(PersonError::AdministratorMustBeEmployee);
-                }
-                let event = PersonEvent::PersonJoined {
-                    person,
-                    kind,
-                    email,
-                    name,
-                    administrator,
-                    password_hash,
-                    invitation,
-                    sponsor,
-                };
-                sink.write(event, self).await;
-            }
+        if let Some(event) = self.decide(command, services)? {
+            sink.write(event, self).await;
         }
         Ok(())
     }
@@ -64,72 +198,34 @@ impl Aggregate for Person {
                 person,
                 kind,
                 email,
+                administrator,
                 ..
             } => {
                 self.id = Some(person);
                 self.kind = Some(kind);
                 self.email = Some(email);
+                self.administrator = administrator;
+                self.status = PersonStatus::Active;
+            }
+            PersonEvent::ProfileChanged { .. } | PersonEvent::PasswordChanged { .. } => {}
+            PersonEvent::EmailChanged { to, .. } => self.email = Some(to),
+            PersonEvent::TransferredToEmployee { .. } => {
+                self.kind = Some(PersonKind::Employee);
+                self.access_expires_at = None;
+            }
+            PersonEvent::ConvertedToExtranet => self.kind = Some(PersonKind::Extranet),
+            PersonEvent::PersonDismissed => self.status = PersonStatus::Dismissed,
+            PersonEvent::PersonReinstated | PersonEvent::SuspensionLifted { .. } => {
+                self.status = PersonStatus::Active
+            }
+            PersonEvent::PersonSuspended { reason } => {
+                self.status = PersonStatus::Suspended(reason)
+            }
+            PersonEvent::AccessExpirySet { expires_at } => self.access_expires_at = expires_at,
+            PersonEvent::PersonalDataErased => {
+                self.status = PersonStatus::Erased;
+                self.email = None;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::services_at;
-    use crate::{PersonName, Timestamp};
-    use cqrs_es::test::TestFramework;
-
-    fn join(person: PersonId, kind: PersonKind, administrator: bool) -> PersonCommand {
-        PersonCommand::Join {
-            person,
-            kind,
-            email: Email::parse("ann@example.com").unwrap(),
-            name: PersonName::parse("Ann", "Lee").unwrap(),
-            administrator,
-            password_hash: "$argon2id$v=19$stub".into(),
-            invitation: None,
-            sponsor: None,
-        }
-    }
-
-    fn joined(person: PersonId) -> PersonEvent {
-        PersonEvent::PersonJoined {
-            person,
-            kind: PersonKind::Employee,
-            email: Email::parse("ann@example.com").unwrap(),
-            name: PersonName::parse("Ann", "Lee").unwrap(),
-            administrator: true,
-            password_hash: "$argon2id$v=19$stub".into(),
-            invitation: None,
-            sponsor: None,
-        }
-    }
-
-    #[test]
-    fn the_founder_joins_as_an_administrator() {
-        let person = PersonId::new_random();
-        TestFramework::<Person>::with(services_at(Timestamp(0)))
-            .given_no_previous_events()
-            .when(join(person, PersonKind::Employee, true))
-            .then_expect_events(vec![joined(person)]);
-    }
-
-    #[test]
-    fn a_person_joins_once() {
-        let person = PersonId::new_random();
-        TestFramework::<Person>::with(services_at(Timestamp(0)))
-            .given(vec![joined(person)])
-            .when(join(person, PersonKind::Employee, false))
-            .then_expect_error(PersonError::AlreadyJoined);
-    }
-
-    #[test]
-    fn a_guest_cannot_be_an_administrator() {
-        TestFramework::<Person>::with(services_at(Timestamp(0)))
-            .given_no_previous_events()
-            .when(join(PersonId::new_random(), PersonKind::Guest, true))
-            .then_expect_error(PersonError::AdministratorMustBeEmployee);
     }
 }

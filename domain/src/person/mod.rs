@@ -1,11 +1,16 @@
-//! People of an account: employees, extranet users and guests.
+//! People of an account: employees, extranet users and guests, and everything that
+//! happens to them after they join: transfers both ways, dismissal and reinstatement,
+//! suspension, access expiry, erasure.
 
 mod aggregate;
 mod command;
 mod error;
 mod event;
 
-pub use aggregate::Person;
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::{Person, PersonStatus};
 pub use command::PersonCommand;
 pub use error::PersonError;
-pub use event::{PersonEvent, PersonKind};
+pub use event::{PersonEvent, PersonKind, SuspensionReason};

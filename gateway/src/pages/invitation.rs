@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::{Invitation, InvitationCommand, InvitationError, InvitationState};
 use domain::person::{Person, PersonCommand, PersonError};
 use domain::task::{Task, TaskCommand};
@@ -56,6 +57,8 @@ enum Dead {
     Used,
     /// Declined, revoked or rejected.
     Withdrawn,
+    /// Someone current in the account already has the invitation's address.
+    EmailTaken,
     Busy,
     Internal,
 }
@@ -78,6 +81,11 @@ impl IntoResponse for Dead {
                 StatusCode::GONE,
                 "This invitation is no longer valid",
                 InvitationError::Revoked.to_string(),
+            ),
+            Dead::EmailTaken => (
+                StatusCode::CONFLICT,
+                "You already have an account here",
+                "Someone in this workspace already uses this email address. Log in with it, or ask the person who invited you to use another address.".to_string(),
             ),
             Dead::Busy => (
                 StatusCode::CONFLICT,
@@ -299,6 +307,24 @@ async fn accept_inner(
     // ask for an email address to log in with.
     let email = Email::parse(&record.address).map_err(|_| dead(Dead::Invalid))?;
 
+    // The address becomes this person's before anything else happens: if someone
+    // current already has it, the invitation stays unused.
+    let claim = EmailClaimCommand::Claim {
+        email: email.clone(),
+        person: record.person,
+    };
+    match state
+        .execute::<EmailClaim>(EmailClaim::key(account, &email), claim, Some(record.person))
+        .await
+    {
+        Ok(()) => {}
+        Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
+            return Err(dead(Dead::EmailTaken))
+        }
+        Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
+        Err(e) => return Err(dead(internal(e))),
+    }
+
     let key = AggregateKey::new(account, record.id.0);
     let accept = InvitationCommand::Accept {
         secret: form.secret.clone(),
@@ -333,6 +359,7 @@ async fn accept_inner(
         password_hash: hash,
         invitation: Some(record.id),
         sponsor: record.sponsor,
+        previous: None,
     };
     let person_key = AggregateKey::new(account, record.person.0);
     match state

@@ -1,0 +1,194 @@
+//! One email address, one current person per account.
+//!
+//! Uniqueness spans many person aggregates, so it gets an aggregate of its own: one
+//! per (account, address), keyed by a UUID derived from the normalised address. Two
+//! people claiming the same address race on the same aggregate, and the event store's
+//! optimistic lock lets exactly one win. Dismissal and erasure release the claim, so
+//! the address can be invited again.
+
+use crate::services::DomainServices;
+use crate::{AccountId, AggregateKey, Email, PersonId};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Fixed namespace for the addresses' UUIDs; changing it would orphan every claim.
+const NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0c5e_8a1b_4f7e_9c4d_2b3a_1e0f_5a77);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailClaimCommand {
+    Claim { email: Email, person: PersonId },
+    Release { person: PersonId },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EmailClaimEvent {
+    EmailClaimed { email: Email, person: PersonId },
+    EmailReleased { person: PersonId },
+}
+
+crate::domain_event!(EmailClaimEvent {
+    EmailClaimed: "1",
+    EmailReleased: "1",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailClaimError {
+    #[error("{email} already belongs to a person of this account")]
+    Taken { email: String, holder: PersonId },
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EmailClaim {
+    holder: Option<PersonId>,
+}
+
+impl EmailClaim {
+    /// The claim aggregate of `email` in `account`.
+    pub fn key(account: AccountId, email: &Email) -> AggregateKey {
+        AggregateKey::new(account, Uuid::new_v5(&NAMESPACE, email.as_str().as_bytes()))
+    }
+
+    pub fn holder(&self) -> Option<PersonId> {
+        self.holder
+    }
+}
+
+impl Aggregate for EmailClaim {
+    const TYPE: &'static str = "email_claim";
+    type Command = EmailClaimCommand;
+    type Event = EmailClaimEvent;
+    type Error = EmailClaimError;
+    type Services = DomainServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let event = match command {
+            EmailClaimCommand::Claim { email, person } => match self.holder {
+                // Claiming again for the same person changes nothing: safe to repeat.
+                Some(holder) if holder == person => None,
+                Some(holder) => {
+                    return Err(EmailClaimError::Taken {
+                        email: email.to_string(),
+                        holder,
+                    })
+                }
+                None => Some(EmailClaimEvent::EmailClaimed { email, person }),
+            },
+            // Releasing a claim the person does not hold changes nothing: a repeated
+            // or late release never frees someone else's address.
+            EmailClaimCommand::Release { person } => {
+                (self.holder == Some(person)).then_some(EmailClaimEvent::EmailReleased { person })
+            }
+        };
+        if let Some(event) = event {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            EmailClaimEvent::EmailClaimed { person, .. } => self.holder = Some(person),
+            EmailClaimEvent::EmailReleased { .. } => self.holder = None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::services_at;
+    use crate::Timestamp;
+    use cqrs_es::test::TestFramework;
+
+    fn test() -> TestFramework<EmailClaim> {
+        TestFramework::with(services_at(Timestamp(0)))
+    }
+
+    fn ann() -> Email {
+        Email::parse("ann@example.com").unwrap()
+    }
+
+    #[test]
+    fn the_first_claim_wins_and_a_repeat_is_harmless() {
+        let (a, b) = (PersonId::new_random(), PersonId::new_random());
+        let claimed = EmailClaimEvent::EmailClaimed {
+            email: ann(),
+            person: a,
+        };
+        test()
+            .given_no_previous_events()
+            .when(EmailClaimCommand::Claim {
+                email: ann(),
+                person: a,
+            })
+            .then_expect_events(vec![claimed.clone()]);
+        test()
+            .given(vec![claimed.clone()])
+            .when(EmailClaimCommand::Claim {
+                email: ann(),
+                person: a,
+            })
+            .then_expect_events(vec![]);
+        test()
+            .given(vec![claimed])
+            .when(EmailClaimCommand::Claim {
+                email: ann(),
+                person: b,
+            })
+            .then_expect_error(EmailClaimError::Taken {
+                email: "ann@example.com".into(),
+                holder: a,
+            });
+    }
+
+    #[test]
+    fn a_released_address_can_be_claimed_by_someone_else() {
+        let (a, b) = (PersonId::new_random(), PersonId::new_random());
+        let history = vec![
+            EmailClaimEvent::EmailClaimed {
+                email: ann(),
+                person: a,
+            },
+            EmailClaimEvent::EmailReleased { person: a },
+        ];
+        test()
+            .given(history)
+            .when(EmailClaimCommand::Claim {
+                email: ann(),
+                person: b,
+            })
+            .then_expect_events(vec![EmailClaimEvent::EmailClaimed {
+                email: ann(),
+                person: b,
+            }]);
+        // Someone else's release frees nothing.
+        test()
+            .given(vec![EmailClaimEvent::EmailClaimed {
+                email: ann(),
+                person: a,
+            }])
+            .when(EmailClaimCommand::Release { person: b })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn the_key_depends_on_the_normalised_address_and_the_account() {
+        let account = AccountId::new_random();
+        let upper = Email::parse("ANN@Example.com").unwrap();
+        assert_eq!(
+            EmailClaim::key(account, &ann()),
+            EmailClaim::key(account, &upper)
+        );
+        assert_ne!(
+            EmailClaim::key(account, &ann()),
+            EmailClaim::key(AccountId::new_random(), &ann())
+        );
+    }
+}

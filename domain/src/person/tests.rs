@@ -1,0 +1,316 @@
+//! Given/when/then for every person command and refusal.
+
+use super::*;
+use crate::testing::services_at;
+use crate::{Email, PersonId, PersonName, Timestamp};
+use cqrs_es::test::TestFramework;
+
+const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+fn test() -> TestFramework<Person> {
+    TestFramework::with(services_at(NOW))
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).unwrap()
+}
+
+fn joined(person: PersonId, kind: PersonKind, administrator: bool) -> PersonEvent {
+    PersonEvent::PersonJoined {
+        person,
+        kind,
+        email: email("ann@example.com"),
+        name: PersonName::parse("Ann", "Lee").unwrap(),
+        administrator,
+        password_hash: "$argon2id$v=19$stub".into(),
+        invitation: None,
+        sponsor: None,
+        previous: None,
+    }
+}
+
+fn join(person: PersonId, kind: PersonKind, administrator: bool) -> PersonCommand {
+    PersonCommand::Join {
+        person,
+        kind,
+        email: email("ann@example.com"),
+        name: PersonName::parse("Ann", "Lee").unwrap(),
+        administrator,
+        password_hash: "$argon2id$v=19$stub".into(),
+        invitation: None,
+        sponsor: None,
+        previous: None,
+    }
+}
+
+fn employee() -> (PersonId, PersonEvent) {
+    let p = PersonId::new_random();
+    (p, joined(p, PersonKind::Employee, false))
+}
+
+fn external(kind: PersonKind) -> (PersonId, PersonEvent) {
+    let p = PersonId::new_random();
+    (p, joined(p, kind, false))
+}
+
+#[test]
+fn the_founder_joins_as_an_administrator() {
+    let person = PersonId::new_random();
+    test()
+        .given_no_previous_events()
+        .when(join(person, PersonKind::Employee, true))
+        .then_expect_events(vec![joined(person, PersonKind::Employee, true)]);
+}
+
+#[test]
+fn a_person_joins_once_and_only_employees_administer() {
+    let (person, was) = employee();
+    test()
+        .given(vec![was])
+        .when(join(person, PersonKind::Employee, false))
+        .then_expect_error(PersonError::AlreadyJoined);
+    test()
+        .given_no_previous_events()
+        .when(join(PersonId::new_random(), PersonKind::Guest, true))
+        .then_expect_error(PersonError::AdministratorMustBeEmployee);
+}
+
+#[test]
+fn a_version_1_join_reads_without_a_previous_person() {
+    let v1 = serde_json::json!({"PersonJoined": {
+        "person": uuid::Uuid::new_v4(), "kind": "guest", "email": "a@b.com",
+        "name": {"first": "A", "last": "B"}, "administrator": false,
+        "password_hash": "x", "invitation": null, "sponsor": null}});
+    let event: PersonEvent = serde_json::from_value(v1).unwrap();
+    assert!(matches!(
+        event,
+        PersonEvent::PersonJoined { previous: None, .. }
+    ));
+}
+
+#[test]
+fn nothing_happens_to_someone_who_has_not_joined() {
+    for command in [
+        PersonCommand::Dismiss,
+        PersonCommand::Reinstate,
+        PersonCommand::ErasePersonalData,
+        PersonCommand::TransferToEmployee,
+    ] {
+        test()
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(PersonError::NotFound);
+    }
+}
+
+#[test]
+fn profile_email_and_password_change() {
+    let (_, was) = employee();
+    let name = PersonName::parse("Ann", "Lee-Park").unwrap();
+    test()
+        .given(vec![was.clone()])
+        .when(PersonCommand::ChangeProfile { name: name.clone() })
+        .then_expect_events(vec![PersonEvent::ProfileChanged { name }]);
+    test()
+        .given(vec![was.clone()])
+        .when(PersonCommand::ChangeEmail {
+            email: email("ann@new.example"),
+        })
+        .then_expect_events(vec![PersonEvent::EmailChanged {
+            from: email("ann@example.com"),
+            to: email("ann@new.example"),
+        }]);
+    test()
+        .given(vec![was.clone()])
+        .when(PersonCommand::ChangeEmail {
+            email: email("ANN@example.com"),
+        })
+        .then_expect_error(PersonError::SameEmail);
+    test()
+        .given(vec![was])
+        .when(PersonCommand::ChangePassword {
+            password_hash: "$argon2id$new".into(),
+        })
+        .then_expect_events(vec![PersonEvent::PasswordChanged {
+            password_hash: "$argon2id$new".into(),
+        }]);
+}
+
+#[test]
+fn external_people_transfer_to_employee() {
+    for kind in [PersonKind::Extranet, PersonKind::Guest] {
+        let (_, was) = external(kind);
+        test()
+            .given(vec![was])
+            .when(PersonCommand::TransferToEmployee)
+            .then_expect_events(vec![PersonEvent::TransferredToEmployee { from: kind }]);
+    }
+    let (_, was) = employee();
+    test()
+        .given(vec![was])
+        .when(PersonCommand::TransferToEmployee)
+        .then_expect_error(PersonError::AlreadyEmployee);
+}
+
+#[test]
+fn an_employee_converts_to_extranet_keeping_their_id() {
+    let (_, was) = employee();
+    test()
+        .given(vec![was])
+        .when(PersonCommand::ConvertToExtranet)
+        .then_expect_events(vec![PersonEvent::ConvertedToExtranet]);
+    let (_, guest) = external(PersonKind::Guest);
+    test()
+        .given(vec![guest])
+        .when(PersonCommand::ConvertToExtranet)
+        .then_expect_error(PersonError::NotAnEmployee);
+    let admin = PersonId::new_random();
+    test()
+        .given(vec![joined(admin, PersonKind::Employee, true)])
+        .when(PersonCommand::ConvertToExtranet)
+        .then_expect_error(PersonError::AdministratorCannotBeExternal);
+}
+
+#[test]
+fn dismissal_and_reinstatement() {
+    let (_, was) = employee();
+    test()
+        .given(vec![was.clone()])
+        .when(PersonCommand::Dismiss)
+        .then_expect_events(vec![PersonEvent::PersonDismissed]);
+    test()
+        .given(vec![was.clone(), PersonEvent::PersonDismissed])
+        .when(PersonCommand::Dismiss)
+        .then_expect_error(PersonError::Dismissed);
+    test()
+        .given(vec![was.clone(), PersonEvent::PersonDismissed])
+        .when(PersonCommand::Reinstate)
+        .then_expect_events(vec![PersonEvent::PersonReinstated]);
+    test()
+        .given(vec![was.clone()])
+        .when(PersonCommand::Reinstate)
+        .then_expect_error(PersonError::NotDismissed);
+    // A dismissed person cannot be changed until reinstated.
+    test()
+        .given(vec![was, PersonEvent::PersonDismissed])
+        .when(PersonCommand::ChangeProfile {
+            name: PersonName::parse("A", "B").unwrap(),
+        })
+        .then_expect_error(PersonError::Dismissed);
+}
+
+#[test]
+fn trial_suspension_touches_external_people_only_and_lifts_for_its_own_reason() {
+    let (_, ext) = external(PersonKind::Extranet);
+    let trial = SuspensionReason::TrialExpired;
+    test()
+        .given(vec![ext.clone()])
+        .when(PersonCommand::Suspend { reason: trial })
+        .then_expect_events(vec![PersonEvent::PersonSuspended { reason: trial }]);
+    let (_, emp) = employee();
+    test()
+        .given(vec![emp.clone()])
+        .when(PersonCommand::Suspend { reason: trial })
+        .then_expect_error(PersonError::NotExternal);
+    test()
+        .given(vec![emp])
+        .when(PersonCommand::Suspend {
+            reason: SuspensionReason::Administrative,
+        })
+        .then_expect_events(vec![PersonEvent::PersonSuspended {
+            reason: SuspensionReason::Administrative,
+        }]);
+    let suspended = vec![ext.clone(), PersonEvent::PersonSuspended { reason: trial }];
+    test()
+        .given(suspended.clone())
+        .when(PersonCommand::Suspend { reason: trial })
+        .then_expect_error(PersonError::AlreadySuspended);
+    test()
+        .given(suspended.clone())
+        .when(PersonCommand::LiftSuspension { reason: trial })
+        .then_expect_events(vec![PersonEvent::SuspensionLifted { reason: trial }]);
+    // An upgrade does not let in someone locked out for another reason.
+    test()
+        .given(vec![
+            ext,
+            PersonEvent::PersonSuspended {
+                reason: SuspensionReason::Administrative,
+            },
+        ])
+        .when(PersonCommand::LiftSuspension { reason: trial })
+        .then_expect_error(PersonError::NotSuspendedFor(trial));
+}
+
+#[test]
+fn access_expires_on_its_date_and_can_be_extended() {
+    let (_, guest) = external(PersonKind::Guest);
+    let until = Some(NOW);
+    test()
+        .given(vec![guest.clone()])
+        .when(PersonCommand::SetAccessExpiry { expires_at: until })
+        .then_expect_events(vec![PersonEvent::AccessExpirySet { expires_at: until }]);
+    let with_expiry = vec![
+        guest.clone(),
+        PersonEvent::AccessExpirySet { expires_at: until },
+    ];
+    test()
+        .given(with_expiry.clone())
+        .when(PersonCommand::ExpireAccess)
+        .then_expect_events(vec![PersonEvent::PersonSuspended {
+            reason: SuspensionReason::AccessExpired,
+        }]);
+    let later = Some(NOW.plus_days(30));
+    test()
+        .given(vec![
+            guest.clone(),
+            PersonEvent::AccessExpirySet { expires_at: later },
+        ])
+        .when(PersonCommand::ExpireAccess)
+        .then_expect_error(PersonError::AccessNotExpired);
+    test()
+        .given(vec![guest])
+        .when(PersonCommand::ExpireAccess)
+        .then_expect_error(PersonError::AccessNotExpired);
+    let (_, emp) = employee();
+    test()
+        .given(vec![emp])
+        .when(PersonCommand::SetAccessExpiry { expires_at: until })
+        .then_expect_error(PersonError::NotExternal);
+    // Extending after expiry, then lifting, lets them back.
+    let mut expired = with_expiry;
+    expired.push(PersonEvent::PersonSuspended {
+        reason: SuspensionReason::AccessExpired,
+    });
+    test()
+        .given(expired)
+        .when(PersonCommand::LiftSuspension {
+            reason: SuspensionReason::AccessExpired,
+        })
+        .then_expect_events(vec![PersonEvent::SuspensionLifted {
+            reason: SuspensionReason::AccessExpired,
+        }]);
+}
+
+#[test]
+fn erasure_is_final_and_idempotent() {
+    let (_, was) = employee();
+    test()
+        .given(vec![was.clone()])
+        .when(PersonCommand::ErasePersonalData)
+        .then_expect_events(vec![PersonEvent::PersonalDataErased]);
+    let erased = vec![was, PersonEvent::PersonalDataErased];
+    test()
+        .given(erased.clone())
+        .when(PersonCommand::ErasePersonalData)
+        .then_expect_events(vec![]);
+    test()
+        .given(erased.clone())
+        .when(PersonCommand::Reinstate)
+        .then_expect_error(PersonError::Erased);
+    test()
+        .given(erased)
+        .when(PersonCommand::ChangeEmail {
+            email: email("x@y.com"),
+        })
+        .then_expect_error(PersonError::Erased);
+}
