@@ -18,6 +18,7 @@ pub mod phone;
 pub mod services;
 pub mod task;
 pub mod time;
+pub mod trial;
 pub mod upcast;
 pub mod workgroup;
 

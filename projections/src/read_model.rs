@@ -66,30 +66,54 @@ impl Projection for ReadModels {
 
 async fn apply_account(
     tx: &mut Tx,
-    _: &StoredEvent,
+    e: &StoredEvent,
     event: AccountEvent,
 ) -> Result<(), StoreError> {
-    match event {
+    let update = |sql: &'static str| sqlx::query(sql).bind(e.account_id.clone());
+    let query = match event {
         AccountEvent::AccountCreated {
             account,
             name,
             plan,
             trial_ends_at,
             created_at,
-        } => {
-            sqlx::query(
-                "INSERT INTO accounts (account_id, name, plan, trial_ends_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(account.to_string())
-            .bind(name)
-            .bind(label(&plan))
-            .bind(trial_ends_at.map(|t| t.0))
-            .bind(created_at.0)
-            .execute(&mut **tx)
-            .await?;
+        } => sqlx::query(
+            "INSERT INTO accounts (account_id, name, plan, trial_ends_at, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(account.to_string())
+        .bind(name)
+        .bind(label(&plan))
+        .bind(trial_ends_at.map(|t| t.0))
+        .bind(created_at.0),
+        AccountEvent::PlanChanged { to, .. } => update(
+            "UPDATE accounts SET plan = $2, trial_ends_at = CASE WHEN $2 = 'trial' THEN trial_ends_at END
+              WHERE account_id = $1",
+        )
+        .bind(label(&to)),
+        AccountEvent::InvitationSettingsChanged { settings } => {
+            let json = serde_json::to_string(&settings).map_err(|source| StoreError::Corrupt {
+                what: "invitation settings",
+                source,
+            })?;
+            update("UPDATE accounts SET invitation_settings = $2 WHERE account_id = $1").bind(json)
         }
-    }
+        AccountEvent::RegistrationLinkRotated { nonce } => {
+            update("UPDATE accounts SET registration_nonce = $2 WHERE account_id = $1").bind(nonce)
+        }
+        AccountEvent::SeatTaken { .. } => {
+            update("UPDATE accounts SET seats_in_use = seats_in_use + 1 WHERE account_id = $1")
+        }
+        AccountEvent::SeatReleased { .. } => update(
+            "UPDATE accounts SET seats_in_use = seats_in_use - 1 WHERE account_id = $1 AND seats_in_use > 0",
+        ),
+        AccountEvent::TrialExpired => {
+            update("UPDATE accounts SET trial_expired = 1 WHERE account_id = $1")
+        }
+        // Warnings are for the notifier; they change no table.
+        AccountEvent::TrialEndingSoon { .. } => return Ok(()),
+    };
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

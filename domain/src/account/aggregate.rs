@@ -1,11 +1,10 @@
-use super::{AccountCommand, AccountError, AccountEvent, Plan};
+use super::{AccountCommand, AccountError, AccountEvent, InvitationSettings, Plan};
 use crate::services::DomainServices;
 use crate::{AccountId, Timestamp};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
-const TRIAL_DAYS: i64 = 30;
 const NAME_MAX_CHARS: usize = 200;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -13,6 +12,161 @@ pub struct Account {
     id: Option<AccountId>,
     plan: Option<Plan>,
     trial_ends_at: Option<Timestamp>,
+    #[serde(default)]
+    trial_expired: bool,
+    #[serde(default)]
+    warned_days: Vec<u32>,
+    #[serde(default)]
+    settings: InvitationSettings,
+    #[serde(default)]
+    registration_nonce: String,
+    /// People registered or invited; a count rather than a set, so the account stays
+    /// small however many people it has. Callers release exactly what they took.
+    #[serde(default)]
+    seats_in_use: u32,
+}
+
+/// Days before the trial's end at which administrators are warned.
+const WARNINGS: [u32; 2] = [7, 1];
+
+impl Account {
+    pub fn settings(&self) -> &InvitationSettings {
+        &self.settings
+    }
+
+    pub fn registration_nonce(&self) -> &str {
+        &self.registration_nonce
+    }
+
+    fn plan(&self) -> Result<Plan, AccountError> {
+        self.plan.ok_or(AccountError::NotFound)
+    }
+
+    fn decide(
+        &self,
+        command: AccountCommand,
+        services: &DomainServices,
+    ) -> Result<Vec<AccountEvent>, AccountError> {
+        let now = services.clock.now();
+        if let AccountCommand::Create {
+            account,
+            name,
+            plan,
+        } = command
+        {
+            if self.id.is_some() {
+                return Err(AccountError::AlreadyExists);
+            }
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                return Err(AccountError::NameEmpty);
+            }
+            if name.chars().count() > NAME_MAX_CHARS {
+                return Err(AccountError::NameTooLong {
+                    max: NAME_MAX_CHARS,
+                });
+            }
+            let trial_ends_at = (plan == Plan::Trial).then(|| now.plus_days(Plan::TRIAL_DAYS));
+            return Ok(vec![
+                AccountEvent::AccountCreated {
+                    account,
+                    name,
+                    plan,
+                    trial_ends_at,
+                    created_at: now,
+                },
+                AccountEvent::RegistrationLinkRotated {
+                    nonce: services.nonces.nonce(),
+                },
+            ]);
+        }
+        let plan = self.plan()?;
+        Ok(match command {
+            AccountCommand::Create { .. } => Vec::new(),
+            AccountCommand::ChangePlan { plan: to } => {
+                if to == plan {
+                    return Err(AccountError::SamePlan(to));
+                }
+                if to == Plan::Trial {
+                    return Err(AccountError::TrialOnlyAtStart);
+                }
+                if let Some(limit) = to.user_limit() {
+                    if self.seats_in_use > limit {
+                        return Err(AccountError::TooManyForPlan {
+                            plan: to,
+                            limit,
+                            in_use: self.seats_in_use,
+                        });
+                    }
+                }
+                vec![AccountEvent::PlanChanged { from: plan, to }]
+            }
+            AccountCommand::ChangeInvitationSettings { settings } => {
+                if let Some(p) = settings.contradiction() {
+                    return Err(AccountError::DomainOnBothLists(p.to_string()));
+                }
+                if settings == self.settings {
+                    Vec::new()
+                } else {
+                    vec![AccountEvent::InvitationSettingsChanged { settings }]
+                }
+            }
+            AccountCommand::RotateRegistrationLink => vec![AccountEvent::RegistrationLinkRotated {
+                nonce: services.nonces.nonce(),
+            }],
+            AccountCommand::TakeSeat { person, external } => {
+                if external && !plan.has_extranet() {
+                    return Err(AccountError::NoExtranetOnPlan);
+                }
+                if external && self.trial_expired && plan == Plan::Trial {
+                    return Err(AccountError::TrialOver);
+                }
+                if let Some(limit) = plan.user_limit() {
+                    if self.seats_in_use >= limit {
+                        return Err(AccountError::PlanLimitReached {
+                            limit,
+                            in_use: self.seats_in_use,
+                        });
+                    }
+                }
+                vec![AccountEvent::SeatTaken { person }]
+            }
+            AccountCommand::ReleaseSeat { person } => {
+                if self.seats_in_use == 0 {
+                    Vec::new()
+                } else {
+                    vec![AccountEvent::SeatReleased { person }]
+                }
+            }
+            AccountCommand::CheckTrial => {
+                let (Plan::Trial, Some(ends_at)) = (plan, self.trial_ends_at) else {
+                    return Ok(Vec::new());
+                };
+                if self.trial_expired {
+                    return Ok(Vec::new());
+                }
+                let mut due = Vec::new();
+                for days_left in WARNINGS {
+                    if now >= ends_at.plus_days(-i64::from(days_left))
+                        && now < ends_at
+                        && !self.warned_days.contains(&days_left)
+                        && !self.warned_days.iter().any(|w| *w < days_left)
+                    {
+                        due.push(AccountEvent::TrialEndingSoon { days_left, ends_at });
+                    }
+                }
+                // Only the most urgent warning, when a scheduler that was down for a
+                // week wakes up a day before the end.
+                if due.len() > 1 {
+                    due.drain(..due.len() - 1);
+                }
+                if now >= ends_at {
+                    due = vec![AccountEvent::TrialExpired];
+                }
+                due
+            }
+        })
+    }
 }
 
 impl Aggregate for Account {
@@ -28,35 +182,8 @@ impl Aggregate for Account {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        match command {
-            AccountCommand::Create {
-                account,
-                name,
-                plan,
-            } => {
-                if self.id.is_some() {
-                    return Err(AccountError::AlreadyExists);
-                }
-                let name = name.trim().to_string();
-                if name.is_empty() {
-                    return Err(AccountError::NameEmpty);
-                }
-                if name.chars().count() > NAME_MAX_CHARS {
-                    return Err(AccountError::NameTooLong {
-                        max: NAME_MAX_CHARS,
-                    });
-                }
-                let now = services.clock.now();
-                let trial_ends_at = (plan == Plan::Trial).then(|| now.plus_days(TRIAL_DAYS));
-                let event = AccountEvent::AccountCreated {
-                    account,
-                    name,
-                    plan,
-                    trial_ends_at,
-                    created_at: now,
-                };
-                sink.write(event, self).await;
-            }
+        for event in self.decide(command, services)? {
+            sink.write(event, self).await;
         }
         Ok(())
     }
@@ -73,92 +200,20 @@ impl Aggregate for Account {
                 self.plan = Some(plan);
                 self.trial_ends_at = trial_ends_at;
             }
+            AccountEvent::PlanChanged { to, .. } => {
+                self.plan = Some(to);
+                if to != Plan::Trial {
+                    self.trial_ends_at = None;
+                }
+            }
+            AccountEvent::InvitationSettingsChanged { settings } => self.settings = settings,
+            AccountEvent::RegistrationLinkRotated { nonce } => self.registration_nonce = nonce,
+            AccountEvent::SeatTaken { .. } => self.seats_in_use += 1,
+            AccountEvent::SeatReleased { .. } => {
+                self.seats_in_use = self.seats_in_use.saturating_sub(1)
+            }
+            AccountEvent::TrialEndingSoon { days_left, .. } => self.warned_days.push(days_left),
+            AccountEvent::TrialExpired => self.trial_expired = true,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::services_at;
-    use cqrs_es::test::TestFramework;
-
-    type AccountTest = TestFramework<Account>;
-    const NOW: Timestamp = Timestamp(1_700_000_000_000);
-
-    fn created(account: AccountId) -> AccountEvent {
-        AccountEvent::AccountCreated {
-            account,
-            name: "Acme".into(),
-            plan: Plan::Trial,
-            trial_ends_at: Some(NOW.plus_days(30)),
-            created_at: NOW,
-        }
-    }
-
-    #[test]
-    fn a_trial_account_ends_in_thirty_days() {
-        let account = AccountId::new_random();
-        AccountTest::with(services_at(NOW))
-            .given_no_previous_events()
-            .when(AccountCommand::Create {
-                account,
-                name: " Acme ".into(),
-                plan: Plan::Trial,
-            })
-            .then_expect_events(vec![created(account)]);
-    }
-
-    #[test]
-    fn a_paid_account_has_no_trial_end() {
-        let account = AccountId::new_random();
-        AccountTest::with(services_at(NOW))
-            .given_no_previous_events()
-            .when(AccountCommand::Create {
-                account,
-                name: "Acme".into(),
-                plan: Plan::Standard,
-            })
-            .then_expect_events(vec![AccountEvent::AccountCreated {
-                account,
-                name: "Acme".into(),
-                plan: Plan::Standard,
-                trial_ends_at: None,
-                created_at: NOW,
-            }]);
-    }
-
-    #[test]
-    fn an_account_is_created_once() {
-        let account = AccountId::new_random();
-        AccountTest::with(services_at(NOW))
-            .given(vec![created(account)])
-            .when(AccountCommand::Create {
-                account,
-                name: "Acme".into(),
-                plan: Plan::Trial,
-            })
-            .then_expect_error(AccountError::AlreadyExists);
-    }
-
-    #[test]
-    fn the_name_is_required_and_bounded() {
-        let account = AccountId::new_random();
-        AccountTest::with(services_at(NOW))
-            .given_no_previous_events()
-            .when(AccountCommand::Create {
-                account,
-                name: "  ".into(),
-                plan: Plan::Trial,
-            })
-            .then_expect_error(AccountError::NameEmpty);
-        AccountTest::with(services_at(NOW))
-            .given_no_previous_events()
-            .when(AccountCommand::Create {
-                account,
-                name: "x".repeat(201),
-                plan: Plan::Trial,
-            })
-            .then_expect_error(AccountError::NameTooLong { max: 200 });
     }
 }

@@ -1,5 +1,5 @@
-use super::Plan;
-use crate::AccountId;
+use super::{InvitationSettings, Plan};
+use crate::{AccountId, PersonId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AccountCommand {
@@ -8,4 +8,23 @@ pub enum AccountCommand {
         name: String,
         plan: Plan,
     },
+    ChangePlan {
+        plan: Plan,
+    },
+    ChangeInvitationSettings {
+        settings: InvitationSettings,
+    },
+    RotateRegistrationLink,
+    /// Reserves a place under the plan's limit for someone being invited or added.
+    TakeSeat {
+        person: PersonId,
+        external: bool,
+    },
+    /// Gives the place back: the invitation ended unused, or the person left.
+    ReleaseSeat {
+        person: PersonId,
+    },
+    /// Records what is due about the trial now: warnings, then expiry (the scheduler
+    /// sends this; it is safe to send often).
+    CheckTrial,
 }

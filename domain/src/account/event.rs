@@ -1,15 +1,6 @@
-use crate::{AccountId, Timestamp};
+use super::{InvitationSettings, Plan};
+use crate::{AccountId, PersonId, Timestamp};
 use serde::{Deserialize, Serialize};
-
-/// The plan an account is on. Extranet exists on every plan but `Free`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Plan {
-    Trial,
-    Free,
-    Standard,
-    Professional,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum AccountEvent {
@@ -21,8 +12,41 @@ pub enum AccountEvent {
         trial_ends_at: Option<Timestamp>,
         created_at: Timestamp,
     },
+    PlanChanged {
+        from: Plan,
+        to: Plan,
+    },
+    InvitationSettingsChanged {
+        settings: InvitationSettings,
+    },
+    /// The account's registration link changed; the old one stops working.
+    RegistrationLinkRotated {
+        nonce: String,
+    },
+    /// A place under the plan's user limit is taken by a person, invited or current.
+    SeatTaken {
+        person: PersonId,
+    },
+    SeatReleased {
+        person: PersonId,
+    },
+    /// Administrators are warned 7 days and 1 day before the trial ends.
+    TrialEndingSoon {
+        days_left: u32,
+        ends_at: Timestamp,
+    },
+    /// The trial ended without a paid plan: external people are suspended until one
+    /// is chosen.
+    TrialExpired,
 }
 
 crate::domain_event!(AccountEvent {
-    AccountCreated: "1"
+    AccountCreated: "1",
+    PlanChanged: "1",
+    InvitationSettingsChanged: "1",
+    RegistrationLinkRotated: "1",
+    SeatTaken: "1",
+    SeatReleased: "1",
+    TrialEndingSoon: "1",
+    TrialExpired: "1",
 });

@@ -1,0 +1,1 @@
+../common/0006_account_details.sql
