@@ -99,7 +99,12 @@ async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
         .await
         .expect("rename");
     }
-    (account, task, 7)
+    let (events,): (i64,) = sqlx::query_as("SELECT count(*) AS n FROM events")
+        .fetch_one(&db.any)
+        .await
+        .expect("count events");
+    assert_eq!(events, 8, "the account (created, link), the task, five renames");
+    (account, task, events as usize)
 }
 
 async fn a_failed_batch_leaves_no_trace_and_is_repeated(db: Database) {
