@@ -103,7 +103,10 @@ async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
         .fetch_one(&db.any)
         .await
         .expect("count events");
-    assert_eq!(events, 8, "the account (created, link), the task, five renames");
+    assert_eq!(
+        events, 8,
+        "the account (created, link), the task, five renames"
+    );
     (account, task, events as usize)
 }
 
