@@ -14,7 +14,9 @@ use notifier::{Mailer, Outbox};
 use projections::commands::CommandBus;
 use projections::permission::Permissions;
 use projections::projector::Projector;
+use projections::reactor::Reactor;
 use projections::read_model::ReadModels;
+use projections::scheduler::Scheduler;
 use projections::session::Sessions;
 use projections::{Database, StoreError};
 use std::net::SocketAddr;
@@ -124,14 +126,23 @@ impl Application {
             from,
             clock: clock.clone(),
         };
+        let bus = Arc::new(CommandBus::new(&db, services));
+        let reactor = Reactor::new(db.clone(), bus.clone(), &read_models).await?;
+        let scheduler = Scheduler {
+            db: db.clone(),
+            bus: bus.clone(),
+            clock: clock.clone(),
+        };
         workers.spawn(read_projector.run(shutdown_rx.clone()));
+        workers.spawn(reactor.run(shutdown_rx.clone()));
+        workers.spawn(scheduler.run(settings.schedule_every(), shutdown_rx.clone()));
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
         let secrets = services.secrets.clone();
         let state = AppState {
             secrets,
-            bus: Arc::new(CommandBus::new(&db, services)),
+            bus,
             permissions: Permissions::new(db.clone()),
             sessions: Sessions::new(db.clone()),
             read_models,

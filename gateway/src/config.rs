@@ -83,6 +83,15 @@ pub struct Settings {
         global = true
     )]
     pub mail_from: String,
+    /// How often to record what is due by the clock (trial warnings and expiry,
+    /// expired links, access and memberships), in seconds.
+    #[arg(
+        long,
+        env = "EXTRANET_SCHEDULE_EVERY_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub schedule_every_secs: u64,
 }
 
 impl Settings {
@@ -90,6 +99,10 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("extranet.db").display()))
+    }
+
+    pub fn schedule_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.schedule_every_secs.max(1))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

@@ -2,7 +2,7 @@
 
 use crate::read_model::parse_label;
 use crate::{Database, StoreError};
-use domain::person::PersonKind;
+use domain::person::{PersonKind, PersonStatus};
 use domain::{AccountId, Email, PersonId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -13,6 +13,7 @@ pub struct PersonRecord {
     pub id: PersonId,
     pub kind: PersonKind,
     pub active: bool,
+    pub dismissed: bool,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
@@ -43,6 +44,7 @@ impl PersonRecord {
             id: parse_id(row, "person_id")?,
             kind: parse_label("person kind", &kind)?,
             active: status == "active",
+            dismissed: status == "dismissed",
             email: row.try_get("email")?,
             first_name: row.try_get("first_name")?,
             last_name: row.try_get("last_name")?,
@@ -124,4 +126,43 @@ pub async fn contact_of(
         })
     })
     .transpose()
+}
+
+/// Everyone of an account with their kind and standing, as the trial policy needs them.
+pub async fn standing_of_all(
+    db: &Database,
+    account: AccountId,
+) -> Result<Vec<(PersonId, PersonKind, PersonStatus)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT person_id, kind, status, suspension_reason FROM people WHERE account_id = $1",
+    )
+    .bind(account.to_string())
+    .fetch_all(&db.any)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let status: String = row.try_get("status")?;
+            let reason: Option<String> = row.try_get("suspension_reason")?;
+            let status = match (status.as_str(), reason) {
+                ("active", _) => PersonStatus::Active,
+                ("suspended", Some(reason)) => {
+                    PersonStatus::Suspended(parse_label("suspension reason", &reason)?)
+                }
+                ("dismissed", _) => PersonStatus::Dismissed,
+                ("erased", _) => PersonStatus::Erased,
+                (other, _) => {
+                    return Err(StoreError::UnknownValue {
+                        what: "person status",
+                        value: other.to_string(),
+                    })
+                }
+            };
+            Ok((
+                parse_id(row, "person_id")?,
+                parse_label("person kind", &kind)?,
+                status,
+            ))
+        })
+        .collect()
 }

@@ -9,6 +9,7 @@
 //! - [`permission`] answers "may this person see that" from those tables;
 //! - [`session`] keeps login sessions.
 
+pub mod accounts;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;
@@ -17,10 +18,13 @@ pub mod invitations;
 pub mod log;
 pub mod permission;
 pub mod projector;
+pub mod reactor;
 pub mod read_model;
+pub mod scheduler;
 pub mod session;
 pub mod store;
 pub mod tasks;
+pub mod workgroups;
 
 pub use error::StoreError;
 pub use log::{EventLog, LogPosition, StoredEvent};

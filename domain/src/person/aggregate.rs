@@ -94,10 +94,15 @@ impl Person {
             };
         }
         if command == PersonCommand::ErasePersonalData {
+            // Erasure comes after dismissal: dismissal is what ends their access and
+            // frees their address, so erasing never strands a claim or a session.
             return match self.status {
                 PersonStatus::None => Err(PersonError::NotFound),
                 PersonStatus::Erased => Ok(None),
-                _ => Ok(Some(PersonEvent::PersonalDataErased)),
+                PersonStatus::Dismissed => Ok(Some(PersonEvent::PersonalDataErased)),
+                PersonStatus::Active | PersonStatus::Suspended(_) => {
+                    Err(PersonError::EraseNeedsDismissal)
+                }
             };
         }
         self.present()?;

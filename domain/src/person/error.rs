@@ -22,6 +22,8 @@ pub enum PersonError {
     Erased,
     #[error("this person is not dismissed")]
     NotDismissed,
+    #[error("dismiss this person before erasing their personal data")]
+    EraseNeedsDismissal,
     #[error("this person is already suspended")]
     AlreadySuspended,
     #[error("this person is not suspended for {0:?}")]

@@ -292,13 +292,21 @@ fn access_expires_on_its_date_and_can_be_extended() {
 }
 
 #[test]
-fn erasure_is_final_and_idempotent() {
+fn erasure_follows_dismissal_and_is_final() {
     let (_, was) = employee();
     test()
         .given(vec![was.clone()])
         .when(PersonCommand::ErasePersonalData)
+        .then_expect_error(PersonError::EraseNeedsDismissal);
+    test()
+        .given(vec![was.clone(), PersonEvent::PersonDismissed])
+        .when(PersonCommand::ErasePersonalData)
         .then_expect_events(vec![PersonEvent::PersonalDataErased]);
-    let erased = vec![was, PersonEvent::PersonalDataErased];
+    let erased = vec![
+        was,
+        PersonEvent::PersonDismissed,
+        PersonEvent::PersonalDataErased,
+    ];
     test()
         .given(erased.clone())
         .when(PersonCommand::ErasePersonalData)

@@ -1,0 +1,214 @@
+//! Processes: what an event calls for on other aggregates.
+//!
+//! - The trial ended unpaid: external people are suspended; a paid plan lifts exactly
+//!   those suspensions (`domain::trial`).
+//! - Someone was dismissed: their email address is released, so it can be invited
+//!   again.
+//! - An employee became an extranet user: they leave the groups that take no external
+//!   users; the memberships that still apply stay.
+//!
+//! The reactor follows the log behind the read models (it reads them to find who is
+//! concerned). Unlike a projection it writes through commands, which on SQLite cannot
+//! run inside the reactor's own transaction, so it reacts first and moves its
+//! checkpoint after: at least once. Every follow-up is safe to repeat: a repeat is
+//! refused as already done, or changes nothing, and a follow-up that depends on how
+//! things stand is only sent while they still stand that way.
+
+use crate::commands::{CommandBus, CommandError};
+use crate::log::Metadata;
+use crate::projector::ProjectorHandle;
+use crate::{accounts, checkpoint, directory, workgroups};
+use crate::{Database, EventLog, LogPosition, StoreError, StoredEvent};
+use cqrs_es::Aggregate;
+use domain::account::{Account, AccountEvent, Plan};
+use domain::email_claim::{EmailClaim, EmailClaimCommand};
+use domain::person::{Person, PersonEvent, PersonKind};
+use domain::workgroup::{Workgroup, WorkgroupCommand};
+use domain::{AccountId, AggregateKey, Email, PersonId};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const NAME: &str = "reactor";
+const BATCH: i64 = 200;
+
+pub struct Reactor {
+    db: Database,
+    log: EventLog,
+    bus: Arc<CommandBus>,
+    position: watch::Sender<LogPosition>,
+    leader: watch::Receiver<LogPosition>,
+}
+
+/// A follow-up that was refused: already done, or no longer applicable. Logged, never
+/// retried.
+fn settled<E: std::error::Error>(
+    what: &str,
+    result: Result<LogPosition, CommandError<E>>,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(CommandError::Refused(reason)) => {
+            tracing::debug!(what, %reason, "follow-up not needed");
+            Ok(())
+        }
+        Err(CommandError::Store(e)) => Err(e),
+        Err(other) => Err(StoreError::UnknownValue {
+            what: "follow-up command",
+            value: other.to_string(),
+        }),
+    }
+}
+
+impl Reactor {
+    pub async fn new(
+        db: Database,
+        bus: Arc<CommandBus>,
+        leader: &ProjectorHandle,
+    ) -> Result<Self, StoreError> {
+        let start = checkpoint::load(&db.any, NAME).await?;
+        Ok(Self {
+            log: EventLog::new(db.clone()),
+            db,
+            bus,
+            position: watch::channel(start).0,
+            leader: leader.subscribe(),
+        })
+    }
+
+    pub fn position(&self) -> LogPosition {
+        *self.position.borrow()
+    }
+
+    /// Reacts to everything the read models have applied; returns how many events.
+    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+        let mut done = 0;
+        loop {
+            let until = *self.leader.borrow();
+            let events = self.log.read(self.position(), until, BATCH).await?;
+            let Some(last) = events.last().map(|e| e.position) else {
+                return Ok(done);
+            };
+            for event in &events {
+                self.react(event).await?;
+            }
+            let mut tx = self.db.begin_write().await?;
+            checkpoint::save(&mut tx, NAME, last).await?;
+            tx.commit().await?;
+            self.position.send_replace(last);
+            done += events.len() as u64;
+        }
+    }
+
+    async fn react(&self, event: &StoredEvent) -> Result<(), StoreError> {
+        let Ok(account) = event.account_id.parse::<AccountId>() else {
+            return Ok(());
+        };
+        // Follow-ups are recorded as the system's doing, at the time of the cause.
+        let metadata = Metadata {
+            actor: None,
+            at: event.metadata.at,
+            request_id: event.metadata.request_id.clone(),
+        };
+        match event.aggregate_type.as_str() {
+            Account::TYPE => {
+                let account_event: AccountEvent = event.decode()?;
+                if !matches!(
+                    account_event,
+                    AccountEvent::TrialExpired | AccountEvent::PlanChanged { .. }
+                ) {
+                    return Ok(());
+                }
+                // Reacting again to an old event must not undo what came after it (a
+                // replayed expiry must not suspend people an upgrade let back in), so
+                // act only while the account still stands where the event left it.
+                let Some(now) = accounts::get(&self.db, account).await? else {
+                    return Ok(());
+                };
+                let still = match &account_event {
+                    AccountEvent::TrialExpired => now.plan == Plan::Trial && now.trial_expired,
+                    _ => now.plan.is_paid(),
+                };
+                if !still {
+                    return Ok(());
+                }
+                let people = directory::standing_of_all(&self.db, account).await?;
+                for (person, command) in domain::trial::commands_for(&account_event, people) {
+                    let key = AggregateKey::new(account, person.0);
+                    settled(
+                        "trial",
+                        self.bus.execute::<Person>(key, command, &metadata).await,
+                    )?;
+                }
+            }
+            Person::TYPE => {
+                let Ok(person) = event.entity_id().parse::<PersonId>() else {
+                    return Ok(());
+                };
+                match event.decode::<PersonEvent>()? {
+                    PersonEvent::PersonDismissed => {
+                        let Some(record) = directory::by_id(&self.db, account, person).await?
+                        else {
+                            return Ok(());
+                        };
+                        if !record.dismissed {
+                            return Ok(()); // reinstated since: their address is theirs again
+                        }
+                        let Ok(email) = Email::parse(&record.email) else {
+                            return Ok(());
+                        };
+                        let release = EmailClaimCommand::Release { person };
+                        let key = EmailClaim::key(account, &email);
+                        settled(
+                            "release email",
+                            self.bus
+                                .execute::<EmailClaim>(key, release, &metadata)
+                                .await,
+                        )?;
+                    }
+                    PersonEvent::ConvertedToExtranet => {
+                        let still_external = directory::by_id(&self.db, account, person)
+                            .await?
+                            .is_some_and(|p| p.kind == PersonKind::Extranet);
+                        if !still_external {
+                            return Ok(());
+                        }
+                        for group in
+                            workgroups::internal_groups_of(&self.db, account, person).await?
+                        {
+                            let key = AggregateKey::new(account, group.0);
+                            let evict = WorkgroupCommand::Evict { person };
+                            settled(
+                                "evict",
+                                self.bus.execute::<Workgroup>(key, evict, &metadata).await,
+                            )?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Follows the read models until `shutdown` fires.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(at = ?self.position(), "reactor started");
+        loop {
+            if let Err(error) = self.catch_up().await {
+                tracing::error!(%error, "reaction failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            tokio::select! {
+                changed = self.leader.changed() => if changed.is_err() { break },
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        tracing::info!("reactor stopped");
+    }
+}

@@ -1,0 +1,425 @@
+//! Processes that follow the log (the reactor) and the clock (the scheduler), on a
+//! real store.
+
+mod support;
+
+use domain::account::{Account, AccountCommand, Plan};
+use domain::email_claim::{EmailClaim, EmailClaimCommand};
+use domain::invitation::{Delivery, Invitation, InvitationCommand, InvitationTarget, SecretKey};
+use domain::person::{Person, PersonCommand, PersonKind, PersonStatus, SuspensionReason};
+use domain::services::{Clock, DomainServices, FixedNonce};
+use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
+use domain::{
+    AccountId, Address, AggregateKey, Email, InvitationId, PersonId, PersonName, Timestamp,
+    WorkgroupId,
+};
+use projections::commands::CommandBus;
+use projections::log::Metadata;
+use projections::projector::{Projector, ProjectorHandle};
+use projections::reactor::Reactor;
+use projections::read_model::ReadModels;
+use projections::scheduler::Scheduler;
+use projections::{directory, Database};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+const T0: i64 = 1_700_000_000_000;
+
+#[derive(Clone)]
+struct TestClock(Arc<AtomicI64>);
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+impl TestClock {
+    fn advance_days(&self, days: i64) {
+        self.0
+            .fetch_add(days * Timestamp::MILLIS_PER_DAY, Ordering::SeqCst);
+    }
+}
+
+struct Setup {
+    db: Database,
+    bus: Arc<CommandBus>,
+    clock: TestClock,
+    projector: Projector<ReadModels>,
+    handle: ProjectorHandle,
+    account: AccountId,
+}
+
+impl Setup {
+    async fn new(db: Database, plan: Plan) -> Self {
+        let clock = TestClock(Arc::new(AtomicI64::new(T0)));
+        let services = DomainServices {
+            clock: Arc::new(clock.clone()),
+            nonces: Arc::new(FixedNonce("n".into())),
+            secrets: SecretKey::from_bytes([4; 32]),
+        };
+        let bus = Arc::new(CommandBus::new(&db, services));
+        let (projector, handle) = Projector::new(ReadModels, db.clone())
+            .await
+            .expect("projector");
+        let account = AccountId::new_random();
+        let s = Self {
+            db,
+            bus,
+            clock,
+            projector,
+            handle,
+            account,
+        };
+        s.bus
+            .execute::<Account>(
+                AggregateKey::account(account),
+                AccountCommand::Create {
+                    account,
+                    name: "Acme".into(),
+                    plan,
+                },
+                &s.meta(),
+            )
+            .await
+            .expect("create account");
+        s
+    }
+
+    fn meta(&self) -> Metadata {
+        Metadata {
+            actor: None,
+            at: self.clock.now(),
+            request_id: None,
+        }
+    }
+
+    async fn join(&self, kind: PersonKind, email: &str) -> PersonId {
+        let person = PersonId::new_random();
+        let email = Email::parse(email).expect("email");
+        self.bus
+            .execute::<EmailClaim>(
+                EmailClaim::key(self.account, &email),
+                EmailClaimCommand::Claim {
+                    email: email.clone(),
+                    person,
+                },
+                &self.meta(),
+            )
+            .await
+            .expect("claim");
+        self.person(
+            person,
+            PersonCommand::Join {
+                person,
+                kind,
+                email,
+                name: PersonName::parse("Some", "One").expect("name"),
+                administrator: false,
+                password_hash: "$argon2id$stub".into(),
+                invitation: None,
+                sponsor: None,
+                previous: None,
+            },
+        )
+        .await;
+        person
+    }
+
+    async fn person(&self, person: PersonId, command: PersonCommand) {
+        self.bus
+            .execute::<Person>(
+                AggregateKey::new(self.account, person.0),
+                command,
+                &self.meta(),
+            )
+            .await
+            .expect("person command");
+    }
+
+    /// Read models, then the reactor, then the read models again: everything settled.
+    async fn settle(&self, reactor: &Reactor) {
+        self.projector.catch_up().await.expect("project");
+        reactor.catch_up().await.expect("react");
+        self.projector.catch_up().await.expect("project follow-ups");
+    }
+
+    async fn status(&self, person: PersonId) -> PersonStatus {
+        directory::standing_of_all(&self.db, self.account)
+            .await
+            .expect("people")
+            .into_iter()
+            .find(|(p, _, _)| *p == person)
+            .map(|(_, _, s)| s)
+            .expect("person listed")
+    }
+
+    fn scheduler(&self) -> Scheduler {
+        Scheduler {
+            db: self.db.clone(),
+            bus: self.bus.clone(),
+            clock: Arc::new(self.clock.clone()),
+        }
+    }
+
+    async fn event_count(&self) -> i64 {
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) AS n FROM events")
+            .fetch_one(&self.db.any)
+            .await
+            .expect("count");
+        n
+    }
+}
+
+/// The trial ends unpaid: guests and extranet users are suspended, employees are not.
+/// A paid plan lets exactly those back; someone an administrator locked out stays out.
+async fn trial_expiry_suspends_and_an_upgrade_reinstates(db: Database) {
+    let s = Setup::new(db, Plan::Trial).await;
+    let employee = s.join(PersonKind::Employee, "emma@acme.test").await;
+    let guest = s.join(PersonKind::Guest, "gus@client.test").await;
+    let extranet = s.join(PersonKind::Extranet, "ed@partner.test").await;
+    let locked = s.join(PersonKind::Extranet, "lou@partner.test").await;
+    s.person(
+        locked,
+        PersonCommand::Suspend {
+            reason: SuspensionReason::Administrative,
+        },
+    )
+    .await;
+    let reactor = Reactor::new(s.db.clone(), s.bus.clone(), &s.handle)
+        .await
+        .expect("reactor");
+    s.settle(&reactor).await;
+
+    s.clock.advance_days(23);
+    assert_eq!(
+        s.scheduler().run_once().await.expect("run").trial_checks,
+        1,
+        "the 7-day warning"
+    );
+    s.clock.advance_days(7);
+    s.scheduler().run_once().await.expect("run");
+    s.settle(&reactor).await;
+    let trial = SuspensionReason::TrialExpired;
+    assert_eq!(s.status(employee).await, PersonStatus::Active);
+    assert_eq!(s.status(guest).await, PersonStatus::Suspended(trial));
+    assert_eq!(s.status(extranet).await, PersonStatus::Suspended(trial));
+    assert_eq!(
+        s.status(locked).await,
+        PersonStatus::Suspended(SuspensionReason::Administrative)
+    );
+
+    s.bus
+        .execute::<Account>(
+            AggregateKey::account(s.account),
+            AccountCommand::ChangePlan {
+                plan: Plan::Standard,
+            },
+            &s.meta(),
+        )
+        .await
+        .expect("upgrade");
+    s.settle(&reactor).await;
+    assert_eq!(s.status(guest).await, PersonStatus::Active);
+    assert_eq!(s.status(extranet).await, PersonStatus::Active);
+    assert_eq!(
+        s.status(locked).await,
+        PersonStatus::Suspended(SuspensionReason::Administrative)
+    );
+
+    // Reacting again, from scratch, writes nothing new: every follow-up is idempotent.
+    let before = s.event_count().await;
+    sqlx::query("DELETE FROM checkpoints WHERE name = 'reactor'")
+        .execute(&s.db.any)
+        .await
+        .expect("forget the reactor's checkpoint");
+    let again = Reactor::new(s.db.clone(), s.bus.clone(), &s.handle)
+        .await
+        .expect("reactor");
+    again.catch_up().await.expect("react again");
+    assert_eq!(s.event_count().await, before);
+}
+
+#[tokio::test]
+async fn postgres_trial_expiry_suspends_and_an_upgrade_reinstates() {
+    trial_expiry_suspends_and_an_upgrade_reinstates(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_trial_expiry_suspends_and_an_upgrade_reinstates() {
+    trial_expiry_suspends_and_an_upgrade_reinstates(support::fresh_sqlite().await).await;
+}
+
+/// Dismissal frees the address: the same human can be invited again as a new person,
+/// linked to the old one.
+#[tokio::test]
+async fn dismissal_frees_the_email_for_a_later_invitation() {
+    let s = Setup::new(support::fresh_sqlite().await, Plan::Standard).await;
+    let ann = s.join(PersonKind::Employee, "ann@acme.test").await;
+    let reactor = Reactor::new(s.db.clone(), s.bus.clone(), &s.handle)
+        .await
+        .expect("reactor");
+    let email = Email::parse("ann@acme.test").expect("email");
+    let again = PersonId::new_random();
+    let claim = || EmailClaimCommand::Claim {
+        email: email.clone(),
+        person: again,
+    };
+    let key = EmailClaim::key(s.account, &email);
+    assert!(
+        s.bus
+            .execute::<EmailClaim>(key, claim(), &s.meta())
+            .await
+            .is_err(),
+        "taken while Ann is here"
+    );
+
+    s.person(ann, PersonCommand::Dismiss).await;
+    s.settle(&reactor).await;
+    s.bus
+        .execute::<EmailClaim>(key, claim(), &s.meta())
+        .await
+        .expect("free after dismissal");
+    s.person(
+        again,
+        PersonCommand::Join {
+            person: again,
+            kind: PersonKind::Extranet,
+            email: email.clone(),
+            name: PersonName::parse("Ann", "Lee").expect("name"),
+            administrator: false,
+            password_hash: "$argon2id$stub".into(),
+            invitation: None,
+            sponsor: None,
+            previous: Some(ann),
+        },
+    )
+    .await;
+    s.projector.catch_up().await.expect("project");
+    let (previous,): (Option<String>,) =
+        sqlx::query_as("SELECT previous_id FROM people WHERE account_id = $1 AND person_id = $2")
+            .bind(s.account.to_string())
+            .bind(again.to_string())
+            .fetch_one(&s.db.any)
+            .await
+            .expect("row");
+    assert_eq!(previous, Some(ann.to_string()));
+}
+
+/// An employee converted to an extranet user keeps the memberships that still apply.
+#[tokio::test]
+async fn conversion_keeps_only_the_memberships_that_still_apply() {
+    let s = Setup::new(support::fresh_postgres().await, Plan::Standard).await;
+    let owner = s.join(PersonKind::Employee, "owner@acme.test").await;
+    let emma = s.join(PersonKind::Employee, "emma@acme.test").await;
+    let (internal, external) = (WorkgroupId::new_random(), WorkgroupId::new_random());
+    for (group, extranet) in [(internal, false), (external, true)] {
+        let key = AggregateKey::new(s.account, group.0);
+        let create = WorkgroupCommand::Create {
+            group,
+            name: "G".into(),
+            extranet,
+            owner,
+        };
+        s.bus
+            .execute::<Workgroup>(key, create, &s.meta())
+            .await
+            .expect("group");
+        let add = WorkgroupCommand::AddMember {
+            person: emma,
+            role: MemberRole::Member,
+            external: false,
+            expires_at: None,
+        };
+        s.bus
+            .execute::<Workgroup>(key, add, &s.meta())
+            .await
+            .expect("member");
+    }
+    let reactor = Reactor::new(s.db.clone(), s.bus.clone(), &s.handle)
+        .await
+        .expect("reactor");
+    s.person(emma, PersonCommand::ConvertToExtranet).await;
+    s.settle(&reactor).await;
+    let groups: Vec<(String,)> = sqlx::query_as(
+        "SELECT workgroup_id FROM workgroup_members WHERE account_id = $1 AND person_id = $2",
+    )
+    .bind(s.account.to_string())
+    .bind(emma.to_string())
+    .fetch_all(&s.db.any)
+    .await
+    .expect("memberships");
+    assert_eq!(groups, vec![(external.to_string(),)]);
+}
+
+/// Links, access and memberships end on their dates, once.
+#[tokio::test]
+async fn the_scheduler_records_what_is_due_once() {
+    let s = Setup::new(support::fresh_sqlite().await, Plan::Standard).await;
+    let owner = s.join(PersonKind::Employee, "owner@acme.test").await;
+    let guest = s.join(PersonKind::Extranet, "ed@partner.test").await;
+    let invitation = InvitationId::new_random();
+    let issue = InvitationCommand::Issue {
+        invitation,
+        person: PersonId::new_random(),
+        address: Address::Email(Email::parse("new@client.test").expect("email")),
+        name: None,
+        target: InvitationTarget::Company { department: None },
+        sponsor: owner,
+        delivery: Delivery::Link,
+    };
+    s.bus
+        .execute::<Invitation>(AggregateKey::new(s.account, invitation.0), issue, &s.meta())
+        .await
+        .expect("invite");
+    let until = Some(Timestamp(T0 + 2 * Timestamp::MILLIS_PER_DAY));
+    s.person(guest, PersonCommand::SetAccessExpiry { expires_at: until })
+        .await;
+    let group = WorkgroupId::new_random();
+    let key = AggregateKey::new(s.account, group.0);
+    s.bus
+        .execute::<Workgroup>(
+            key,
+            WorkgroupCommand::Create {
+                group,
+                name: "G".into(),
+                extranet: true,
+                owner,
+            },
+            &s.meta(),
+        )
+        .await
+        .expect("group");
+    let add = WorkgroupCommand::AddMember {
+        person: guest,
+        role: MemberRole::Member,
+        external: true,
+        expires_at: until,
+    };
+    s.bus
+        .execute::<Workgroup>(key, add, &s.meta())
+        .await
+        .expect("member");
+    s.projector.catch_up().await.expect("project");
+
+    let nothing_yet = s.scheduler().run_once().await.expect("run");
+    assert_eq!(nothing_yet, Default::default());
+    s.clock.advance_days(8);
+    let first = s.scheduler().run_once().await.expect("run");
+    assert_eq!(
+        (
+            first.invitations_expired,
+            first.access_expired,
+            first.memberships_expired
+        ),
+        (1, 1, 1)
+    );
+    s.projector.catch_up().await.expect("project");
+    assert_eq!(
+        s.scheduler().run_once().await.expect("run"),
+        Default::default(),
+        "nothing twice"
+    );
+    assert_eq!(
+        s.status(guest).await,
+        PersonStatus::Suspended(SuspensionReason::AccessExpired)
+    );
+}
