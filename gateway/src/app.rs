@@ -126,7 +126,7 @@ impl Application {
             from,
             clock: clock.clone(),
         };
-        let bus = Arc::new(CommandBus::new(&db, services));
+        let bus = Arc::new(CommandBus::new(&db, services.clone()));
         let reactor = Reactor::new(db.clone(), bus.clone(), &read_models).await?;
         let scheduler = Scheduler {
             db: db.clone(),
