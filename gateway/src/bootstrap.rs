@@ -72,6 +72,15 @@ pub async fn create_account(
         &metadata,
     )
     .await?;
+    bus.execute::<Account>(
+        AggregateKey::account(account),
+        AccountCommand::TakeSeat {
+            person: administrator,
+            external: false,
+        },
+        &metadata,
+    )
+    .await?;
     bus.execute::<EmailClaim>(
         EmailClaim::key(account, &email),
         EmailClaimCommand::Claim {

@@ -2,7 +2,7 @@
 
 use crate::read_model::parse_label;
 use crate::{Database, StoreError};
-use domain::account::Plan;
+use domain::account::{InvitationSettings, Plan};
 use domain::AccountId;
 use sqlx::Row;
 
@@ -12,11 +12,13 @@ pub struct AccountRecord {
     pub plan: Plan,
     pub trial_expired: bool,
     pub seats_in_use: i64,
+    pub settings: InvitationSettings,
 }
 
 pub async fn get(db: &Database, account: AccountId) -> Result<Option<AccountRecord>, StoreError> {
     let row = sqlx::query(
-        "SELECT name, plan, trial_expired, seats_in_use FROM accounts WHERE account_id = $1",
+        "SELECT name, plan, trial_expired, seats_in_use, invitation_settings FROM accounts
+          WHERE account_id = $1",
     )
     .bind(account.to_string())
     .fetch_optional(&db.any)
@@ -24,10 +26,16 @@ pub async fn get(db: &Database, account: AccountId) -> Result<Option<AccountReco
     let Some(row) = row else { return Ok(None) };
     let plan: String = row.try_get("plan")?;
     let trial_expired: i16 = row.try_get("trial_expired")?;
+    let settings: String = row.try_get("invitation_settings")?;
+    let settings = serde_json::from_str(&settings).map_err(|source| StoreError::Corrupt {
+        what: "invitation settings",
+        source,
+    })?;
     Ok(Some(AccountRecord {
         name: row.try_get("name")?,
         plan: parse_label("plan", &plan)?,
         trial_expired: trial_expired != 0,
         seats_in_use: row.try_get("seats_in_use")?,
+        settings,
     }))
 }

@@ -209,6 +209,12 @@ impl App {
     /// Creates an account named "Acme" with administrator Ada Admin, then starts `serve`
     /// and waits until it listens and Ada can log in.
     pub async fn spawn(backend: Backend, smtp: &SmtpSink) -> App {
+        Self::spawn_on_plan(backend, smtp, "trial").await
+    }
+
+    /// Like [`App::spawn`], with the account on `plan` (trial, free, standard or
+    /// professional).
+    pub async fn spawn_on_plan(backend: Backend, smtp: &SmtpSink, plan: &str) -> App {
         // Looked up first, so a missing binary leaves no directory or database behind.
         let binary = binary();
         let data_dir = std::env::temp_dir().join(format!("extranet-e2e-{}", uuid::Uuid::new_v4()));
@@ -219,7 +225,7 @@ impl App {
 
         let created = run_with_timeout(
             extranet(&binary, &data_dir, &database, &smtp.url())
-                .args(["create-account", "--name", "Acme"])
+                .args(["create-account", "--name", "Acme", "--plan", plan])
                 .args(["--admin-email", &admin_email])
                 .args(["--admin-first-name", "Ada", "--admin-last-name", "Admin"])
                 .env("EXTRANET_ADMIN_PASSWORD", &admin_password),

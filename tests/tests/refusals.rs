@@ -305,3 +305,52 @@ async fn my_tasks_come_a_page_at_a_time() {
     seen.sort();
     assert_eq!(seen, expected, "every task once, across pages");
 }
+
+/// The plan decides who may be let in: the free plan has no extranet, and a plan's
+/// user limit counts everyone registered or invited.
+#[tokio::test]
+async fn the_plan_limits_who_can_be_invited() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn_on_plan(Backend::Sqlite, &smtp, "free").await;
+    let admin = app.login_admin().await;
+    let task = app.create_task(&admin, "Brief the printer", None).await;
+    let refused = app
+        .try_invite_guest(&admin, &task, "gus@client.test", "Gus", "Guest", "OBSERVER")
+        .await;
+    let (_, code, message) = user_error(&refused, "/inviteGuestToTask");
+    assert_eq!(code, "NO_EXTRANET_ON_PLAN");
+    assert!(message.contains("free plan"), "{message}");
+
+    let smtp = SmtpSink::start();
+    let app = App::spawn_on_plan(Backend::Sqlite, &smtp, "standard").await;
+    let admin = app.login_admin().await;
+    let task = app.create_task(&admin, "Brief the printer", None).await;
+    // The administrator holds one of the standard plan's 50 places.
+    for n in 1..50 {
+        app.invite_guest(
+            &admin,
+            &task,
+            &format!("g{n}@client.test"),
+            "Guest",
+            &format!("N{n}"),
+            "OBSERVER",
+        )
+        .await;
+    }
+    let over = app
+        .try_invite_guest(
+            &admin,
+            &task,
+            "one.more@client.test",
+            "One",
+            "More",
+            "OBSERVER",
+        )
+        .await;
+    let (_, code, message) = user_error(&over, "/inviteGuestToTask");
+    assert_eq!(code, "PLAN_LIMIT_REACHED");
+    assert!(
+        message.contains("50"),
+        "the message names the limit: {message}"
+    );
+}

@@ -3,12 +3,13 @@ use super::error::ApiError;
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{Invitation, InvitationStatus, Person, Task, TaskRole, TaskStatus, UserError};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use domain::account::{Account, AccountCommand};
 use domain::invitation::{
     Delivery, Invitation as InvitationAggregate, InvitationCommand, InvitationTarget,
 };
 use domain::task::{Task as TaskAggregate, TaskCommand};
 use domain::{AccountId, Address, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
-use projections::{directory, tasks};
+use projections::{accounts, directory, tasks};
 
 pub struct Mutation;
 
@@ -229,8 +230,31 @@ impl Mutation {
                 "EMAIL_TAKEN",
             )));
         }
+        let Some(account) = accounts::get(&state.db, viewer.account).await? else {
+            return Err(ApiError::NotFound);
+        };
+        if let Err(refusal) = account.settings.admits(&email) {
+            return Ok(fail(UserError::new(
+                &["input", "email"],
+                refusal,
+                "DOMAIN_NOT_ALLOWED",
+            )));
+        }
         let invitation = InvitationId::new_random();
         let person = PersonId::new_random();
+        // The invited person takes a place under the plan's limit from now on; the
+        // place is given back if the invitation cannot be issued.
+        let seat = AccountCommand::TakeSeat {
+            person,
+            external: true,
+        };
+        let account_key = AggregateKey::account(viewer.account);
+        if let Err(e) = state
+            .execute::<Account>(account_key, seat, Some(viewer.person))
+            .await
+        {
+            return Ok(fail(refusal(e)?));
+        }
         let role = input.role.into();
         let issue = InvitationCommand::Issue {
             invitation,
@@ -246,6 +270,13 @@ impl Mutation {
             .execute::<InvitationAggregate>(key, issue, Some(viewer.person))
             .await
         {
+            let release = AccountCommand::ReleaseSeat { person };
+            if let Err(error) = state
+                .execute::<Account>(account_key, release, Some(viewer.person))
+                .await
+            {
+                tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
+            }
             return Ok(fail(refusal(e)?));
         }
         // Should this fail, or the process stop here, accepting the invitation

@@ -3,6 +3,7 @@
 
 use super::error::ApiError;
 use super::types::UserError;
+use domain::account::AccountError;
 use domain::invitation::InvitationError;
 use domain::task::TaskError;
 use domain::{EmailError, NameError};
@@ -51,6 +52,25 @@ impl Refusal for InvitationError {
             }
             InvitationError::GuestsOnlyInTasks => "GUESTS_ONLY_IN_TASKS",
             InvitationError::NameRequired => "NAME_REQUIRED",
+        };
+        UserError::new(&[], self, code)
+    }
+}
+
+impl Refusal for AccountError {
+    fn user_error(&self) -> UserError {
+        let code = match self {
+            AccountError::PlanLimitReached { .. } | AccountError::TooManyForPlan { .. } => {
+                "PLAN_LIMIT_REACHED"
+            }
+            AccountError::NoExtranetOnPlan => "NO_EXTRANET_ON_PLAN",
+            AccountError::TrialOver => "TRIAL_OVER",
+            AccountError::NotFound => "NOT_FOUND",
+            AccountError::AlreadyExists => "CONFLICT",
+            AccountError::NameEmpty | AccountError::NameTooLong { .. } => "INVALID_NAME",
+            AccountError::SamePlan(_) => "SAME_PLAN",
+            AccountError::TrialOnlyAtStart => "TRIAL_ONLY_AT_START",
+            AccountError::DomainOnBothLists(_) => "DOMAIN_ON_BOTH_LISTS",
         };
         UserError::new(&[], self, code)
     }
