@@ -3,7 +3,9 @@
 //! - The trial ended unpaid: external people are suspended; a paid plan lifts exactly
 //!   those suspensions (`domain::trial`).
 //! - Someone was dismissed: their email address is released, so it can be invited
-//!   again.
+//!   again, and their place under the plan's limit is given back.
+//! - An invitation ended unused (declined, revoked, expired, rejected): its place
+//!   under the plan's limit is given back.
 //! - An employee became an extranet user: they leave the groups that take no external
 //!   users; the memberships that still apply stay.
 //!
@@ -17,14 +19,15 @@
 use crate::commands::{CommandBus, CommandError};
 use crate::log::Metadata;
 use crate::projector::ProjectorHandle;
-use crate::{accounts, checkpoint, directory, workgroups};
+use crate::{accounts, checkpoint, directory, invitations, workgroups};
 use crate::{Database, EventLog, LogPosition, StoreError, StoredEvent};
 use cqrs_es::Aggregate;
-use domain::account::{Account, AccountEvent, Plan};
+use domain::account::{Account, AccountCommand, AccountEvent, Plan};
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
+use domain::invitation::{Invitation, InvitationEvent, InvitationState};
 use domain::person::{Person, PersonEvent, PersonKind};
 use domain::workgroup::{Workgroup, WorkgroupCommand};
-use domain::{AccountId, AggregateKey, Email, PersonId};
+use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -141,6 +144,35 @@ impl Reactor {
                     )?;
                 }
             }
+            Invitation::TYPE => {
+                let ended = matches!(
+                    event.decode::<InvitationEvent>()?,
+                    InvitationEvent::InvitationDeclined
+                        | InvitationEvent::InvitationRevoked
+                        | InvitationEvent::InvitationExpired
+                        | InvitationEvent::RegistrationRejected { .. }
+                );
+                let Ok(id) = event.entity_id().parse::<InvitationId>() else {
+                    return Ok(());
+                };
+                if !ended {
+                    return Ok(());
+                }
+                let Some(record) = invitations::get(&self.db.any, account, id).await? else {
+                    return Ok(());
+                };
+                // Resent since (an expired link sent again): the place is still needed.
+                let still_ended = matches!(
+                    record.state,
+                    InvitationState::Declined
+                        | InvitationState::Revoked
+                        | InvitationState::Expired
+                        | InvitationState::Rejected
+                );
+                if still_ended {
+                    self.release_seat(account, record.person, &metadata).await?;
+                }
+            }
             Person::TYPE => {
                 let Ok(person) = event.entity_id().parse::<PersonId>() else {
                     return Ok(());
@@ -165,6 +197,7 @@ impl Reactor {
                                 .execute::<EmailClaim>(key, release, &metadata)
                                 .await,
                         )?;
+                        self.release_seat(account, person, &metadata).await?;
                     }
                     PersonEvent::ConvertedToExtranet => {
                         let still_external = directory::by_id(&self.db, account, person)
@@ -190,6 +223,22 @@ impl Reactor {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Gives back the place under the plan's limit that `person` held, if any.
+    async fn release_seat(
+        &self,
+        account: AccountId,
+        person: PersonId,
+        metadata: &Metadata,
+    ) -> Result<(), StoreError> {
+        let release = AccountCommand::ReleaseSeat { person };
+        settled(
+            "release seat",
+            self.bus
+                .execute::<Account>(AggregateKey::account(account), release, metadata)
+                .await,
+        )
     }
 
     /// Follows the read models until `shutdown` fires.

@@ -121,7 +121,7 @@ async fn a_failed_batch_leaves_no_trace_and_is_repeated(db: Database) {
         .await
         .expect("projector");
     assert!(
-        projector.catch_up().await.is_err(),
+        projector.catch_up_to_head().await.is_err(),
         "the simulated crash surfaces"
     );
     assert_eq!(
@@ -142,7 +142,10 @@ async fn a_failed_batch_leaves_no_trace_and_is_repeated(db: Database) {
     let (projector, handle) = Projector::new(ReadModels, db.clone())
         .await
         .expect("projector");
-    assert_eq!(projector.catch_up().await.expect("catch up"), events as u64);
+    assert_eq!(
+        projector.catch_up_to_head().await.expect("catch up"),
+        events as u64
+    );
     let projected = tasks::get(&db.any, account, task)
         .await
         .expect("read")

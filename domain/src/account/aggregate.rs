@@ -1,9 +1,10 @@
 use super::{AccountCommand, AccountError, AccountEvent, InvitationSettings, Plan};
 use crate::services::DomainServices;
-use crate::{AccountId, Timestamp};
+use crate::{AccountId, PersonId, Timestamp};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 const NAME_MAX_CHARS: usize = 200;
 
@@ -20,10 +21,11 @@ pub struct Account {
     settings: InvitationSettings,
     #[serde(default)]
     registration_nonce: String,
-    /// People registered or invited; a count rather than a set, so the account stays
-    /// small however many people it has. Callers release exactly what they took.
+    /// Who holds a place under the plan's limit: everyone registered or invited. A set
+    /// rather than a count, so taking and giving back are safe to repeat, which the
+    /// processes that release places rely on.
     #[serde(default)]
-    seats_in_use: u32,
+    seat_holders: BTreeSet<PersonId>,
 }
 
 /// Days before the trial's end at which administrators are warned.
@@ -36,6 +38,10 @@ impl Account {
 
     pub fn registration_nonce(&self) -> &str {
         &self.registration_nonce
+    }
+
+    fn seats_in_use(&self) -> u32 {
+        u32::try_from(self.seat_holders.len()).unwrap_or(u32::MAX)
     }
 
     fn plan(&self) -> Result<Plan, AccountError> {
@@ -91,11 +97,11 @@ impl Account {
                     return Err(AccountError::TrialOnlyAtStart);
                 }
                 if let Some(limit) = to.user_limit() {
-                    if self.seats_in_use > limit {
+                    if self.seats_in_use() > limit {
                         return Err(AccountError::TooManyForPlan {
                             plan: to,
                             limit,
-                            in_use: self.seats_in_use,
+                            in_use: self.seats_in_use(),
                         });
                     }
                 }
@@ -115,6 +121,9 @@ impl Account {
                 nonce: services.nonces.nonce(),
             }],
             AccountCommand::TakeSeat { person, external } => {
+                if self.seat_holders.contains(&person) {
+                    return Ok(Vec::new());
+                }
                 if external && !plan.has_extranet() {
                     return Err(AccountError::NoExtranetOnPlan);
                 }
@@ -122,20 +131,20 @@ impl Account {
                     return Err(AccountError::TrialOver);
                 }
                 if let Some(limit) = plan.user_limit() {
-                    if self.seats_in_use >= limit {
+                    if self.seats_in_use() >= limit {
                         return Err(AccountError::PlanLimitReached {
                             limit,
-                            in_use: self.seats_in_use,
+                            in_use: self.seats_in_use(),
                         });
                     }
                 }
                 vec![AccountEvent::SeatTaken { person }]
             }
             AccountCommand::ReleaseSeat { person } => {
-                if self.seats_in_use == 0 {
-                    Vec::new()
-                } else {
+                if self.seat_holders.contains(&person) {
                     vec![AccountEvent::SeatReleased { person }]
+                } else {
+                    Vec::new()
                 }
             }
             AccountCommand::CheckTrial => {
@@ -208,9 +217,11 @@ impl Aggregate for Account {
             }
             AccountEvent::InvitationSettingsChanged { settings } => self.settings = settings,
             AccountEvent::RegistrationLinkRotated { nonce } => self.registration_nonce = nonce,
-            AccountEvent::SeatTaken { .. } => self.seats_in_use += 1,
-            AccountEvent::SeatReleased { .. } => {
-                self.seats_in_use = self.seats_in_use.saturating_sub(1)
+            AccountEvent::SeatTaken { person } => {
+                self.seat_holders.insert(person);
+            }
+            AccountEvent::SeatReleased { person } => {
+                self.seat_holders.remove(&person);
             }
             AccountEvent::TrialEndingSoon { days_left, .. } => self.warned_days.push(days_left),
             AccountEvent::TrialExpired => self.trial_expired = true,

@@ -16,11 +16,13 @@ pub enum AccountCommand {
     },
     RotateRegistrationLink,
     /// Reserves a place under the plan's limit for someone being invited or added.
+    /// Taking a place one already holds changes nothing.
     TakeSeat {
         person: PersonId,
         external: bool,
     },
-    /// Gives the place back: the invitation ended unused, or the person left.
+    /// Gives the place back: the invitation ended unused, or the person left. Giving
+    /// back a place one does not hold changes nothing.
     ReleaseSeat {
         person: PersonId,
     },

@@ -142,15 +142,31 @@ fn seats_are_taken_up_to_the_plan_limit() {
         })
         .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
     // A released seat can be taken again.
-    let mut full = with(created(account, Plan::Free), seats(5));
+    let mut full = with(created(account, Plan::Free), seats(3));
+    full.push(AccountEvent::SeatTaken { person });
     full.push(AccountEvent::SeatReleased { person });
+    full.extend(seats(1));
+    let take = AccountCommand::TakeSeat {
+        person,
+        external: false,
+    };
     at(NOW)
         .given(full)
-        .when(AccountCommand::TakeSeat {
-            person,
-            external: false,
-        })
+        .when(take.clone())
         .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
+    // Taking or giving back twice changes nothing: the processes may repeat.
+    let holding = with(
+        created(account, Plan::Free),
+        [AccountEvent::SeatTaken { person }],
+    );
+    at(NOW)
+        .given(holding.clone())
+        .when(take)
+        .then_expect_events(vec![]);
+    at(NOW)
+        .given(holding)
+        .when(AccountCommand::ReleaseSeat { person })
+        .then_expect_events(vec![AccountEvent::SeatReleased { person }]);
     at(NOW)
         .given(created(account, Plan::Free))
         .when(AccountCommand::ReleaseSeat { person })
