@@ -5,9 +5,13 @@
 //! every read model follows the stored log instead (see `projector`).
 
 use crate::log::Metadata;
+use crate::personal_data::PersonalData;
 use crate::store::Native;
 use crate::{Database, EventLog, LogPosition, StoreError};
-use cqrs_es::persist::{EventUpcaster, PersistedEventStore, SerializedEvent};
+use cqrs_es::persist::{
+    EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream,
+    SerializedEvent, SerializedSnapshot,
+};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::account::Account;
 use domain::email_claim::EmailClaim;
@@ -22,8 +26,8 @@ use sqlite_es::SqliteEventRepository;
 
 /// One aggregate type's command handler on the configured store.
 pub enum Cqrs<A: Aggregate> {
-    Postgres(CqrsFramework<A, PersistedEventStore<PostgresEventRepository, A>>),
-    Sqlite(CqrsFramework<A, PersistedEventStore<SqliteEventRepository, A>>),
+    Postgres(CqrsFramework<A, PersistedEventStore<Sealing<PostgresEventRepository>, A>>),
+    Sqlite(CqrsFramework<A, PersistedEventStore<Sealing<SqliteEventRepository>, A>>),
 }
 
 /// How often a command is decided again after losing a race for its aggregate.
@@ -53,13 +57,103 @@ impl EventUpcaster for DomainUpcasters {
     }
 }
 
-fn store<R, A>(repo: R) -> PersistedEventStore<R, A>
+/// The event repository with personal data sealed on the way in and opened on the way
+/// out (see `personal_data`). Snapshots pass through as they are: the only aggregate
+/// state holding personal data is a person's, and erasure deletes its snapshots.
+pub struct Sealing<R> {
+    inner: R,
+    personal: PersonalData,
+}
+
+fn persistence(error: StoreError) -> PersistenceError {
+    PersistenceError::UnknownError(Box::new(error))
+}
+
+impl<R: PersistedEventRepository> Sealing<R> {
+    async fn opened(
+        &self,
+        mut events: Vec<SerializedEvent>,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        for e in &mut events {
+            self.personal
+                .open(&e.aggregate_id, &e.event_type, &mut e.payload)
+                .await
+                .map_err(persistence)?;
+        }
+        Ok(events)
+    }
+}
+
+impl<R: PersistedEventRepository> PersistedEventRepository for Sealing<R> {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let events = self.inner.get_events::<A>(aggregate_id).await?;
+        self.opened(events).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let events = self
+            .inner
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await?;
+        self.opened(events).await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        self.inner.get_snapshot::<A>(aggregate_id).await
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, serde_json::Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        let mut sealed = events.to_vec();
+        for e in &mut sealed {
+            self.personal
+                .seal(&e.aggregate_id, &e.event_type, &mut e.payload)
+                .await
+                .map_err(persistence)?;
+        }
+        self.inner.persist::<A>(&sealed, snapshot_update).await
+    }
+
+    /// Streams are not used here (projections follow `log.rs`); they pass events on
+    /// sealed.
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        self.inner.stream_events::<A>(aggregate_id).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        self.inner.stream_all_events::<A>().await
+    }
+}
+
+fn store<R, A>(repo: R, personal: PersonalData) -> PersistedEventStore<Sealing<R>, A>
 where
-    R: cqrs_es::persist::PersistedEventRepository,
+    R: PersistedEventRepository,
     A: Aggregate,
 {
-    PersistedEventStore::new_snapshot_store(repo, SNAPSHOT_EVERY)
-        .with_upcasters(vec![Box::new(DomainUpcasters)])
+    PersistedEventStore::new_snapshot_store(
+        Sealing {
+            inner: repo,
+            personal,
+        },
+        SNAPSHOT_EVERY,
+    )
+    .with_upcasters(vec![Box::new(DomainUpcasters)])
 }
 
 impl<A: Aggregate> Cqrs<A> {
@@ -67,14 +161,15 @@ impl<A: Aggregate> Cqrs<A> {
     where
         A: Aggregate<Services = DomainServices>,
     {
+        let personal = PersonalData::new(db.clone());
         match db.native() {
             Native::Postgres(pool) => Cqrs::Postgres(CqrsFramework::new(
-                store(PostgresEventRepository::new(pool.clone())),
+                store(PostgresEventRepository::new(pool.clone()), personal),
                 Vec::new(),
                 services,
             )),
             Native::Sqlite(pool) => Cqrs::Sqlite(CqrsFramework::new(
-                store(SqliteEventRepository::new(pool.clone())),
+                store(SqliteEventRepository::new(pool.clone()), personal),
                 Vec::new(),
                 services,
             )),

@@ -17,6 +17,7 @@ pub mod error;
 pub mod invitations;
 pub mod log;
 pub mod permission;
+pub mod personal_data;
 pub mod projector;
 pub mod reactor;
 pub mod read_model;

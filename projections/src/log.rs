@@ -12,6 +12,7 @@
 //!
 //! On SQLite writers take turns, so `global_position` is already commit order.
 
+use crate::personal_data::PersonalData;
 use crate::store::Database;
 use crate::{Backend, StoreError};
 use domain::{PersonId, Timestamp};
@@ -170,11 +171,15 @@ SELECT 0 AS tx, global_position FROM events ORDER BY global_position DESC LIMIT 
 #[derive(Clone)]
 pub struct EventLog {
     db: Database,
+    personal: PersonalData,
 }
 
 impl EventLog {
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            personal: PersonalData::new(db.clone()),
+            db,
+        }
     }
 
     /// Up to `limit` events after `after` and not after `until`, in log order. An
@@ -206,7 +211,16 @@ impl EventLog {
                     .await?
             }
         };
-        rows.iter().map(StoredEvent::from_row).collect()
+        let mut events = rows
+            .iter()
+            .map(StoredEvent::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for e in &mut events {
+            self.personal
+                .open(&e.aggregate_id, &e.event_type, &mut e.payload)
+                .await?;
+        }
+        Ok(events)
     }
 
     /// The position of the newest committed event: a projection that has passed it has

@@ -2,6 +2,7 @@
 //! tasks and their roles. Each event changes rows with plain upserts and updates, so
 //! the projection is the whole story of how a table came to be.
 
+use crate::personal_data::PersonalData;
 use crate::projector::Projection;
 use crate::{StoreError, StoredEvent};
 use cqrs_es::Aggregate;
@@ -185,11 +186,37 @@ async fn apply_person(tx: &mut Tx, e: &StoredEvent, event: PersonEvent) -> Resul
             "UPDATE people SET access_expires_at = $3 WHERE account_id = $1 AND person_id = $2",
         )
         .bind(expires_at.map(|t| t.0)),
-        PersonEvent::PersonalDataErased => update(
+        PersonEvent::PersonalDataErased => {
+            // Everything readable about them goes: their key (so the log's sealed
+            // copies stay sealed), their aggregate's snapshots, the emails queued or
+            // sent to them, and the invited list's copy of their address.
+            PersonalData::erase(tx, &account, &id).await?;
+            sqlx::query("DELETE FROM snapshots WHERE aggregate_type = 'person' AND aggregate_id = $1")
+                .bind(&e.aggregate_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "DELETE FROM outbox WHERE account_id = $1
+                    AND recipient = (SELECT email FROM people WHERE account_id = $1 AND person_id = $2)",
+            )
+            .bind(&account)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "UPDATE invitations SET address = '', first_name = '', last_name = ''
+                  WHERE account_id = $1 AND person_id = $2",
+            )
+            .bind(&account)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+            update(
             "UPDATE people SET status = 'erased', email = '', first_name = '', last_name = '',
                                password_hash = ''
               WHERE account_id = $1 AND person_id = $2",
-        ),
+            )
+        }
     };
     query.execute(&mut **tx).await?;
     Ok(())

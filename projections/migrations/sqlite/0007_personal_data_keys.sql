@@ -1,0 +1,1 @@
+../common/0007_personal_data_keys.sql
