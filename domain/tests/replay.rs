@@ -271,7 +271,7 @@ async fn a_generated_history_of_100k_events_replays() {
                     0 | 1 => WorkgroupCommand::AddMember {
                         person,
                         role: *rng.pick(&member_roles).expect("roles"),
-                        external: rng.below(2) == 0,
+                        kind: *rng.pick(&kinds).expect("kinds"),
                         expires_at: (rng.below(3) == 0)
                             .then(|| Timestamp(1_700_000_000_000 + step as i64 * 60_000)),
                     },

@@ -331,7 +331,7 @@ async fn conversion_keeps_only_the_memberships_that_still_apply() {
         let add = WorkgroupCommand::AddMember {
             person: emma,
             role: MemberRole::Member,
-            external: false,
+            kind: PersonKind::Employee,
             expires_at: None,
         };
         s.bus
@@ -396,7 +396,7 @@ async fn the_scheduler_records_what_is_due_once() {
     let add = WorkgroupCommand::AddMember {
         person: guest,
         role: MemberRole::Member,
-        external: true,
+        kind: PersonKind::Extranet,
         expires_at: until,
     };
     s.bus

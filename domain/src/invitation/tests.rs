@@ -462,3 +462,16 @@ fn approval_refusals() {
         .when(InvitationCommand::Approve { by: admin })
         .then_expect_error(InvitationError::NotAwaitingApproval);
 }
+
+#[test]
+fn a_rejected_registration_stays_rejected() {
+    let g = given();
+    let admin = PersonId::new_random();
+    at(NOW)
+        .given(vec![
+            requested(&g, Approval::Required),
+            InvitationEvent::RegistrationRejected { by: admin },
+        ])
+        .when(InvitationCommand::Resend)
+        .then_expect_error(InvitationError::Rejected);
+}

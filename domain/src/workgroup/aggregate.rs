@@ -1,6 +1,7 @@
 use super::{
     InvitePolicy, MemberRole, RemovalReason, WorkgroupCommand, WorkgroupError, WorkgroupEvent,
 };
+use crate::person::PersonKind;
 use crate::services::DomainServices;
 use crate::{PersonId, Timestamp, WorkgroupId};
 use cqrs_es::event_sink::EventSink;
@@ -110,12 +111,16 @@ impl Workgroup {
             WorkgroupCommand::AddMember {
                 person,
                 role,
-                external,
+                kind,
                 expires_at,
             } => {
                 if self.members.contains_key(&person) {
                     return Err(WorkgroupError::AlreadyMember);
                 }
+                if kind == PersonKind::Guest {
+                    return Err(WorkgroupError::GuestsOnlyInTasks);
+                }
+                let external = kind.is_external();
                 if external && !self.extranet {
                     return Err(WorkgroupError::NotAnExtranetGroup);
                 }

@@ -1,4 +1,5 @@
 use super::{InvitePolicy, MemberRole};
+use crate::person::PersonKind;
 use crate::{PersonId, Timestamp, WorkgroupId};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,10 +22,12 @@ pub enum WorkgroupCommand {
     SetInvitePolicy {
         policy: InvitePolicy,
     },
+    /// Adds a person of the given kind: employees to any group, extranet users to
+    /// extranet groups only, guests to none (they work in tasks).
     AddMember {
         person: PersonId,
         role: MemberRole,
-        external: bool,
+        kind: PersonKind,
         expires_at: Option<Timestamp>,
     },
     ChangeRole {

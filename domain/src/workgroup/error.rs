@@ -12,6 +12,8 @@ pub enum WorkgroupError {
     NotAnExtranetGroup,
     #[error("{count} external member(s) are still in this group: remove them before turning external access off")]
     ExternalMembersInside { count: usize },
+    #[error("guests work in tasks only: invite them as extranet users to join a group")]
+    GuestsOnlyInTasks,
     #[error("this person is already a member")]
     AlreadyMember,
     #[error("this person is not a member of the group")]

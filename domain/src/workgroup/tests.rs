@@ -1,6 +1,7 @@
 //! Given/when/then for every workgroup command and refusal.
 
 use super::*;
+use crate::person::PersonKind;
 use crate::testing::services_at;
 use crate::{PersonId, Timestamp, WorkgroupId};
 use cqrs_es::test::TestFramework;
@@ -109,7 +110,7 @@ fn external_users_join_extranet_groups_only() {
     let add = WorkgroupCommand::AddMember {
         person: g.guest,
         role: MemberRole::Member,
-        external: true,
+        kind: PersonKind::Extranet,
         expires_at: None,
     };
     test()
@@ -125,7 +126,7 @@ fn external_users_join_extranet_groups_only() {
         .when(WorkgroupCommand::AddMember {
             person: g.guest,
             role: MemberRole::Owner,
-            external: true,
+            kind: PersonKind::Extranet,
             expires_at: None,
         })
         .then_expect_error(WorkgroupError::ExternalCannotOwn);
@@ -134,7 +135,7 @@ fn external_users_join_extranet_groups_only() {
         .when(WorkgroupCommand::AddMember {
             person: g.guest,
             role: MemberRole::Member,
-            external: true,
+            kind: PersonKind::Extranet,
             expires_at: None,
         })
         .then_expect_error(WorkgroupError::AlreadyMember);
@@ -318,4 +319,18 @@ fn a_person_who_may_no_longer_be_here_is_evicted() {
         .given(vec![created(&g, true)])
         .when(WorkgroupCommand::Evict { person: g.guest })
         .then_expect_error(WorkgroupError::NotMember);
+}
+
+#[test]
+fn guests_join_tasks_not_groups() {
+    let g = given();
+    test()
+        .given(vec![created(&g, true)])
+        .when(WorkgroupCommand::AddMember {
+            person: g.guest,
+            role: MemberRole::Member,
+            kind: PersonKind::Guest,
+            expires_at: None,
+        })
+        .then_expect_error(WorkgroupError::GuestsOnlyInTasks);
 }
