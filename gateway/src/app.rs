@@ -11,13 +11,9 @@ use domain::services::{Clock, DomainServices};
 use lettre::message::Mailbox;
 use notifier::sender::Sender;
 use notifier::{Mailer, Outbox};
-use projections::commands::CommandBus;
-use projections::permission::Permissions;
 use projections::projector::Projector;
 use projections::reactor::Reactor;
-use projections::read_model::ReadModels;
 use projections::scheduler::Scheduler;
-use projections::session::Sessions;
 use projections::{Database, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -109,7 +105,7 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut workers = JoinSet::new();
 
-        let (read_projector, read_models) = Projector::new(ReadModels, db.clone()).await?;
+        let (state, read_projector) = AppState::open(db.clone(), services.clone()).await?;
         // Serve nothing older than the log: a projector that was down catches up first.
         let caught_up = read_projector.catch_up_to_head().await?;
         tracing::info!(events = caught_up, "read models caught up with the log");
@@ -118,7 +114,7 @@ impl Application {
             secrets: services.secrets.clone(),
         };
         let (outbox_projector, outbox_handle) = Projector::new(outbox, db.clone()).await?;
-        let outbox_projector = outbox_projector.behind(&read_models);
+        let outbox_projector = outbox_projector.behind(&state.read_models);
         let clock: Arc<dyn Clock> = services.clock.clone();
         let sender = Sender {
             db: db.clone(),
@@ -126,8 +122,8 @@ impl Application {
             from,
             clock: clock.clone(),
         };
-        let bus = Arc::new(CommandBus::new(&db, services.clone()));
-        let reactor = Reactor::new(db.clone(), bus.clone(), &read_models).await?;
+        let bus = state.bus.clone();
+        let reactor = Reactor::new(db.clone(), bus.clone(), &state.read_models).await?;
         let scheduler = Scheduler {
             db: db.clone(),
             bus: bus.clone(),
@@ -139,16 +135,6 @@ impl Application {
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
-        let secrets = services.secrets.clone();
-        let state = AppState {
-            secrets,
-            bus,
-            permissions: Permissions::new(db.clone()),
-            sessions: Sessions::new(db.clone()),
-            read_models,
-            clock,
-            db: db.clone(),
-        };
         let shared = Shared {
             schema: graphql::schema(state.clone()),
             state,

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod graphql;
+pub mod invite;
 pub mod pages;
 pub mod password;
 pub mod secret_key;

@@ -2,13 +2,14 @@
 
 use cqrs_es::Aggregate;
 use domain::invitation::SecretKey;
-use domain::services::Clock;
+use domain::services::{Clock, DomainServices};
 use domain::{AggregateKey, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
 use projections::directory;
 use projections::log::Metadata;
 use projections::permission::{Permissions, Viewer};
-use projections::projector::ProjectorHandle;
+use projections::projector::{Projector, ProjectorHandle};
+use projections::read_model::ReadModels;
 use projections::session::Sessions;
 use projections::{Database, StoreError};
 use std::sync::Arc;
@@ -29,6 +30,25 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state over an open store, and the read-model projector its commands wait
+    /// for: the caller runs the projector (the composition root, or a test).
+    pub async fn open(
+        db: Database,
+        services: DomainServices,
+    ) -> Result<(Self, Projector<ReadModels>), StoreError> {
+        let (projector, read_models) = Projector::new(ReadModels, db.clone()).await?;
+        let state = Self {
+            bus: Arc::new(CommandBus::new(&db, services.clone())),
+            permissions: Permissions::new(db.clone()),
+            sessions: Sessions::new(db.clone()),
+            read_models,
+            clock: services.clock.clone(),
+            secrets: services.secrets,
+            db,
+        };
+        Ok((state, projector))
+    }
+
     /// Runs a command on behalf of `actor` and returns once the read models include
     /// its events, so the caller reads its own writes.
     pub async fn execute<A>(

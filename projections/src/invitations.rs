@@ -6,7 +6,7 @@ use crate::StoreError;
 use domain::invitation::InvitationState;
 use domain::person::PersonKind;
 use domain::task::TaskRole;
-use domain::{AccountId, InvitationId, PersonId, TaskId, Timestamp};
+use domain::{AccountId, InvitationId, PersonId, TaskId, Timestamp, WorkgroupId};
 use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
@@ -21,6 +21,8 @@ pub struct InvitationRecord {
     pub kind: PersonKind,
     /// The task and role of a guest's invitation.
     pub task: Option<(TaskId, TaskRole)>,
+    /// The group of a workgroup invitation.
+    pub workgroup: Option<WorkgroupId>,
     pub sponsor: Option<PersonId>,
     pub state: InvitationState,
     pub nonce: String,
@@ -34,6 +36,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Option<InvitationRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT invitation_id, person_id, address, first_name, last_name, person_kind, task_id, task_role,
+                workgroup_id,
                 sponsor_id, status, nonce, expires_at
            FROM invitations WHERE account_id = $1 AND invitation_id = $2",
     )
@@ -55,6 +58,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
         _ => None,
     };
     let sponsor: Option<String> = row.try_get("sponsor_id")?;
+    let workgroup: Option<String> = row.try_get("workgroup_id")?;
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     let status: String = row.try_get("status")?;
     let kind: String = row.try_get("person_kind")?;
@@ -66,6 +70,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
         last_name: row.try_get("last_name")?,
         kind: parse_label("person kind", &kind)?,
         task,
+        workgroup: workgroup.and_then(|w| w.parse().ok()),
         sponsor: sponsor.and_then(|s| s.parse().ok()),
         state: parse_label("invitation state", &status)?,
         nonce: row.try_get("nonce")?,

@@ -25,6 +25,8 @@ pub mod scheduler;
 pub mod session;
 pub mod store;
 pub mod tasks;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod workgroups;
 
 pub use error::StoreError;

@@ -12,9 +12,11 @@
 //! Nothing ever crosses accounts: every query is bound to the viewer's account.
 
 use crate::directory::PersonRecord;
+use crate::workgroups;
 use crate::{Database, StoreError};
+use domain::account::InvitationSettings;
 use domain::person::PersonKind;
-use domain::{AccountId, PersonId, TaskId};
+use domain::{AccountId, PersonId, TaskId, WorkgroupId};
 
 /// The person asking, as the session resolved them. Only active people become viewers.
 #[derive(Debug, Clone)]
@@ -35,7 +37,7 @@ impl Viewer {
         })
     }
 
-    fn is_employee(&self) -> bool {
+    pub fn is_employee(&self) -> bool {
         self.kind == PersonKind::Employee
     }
 }
@@ -110,6 +112,29 @@ impl Permissions {
     /// extranet groups once workgroups exist.)
     pub fn may_create_task(&self, viewer: &Viewer) -> bool {
         viewer.is_employee()
+    }
+
+    /// Inviting people into the company or a department: administrators, and every
+    /// employee when the account allows everyone to invite.
+    pub fn may_invite_into_account(&self, viewer: &Viewer, settings: &InvitationSettings) -> bool {
+        viewer.administrator || (viewer.is_employee() && settings.everyone_may_invite)
+    }
+
+    /// Inviting into a workgroup: administrators, and the members the group's invite
+    /// policy allows (an extranet member too, when the group lets every member invite).
+    pub async fn may_invite_into_group(
+        &self,
+        viewer: &Viewer,
+        group: WorkgroupId,
+    ) -> Result<bool, StoreError> {
+        if viewer.administrator {
+            return Ok(true);
+        }
+        let Some(record) = workgroups::get(&self.db, viewer.account, group).await? else {
+            return Ok(false);
+        };
+        let role = workgroups::role_of(&self.db, viewer.account, group, viewer.person).await?;
+        Ok(role.is_some_and(|role| record.invite_policy.allows(role)))
     }
 
     pub async fn may_see_person(

@@ -2,8 +2,11 @@
 //! tables.
 
 use crate::directory::parse_id;
+use crate::read_model::parse_label;
 use crate::{Database, StoreError};
+use domain::workgroup::{InvitePolicy, MemberRole};
 use domain::{AccountId, PersonId, WorkgroupId};
+use sqlx::Row;
 
 /// The groups `person` belongs to that do not take external users.
 pub async fn internal_groups_of(
@@ -23,4 +26,58 @@ pub async fn internal_groups_of(
     rows.iter()
         .map(|row| parse_id(row, "workgroup_id"))
         .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkgroupRecord {
+    pub id: WorkgroupId,
+    pub name: String,
+    pub extranet: bool,
+    pub invite_policy: InvitePolicy,
+}
+
+pub async fn get(
+    db: &Database,
+    account: AccountId,
+    group: WorkgroupId,
+) -> Result<Option<WorkgroupRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT workgroup_id, name, extranet, invite_policy FROM workgroups
+          WHERE account_id = $1 AND workgroup_id = $2",
+    )
+    .bind(account.to_string())
+    .bind(group.to_string())
+    .fetch_optional(&db.any)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let extranet: i16 = row.try_get("extranet")?;
+    let policy: String = row.try_get("invite_policy")?;
+    Ok(Some(WorkgroupRecord {
+        id: parse_id(&row, "workgroup_id")?,
+        name: row.try_get("name")?,
+        extranet: extranet != 0,
+        invite_policy: parse_label("invite policy", &policy)?,
+    }))
+}
+
+/// The role `person` holds in `group`, if they are a member.
+pub async fn role_of(
+    db: &Database,
+    account: AccountId,
+    group: WorkgroupId,
+    person: PersonId,
+) -> Result<Option<MemberRole>, StoreError> {
+    let row = sqlx::query(
+        "SELECT role FROM workgroup_members WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
+    )
+    .bind(account.to_string())
+    .bind(group.to_string())
+    .bind(person.to_string())
+    .fetch_optional(&db.any)
+    .await?;
+    row.map(|row| {
+        let role: String = row.try_get("role")?;
+        parse_label("member role", &role)
+    })
+    .transpose()
 }

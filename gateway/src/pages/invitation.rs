@@ -12,6 +12,7 @@ use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::{Invitation, InvitationCommand, InvitationError, InvitationState};
 use domain::person::{Person, PersonCommand, PersonError};
 use domain::task::{Task, TaskCommand};
+use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
 use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonName};
 use projections::commands::CommandError;
 use projections::directory;
@@ -370,6 +371,24 @@ async fn accept_inner(
         Err(CommandError::Refused(PersonError::AlreadyJoined)) => return Err(dead(Dead::Used)),
         Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
         Err(e) => return Err(dead(internal(e))),
+    }
+
+    // A workgroup invitation makes them a member. Refused if the group stopped taking
+    // external users since: they are in the account, and an owner can add them later.
+    if let Some(group) = record.workgroup {
+        let add = WorkgroupCommand::AddMember {
+            person: record.person,
+            role: MemberRole::Member,
+            kind: record.kind,
+            expires_at: None,
+        };
+        let group_key = AggregateKey::new(account, group.0);
+        if let Err(e) = state
+            .execute::<Workgroup>(group_key, add, Some(record.person))
+            .await
+        {
+            tracing::warn!(error = %e, %group, "a new member could not join the group they were invited into");
+        }
     }
 
     // Idempotent: repairs an invitation whose role assignment was cut short.

@@ -1,0 +1,264 @@
+//! Inviting people into the company or a workgroup, one or many at once: the
+//! application service behind the invite mutations.
+//!
+//! It checks what spans aggregates and read models (may the viewer invite here, is the
+//! group an extranet group, do the account's domain lists admit the address), then for
+//! each address on its own takes a place under the plan's limit and issues the
+//! invitation. One bad address never loses the good ones: every address gets its own
+//! outcome.
+
+use crate::state::AppState;
+use domain::account::{Account, AccountCommand, AccountError};
+use domain::address::parse_list;
+use domain::invitation::{Delivery, Invitation, InvitationCommand, InvitationTarget};
+use domain::person::PersonKind;
+use domain::workgroup::{Workgroup, WorkgroupCommand, WorkgroupError};
+use domain::{Address, AggregateKey, DepartmentId, InvitationId, PersonId, WorkgroupId};
+use projections::commands::CommandError;
+use projections::permission::Viewer;
+use projections::{accounts, directory, workgroups, StoreError};
+
+/// Where the invited people go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The company (employees only), optionally a department.
+    Company { department: Option<DepartmentId> },
+    /// An existing workgroup.
+    Workgroup(WorkgroupId),
+    /// A workgroup made for them; it takes external users, since that is why it
+    /// exists.
+    NewExtranetGroup { name: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct InviteMany {
+    /// Addresses as pasted: separated by commas, semicolons, new lines or spaces.
+    pub addresses: String,
+    /// Employees or extranet users; guests are invited into tasks.
+    pub kind: PersonKind,
+    pub destination: Destination,
+}
+
+/// What happened to one address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Invited {
+        address: String,
+        invitation: InvitationId,
+        person: PersonId,
+    },
+    Refused {
+        address: String,
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// Refusals of the request as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    #[error("you may not invite people here")]
+    Forbidden,
+    #[error("workgroup not found")]
+    GroupNotFound,
+    #[error("guests are invited into a task, not into the company or a group")]
+    GuestsOnlyInTasks,
+    #[error(
+        "extranet users are invited into an extranet workgroup: name one, or a new group to create"
+    )]
+    ExtranetNeedsGroup,
+    #[error("this workgroup does not allow access for external users: turn that on, or invite into another group")]
+    GroupNotExtranet,
+    #[error("give at least one email address or phone number")]
+    NoAddresses,
+    #[error("the new workgroup could not be created: {0}")]
+    NewGroup(WorkgroupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the event store failed: {0}")]
+    EventStore(String),
+}
+
+fn seat_refusal(error: &AccountError) -> &'static str {
+    match error {
+        AccountError::NoExtranetOnPlan => "NO_EXTRANET_ON_PLAN",
+        AccountError::TrialOver => "TRIAL_OVER",
+        _ => "PLAN_LIMIT_REACHED",
+    }
+}
+
+pub async fn invite_many(
+    state: &AppState,
+    viewer: &Viewer,
+    request: InviteMany,
+) -> Result<(Option<WorkgroupId>, Vec<Outcome>), InviteError> {
+    let account = accounts::get(&state.db, viewer.account)
+        .await?
+        .ok_or(InviteError::Forbidden)?;
+    let external = match request.kind {
+        PersonKind::Guest => return Err(InviteError::GuestsOnlyInTasks),
+        PersonKind::Extranet => true,
+        PersonKind::Employee => false,
+    };
+    let entries = parse_list(&request.addresses);
+    if entries.is_empty() {
+        return Err(InviteError::NoAddresses);
+    }
+
+    let target = match &request.destination {
+        Destination::Company { department } => {
+            if external {
+                return Err(InviteError::ExtranetNeedsGroup);
+            }
+            if !state
+                .permissions
+                .may_invite_into_account(viewer, &account.settings)
+            {
+                return Err(InviteError::Forbidden);
+            }
+            InvitationTarget::Company {
+                department: *department,
+            }
+        }
+        Destination::Workgroup(group) => {
+            let record = workgroups::get(&state.db, viewer.account, *group)
+                .await?
+                .ok_or(InviteError::GroupNotFound)?;
+            if !state
+                .permissions
+                .may_invite_into_group(viewer, *group)
+                .await?
+            {
+                return Err(InviteError::Forbidden);
+            }
+            if external && !record.extranet {
+                return Err(InviteError::GroupNotExtranet);
+            }
+            InvitationTarget::Workgroup {
+                group: *group,
+                kind: request.kind,
+            }
+        }
+        Destination::NewExtranetGroup { name } => {
+            if !viewer.is_employee()
+                || !state
+                    .permissions
+                    .may_invite_into_account(viewer, &account.settings)
+            {
+                return Err(InviteError::Forbidden);
+            }
+            let group = WorkgroupId::new_random();
+            let create = WorkgroupCommand::Create {
+                group,
+                name: name.clone(),
+                extranet: true,
+                owner: viewer.person,
+            };
+            match state
+                .execute::<Workgroup>(
+                    AggregateKey::new(viewer.account, group.0),
+                    create,
+                    Some(viewer.person),
+                )
+                .await
+            {
+                Ok(()) => {}
+                Err(CommandError::Refused(e)) => return Err(InviteError::NewGroup(e)),
+                Err(e) => return Err(InviteError::EventStore(e.to_string())),
+            }
+            InvitationTarget::Workgroup {
+                group,
+                kind: request.kind,
+            }
+        }
+    };
+    let created_group = match (&request.destination, target) {
+        (Destination::NewExtranetGroup { .. }, InvitationTarget::Workgroup { group, .. }) => {
+            Some(group)
+        }
+        _ => None,
+    };
+
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for (raw, parsed) in entries {
+        let refused = |code: &'static str, message: String| Outcome::Refused {
+            address: raw.clone(),
+            code,
+            message,
+        };
+        let address = match parsed {
+            Ok(address) => address,
+            Err(e) => {
+                outcomes.push(refused("INVALID_ADDRESS", e.to_string()));
+                continue;
+            }
+        };
+        if let Address::Email(email) = &address {
+            if let Err(e) = account.settings.admits(email) {
+                outcomes.push(refused("DOMAIN_NOT_ALLOWED", e.to_string()));
+                continue;
+            }
+            if directory::by_email(&state.db, viewer.account, email)
+                .await?
+                .is_some()
+            {
+                outcomes.push(refused(
+                    "EMAIL_TAKEN",
+                    format!("{email} already belongs to a person of this account"),
+                ));
+                continue;
+            }
+        }
+        let person = PersonId::new_random();
+        let account_key = AggregateKey::account(viewer.account);
+        let seat = AccountCommand::TakeSeat { person, external };
+        match state
+            .execute::<Account>(account_key, seat, Some(viewer.person))
+            .await
+        {
+            Ok(()) => {}
+            Err(CommandError::Refused(e)) => {
+                outcomes.push(refused(seat_refusal(&e), e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(InviteError::EventStore(e.to_string())),
+        }
+        let invitation = InvitationId::new_random();
+        let issue = InvitationCommand::Issue {
+            invitation,
+            person,
+            address: address.clone(),
+            name: None,
+            target,
+            sponsor: viewer.person,
+            delivery: Delivery::Link,
+        };
+        let key = AggregateKey::new(viewer.account, invitation.0);
+        match state
+            .execute::<Invitation>(key, issue, Some(viewer.person))
+            .await
+        {
+            Ok(()) => outcomes.push(Outcome::Invited {
+                address: address.to_string(),
+                invitation,
+                person,
+            }),
+            Err(e) => {
+                let release = AccountCommand::ReleaseSeat { person };
+                if let Err(error) = state
+                    .execute::<Account>(account_key, release, Some(viewer.person))
+                    .await
+                {
+                    tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
+                }
+                outcomes.push(refused("NOT_INVITED", e.to_string()));
+            }
+        }
+    }
+    let invited = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Invited { .. }))
+        .count();
+    tracing::info!(account = %viewer.account, invited, refused = outcomes.len() - invited, "invitations sent");
+    Ok((created_group, outcomes))
+}
