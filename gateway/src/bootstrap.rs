@@ -82,7 +82,7 @@ pub async fn create_account(
     )
     .await?;
     bus.execute::<EmailClaim>(
-        EmailClaim::key(account, &email),
+        EmailClaim::key(account, &email, bus.secrets()),
         EmailClaimCommand::Claim {
             email: email.clone(),
             person: administrator,

@@ -16,6 +16,7 @@ use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use domain::account::Account;
 use domain::email_claim::EmailClaim;
 use domain::invitation::Invitation;
+use domain::invitation::SecretKey;
 use domain::person::Person;
 use domain::services::DomainServices;
 use domain::task::Task;
@@ -230,6 +231,7 @@ pub struct CommandBus {
     pub workgroups: Cqrs<Workgroup>,
     pub email_claims: Cqrs<EmailClaim>,
     log: EventLog,
+    secrets: SecretKey,
 }
 
 /// Lets [`CommandBus::execute`] pick the handler from the aggregate type.
@@ -261,9 +263,15 @@ impl CommandBus {
             invitations: Cqrs::new(db, services.clone()),
             tasks: Cqrs::new(db, services.clone()),
             workgroups: Cqrs::new(db, services.clone()),
+            secrets: services.secrets.clone(),
             email_claims: Cqrs::new(db, services),
             log: EventLog::new(db.clone()),
         }
+    }
+
+    /// The server's key, for the ids that must be derived from personal data.
+    pub fn secrets(&self) -> &SecretKey {
+        &self.secrets
     }
 
     /// Runs `command` against the aggregate at `key` and returns the log position of

@@ -190,7 +190,7 @@ impl Reactor {
                             return Ok(());
                         };
                         let release = EmailClaimCommand::Release { person };
-                        let key = EmailClaim::key(account, &email);
+                        let key = EmailClaim::key(account, &email, self.bus.secrets());
                         settled(
                             "release email",
                             self.bus

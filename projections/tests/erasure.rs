@@ -53,7 +53,7 @@ async fn erasure_leaves_the_log_whole_and_unreadable(db: Database) {
     let email = Email::parse("zoe.private@client.test").expect("email");
     let key = AggregateKey::new(account, person.0);
     bus.execute::<EmailClaim>(
-        EmailClaim::key(account, &email),
+        EmailClaim::key(account, &email, bus.secrets()),
         EmailClaimCommand::Claim {
             email: email.clone(),
             person,

@@ -97,7 +97,7 @@ impl Setup {
         let email = Email::parse(email).expect("email");
         self.bus
             .execute::<EmailClaim>(
-                EmailClaim::key(self.account, &email),
+                EmailClaim::key(self.account, &email, self.bus.secrets()),
                 EmailClaimCommand::Claim {
                     email: email.clone(),
                     person,
@@ -268,7 +268,7 @@ async fn dismissal_frees_the_email_for_a_later_invitation() {
         email: email.clone(),
         person: again,
     };
-    let key = EmailClaim::key(s.account, &email);
+    let key = EmailClaim::key(s.account, &email, s.bus.secrets());
     assert!(
         s.bus
             .execute::<EmailClaim>(key, claim(), &s.meta())

@@ -1,20 +1,18 @@
 //! One email address, one current person per account.
 //!
 //! Uniqueness spans many person aggregates, so it gets an aggregate of its own: one
-//! per (account, address), keyed by a UUID derived from the normalised address. Two
+//! per (account, address), keyed by a UUID derived from the normalised address and the
+//! server's secret. Two
 //! people claiming the same address race on the same aggregate, and the event store's
 //! optimistic lock lets exactly one win. Dismissal and erasure release the claim, so
 //! the address can be invited again.
 
+use crate::invitation::SecretKey;
 use crate::services::DomainServices;
 use crate::{AccountId, AggregateKey, Email, PersonId};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
-
-/// Fixed namespace for the addresses' UUIDs; changing it would orphan every claim.
-const NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0c5e_8a1b_4f7e_9c4d_2b3a_1e0f_5a77);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailClaimCommand {
@@ -45,9 +43,11 @@ pub struct EmailClaim {
 }
 
 impl EmailClaim {
-    /// The claim aggregate of `email` in `account`.
-    pub fn key(account: AccountId, email: &Email) -> AggregateKey {
-        AggregateKey::new(account, Uuid::new_v5(&NAMESPACE, email.as_str().as_bytes()))
+    /// The claim aggregate of `email` in `account`. Its id is keyed with the server's
+    /// secret, so the log does not hold a guessable hash of the address (see
+    /// `SecretKey::pseudonym`); changing the key orphans every claim.
+    pub fn key(account: AccountId, email: &Email, secrets: &SecretKey) -> AggregateKey {
+        AggregateKey::new(account, secrets.pseudonym("email-claim", email.as_str()))
     }
 
     pub fn holder(&self) -> Option<PersonId> {
@@ -179,16 +179,26 @@ mod tests {
     }
 
     #[test]
-    fn the_key_depends_on_the_normalised_address_and_the_account() {
+    fn the_key_depends_on_the_normalised_address_the_account_and_the_server_key() {
         let account = AccountId::new_random();
+        let secrets = SecretKey::from_bytes([1; 32]);
         let upper = Email::parse("ANN@Example.com").unwrap();
+        let key =
+            |account, email: &Email, secrets: &SecretKey| EmailClaim::key(account, email, secrets);
         assert_eq!(
-            EmailClaim::key(account, &ann()),
-            EmailClaim::key(account, &upper)
+            key(account, &ann(), &secrets),
+            key(account, &upper, &secrets)
         );
         assert_ne!(
-            EmailClaim::key(account, &ann()),
-            EmailClaim::key(AccountId::new_random(), &ann())
+            key(account, &ann(), &secrets),
+            key(AccountId::new_random(), &ann(), &secrets)
+        );
+        let bob = Email::parse("bob@example.com").unwrap();
+        assert_ne!(key(account, &ann(), &secrets), key(account, &bob, &secrets));
+        assert_ne!(
+            key(account, &ann(), &secrets),
+            key(account, &ann(), &SecretKey::from_bytes([2; 32])),
+            "without the server's key the id cannot be recomputed"
         );
     }
 }

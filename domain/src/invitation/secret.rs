@@ -32,6 +32,22 @@ impl SecretKey {
         expected.len() == presented.len() && bool::from(expected.ct_eq(&presented))
     }
 
+    /// A stable id derived from `data` that cannot be recomputed without the key:
+    /// where an id must follow from personal data (an email address), this keeps the
+    /// id from being a dictionary-checkable hash of it.
+    pub fn pseudonym(&self, purpose: &str, data: &str) -> uuid::Uuid {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.as_slice()) else {
+            return uuid::Uuid::nil();
+        };
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(data.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+
     fn mac(&self, invitation: InvitationId, nonce: &str) -> Vec<u8> {
         // A 32-byte key is always accepted by HMAC; the fallback is unreachable.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.as_slice()) else {

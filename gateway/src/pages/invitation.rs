@@ -315,7 +315,11 @@ async fn accept_inner(
         person: record.person,
     };
     match state
-        .execute::<EmailClaim>(EmailClaim::key(account, &email), claim, Some(record.person))
+        .execute::<EmailClaim>(
+            EmailClaim::key(account, &email, &state.secrets),
+            claim,
+            Some(record.person),
+        )
         .await
     {
         Ok(()) => {}
