@@ -2,14 +2,22 @@
 //! that". The gateway asks it for every field and mutation and holds no rule of its
 //! own. Answers come from the read models.
 //!
-//! Rules (DOMAIN.md, "Who may see and do what") covered so far:
-//! - administrators see every task and person of their account;
-//! - an employee sees every person of the account, and the tasks they created or hold
-//!   a role in;
-//! - a guest or extranet user sees themself, the tasks they hold a role in, and the
-//!   people of those tasks; nothing else.
+//! The rules (DOMAIN.md, "Who may see and do what"):
+//! - administrators: everything in their account;
+//! - employees: every employee, the company's groups, the extranet groups they belong
+//!   to, the tasks they hold a role in or that belong to a group they can see, and the
+//!   people they share a group or a task with;
+//! - extranet users: themselves, the extranet groups they belong to with their members
+//!   and tasks, the tasks they hold a role in and the people of those tasks; not the
+//!   company's structure, other people or other groups;
+//! - guests: themselves, the tasks they hold a role in and the people of those tasks;
+//! - direct messages: employees with each other; an extranet user only with people
+//!   who share an extranet group with them; guests with nobody;
+//! - dismissed or suspended people are no viewers at all (`Viewer::from_record`).
 //!
-//! Nothing ever crosses accounts: every query is bound to the viewer's account.
+//! Nothing ever crosses accounts: every query is bound to the viewer's account. Each
+//! question is one SQL query over the read models, built from the fragments below;
+//! `$1` is the account, `$2` the thing asked about, `$3` the viewer.
 
 use crate::directory::PersonRecord;
 use crate::workgroups;
@@ -47,8 +55,71 @@ pub struct Permissions {
     db: Database,
 }
 
-const HOLDS_A_ROLE: &str = "(t.creator_id = $3 OR EXISTS (SELECT 1 FROM task_roles r
-     WHERE r.account_id = t.account_id AND r.task_id = t.task_id AND r.person_id = $3))";
+/// `$2`'s person or `$3`'s person holds a role in task `t` (or created it).
+fn on_task(person: &str) -> String {
+    format!(
+        "(t.creator_id = {person} OR EXISTS (SELECT 1 FROM task_roles r
+            WHERE r.account_id = t.account_id AND r.task_id = t.task_id AND r.person_id = {person}))"
+    )
+}
+
+fn member_of(group: &str, person: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM workgroup_members m
+                  WHERE m.account_id = $1 AND m.workgroup_id = {group} AND m.person_id = {person})"
+    )
+}
+
+/// Group `w` is one the viewer (`$3`) can see.
+fn group_visible(viewer: &Viewer) -> String {
+    match viewer.kind {
+        _ if viewer.administrator => "1 = 1".to_string(),
+        PersonKind::Employee => {
+            format!("(w.extranet = 0 OR {})", member_of("w.workgroup_id", "$3"))
+        }
+        PersonKind::Extranet => {
+            format!("(w.extranet = 1 AND {})", member_of("w.workgroup_id", "$3"))
+        }
+        PersonKind::Guest => "1 = 0".to_string(),
+    }
+}
+
+/// Task `t` is one the viewer (`$3`) can see.
+fn task_visible(viewer: &Viewer) -> String {
+    if viewer.administrator {
+        return "1 = 1".to_string();
+    }
+    format!(
+        "({on_task} OR (t.workgroup_id IS NOT NULL AND EXISTS (SELECT 1 FROM workgroups w
+              WHERE w.account_id = $1 AND w.workgroup_id = t.workgroup_id AND {group})))",
+        on_task = on_task("$3"),
+        group = group_visible(viewer),
+    )
+}
+
+/// `$2` and `$3` are both members of one group (an extranet group, if `extranet`).
+fn share_group(extranet: bool) -> String {
+    let only_extranet = if extranet {
+        "AND EXISTS (SELECT 1 FROM workgroups w WHERE w.account_id = a.account_id
+                      AND w.workgroup_id = a.workgroup_id AND w.extranet = 1)"
+    } else {
+        ""
+    };
+    format!(
+        "EXISTS (SELECT 1 FROM workgroup_members a
+                   JOIN workgroup_members b ON b.account_id = a.account_id AND b.workgroup_id = a.workgroup_id
+                  WHERE a.account_id = $1 AND a.person_id = $2 AND b.person_id = $3 {only_extranet})"
+    )
+}
+
+/// `$2` and `$3` both hold a role in one task.
+fn share_task() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM tasks t WHERE t.account_id = $1 AND {} AND {})",
+        on_task("$2"),
+        on_task("$3")
+    )
+}
 
 const IS_RESPONSIBLE_OR_CREATOR: &str = "(t.creator_id = $3 OR EXISTS (SELECT 1 FROM task_roles r
      WHERE r.account_id = t.account_id AND r.task_id = t.task_id AND r.person_id = $3
@@ -59,31 +130,38 @@ impl Permissions {
         Self { db }
     }
 
-    async fn task_matches(
+    /// Whether `SELECT 1 FROM {from} WHERE {condition}` finds a row, with `$1` the
+    /// viewer's account, `$2` the target and `$3` the viewer.
+    async fn exists(
         &self,
         viewer: &Viewer,
-        task: TaskId,
+        target: &str,
+        from: &str,
         condition: &str,
     ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "SELECT 1 AS found FROM tasks t WHERE t.account_id = $1 AND t.task_id = $2 AND {condition}"
-        );
+        let sql = format!("SELECT 1 AS found FROM {from} WHERE {condition}");
         let row = sqlx::query(&sql)
             .bind(viewer.account.to_string())
-            .bind(task.to_string())
+            .bind(target)
             .bind(viewer.person.to_string())
             .fetch_optional(&self.db.any)
             .await?;
         Ok(row.is_some())
     }
 
+    async fn task_matches(
+        &self,
+        viewer: &Viewer,
+        task: TaskId,
+        condition: &str,
+    ) -> Result<bool, StoreError> {
+        let condition = format!("t.account_id = $1 AND t.task_id = $2 AND {condition}");
+        self.exists(viewer, &task.to_string(), "tasks t", &condition)
+            .await
+    }
+
     pub async fn may_see_task(&self, viewer: &Viewer, task: TaskId) -> Result<bool, StoreError> {
-        let condition = if viewer.administrator {
-            "1 = 1"
-        } else {
-            HOLDS_A_ROLE
-        };
-        self.task_matches(viewer, task, condition).await
+        self.task_matches(viewer, task, &task_visible(viewer)).await
     }
 
     /// Renaming, changing status: administrators, the creator and the responsible
@@ -99,6 +177,15 @@ impl Permissions {
         self.task_matches(viewer, task, condition).await
     }
 
+    /// Commenting: everyone who can see the task, guests included.
+    pub async fn may_comment_task(
+        &self,
+        viewer: &Viewer,
+        task: TaskId,
+    ) -> Result<bool, StoreError> {
+        self.may_see_task(viewer, task).await
+    }
+
     /// Inviting a guest into a task: the employees who may change it.
     pub async fn may_invite_guest_to_task(
         &self,
@@ -112,6 +199,25 @@ impl Permissions {
     /// extranet groups once workgroups exist.)
     pub fn may_create_task(&self, viewer: &Viewer) -> bool {
         viewer.is_employee()
+    }
+
+    pub async fn may_see_group(
+        &self,
+        viewer: &Viewer,
+        group: WorkgroupId,
+    ) -> Result<bool, StoreError> {
+        let condition = format!(
+            "w.account_id = $1 AND w.workgroup_id = $2 AND {}",
+            group_visible(viewer)
+        );
+        self.exists(viewer, &group.to_string(), "workgroups w", &condition)
+            .await
+    }
+
+    /// Approving registrations, transferring, converting, dismissing, reinstating,
+    /// erasing, changing the plan or the invitation settings: administrators only.
+    pub fn may_administer(&self, viewer: &Viewer) -> bool {
+        viewer.administrator
     }
 
     /// Inviting people into the company or a department: administrators, and every
@@ -145,27 +251,40 @@ impl Permissions {
         if viewer.person == person {
             return Ok(true);
         }
-        let condition = if viewer.is_employee() {
-            "1 = 1"
-        } else {
-            // Someone who shares a task with the viewer.
-            "EXISTS (
-               SELECT 1 FROM tasks t
-                WHERE t.account_id = $1
-                  AND (t.creator_id = $3 OR EXISTS (SELECT 1 FROM task_roles r WHERE r.account_id = $1
-                        AND r.task_id = t.task_id AND r.person_id = $3))
-                  AND (t.creator_id = $2 OR EXISTS (SELECT 1 FROM task_roles r WHERE r.account_id = $1
-                        AND r.task_id = t.task_id AND r.person_id = $2)))"
+        let condition = match viewer.kind {
+            _ if viewer.administrator => "1 = 1".to_string(),
+            PersonKind::Employee => format!(
+                "(p.kind = 'employee' OR {} OR {})",
+                share_group(false),
+                share_task()
+            ),
+            PersonKind::Extranet => format!("({} OR {})", share_group(true), share_task()),
+            PersonKind::Guest => share_task(),
         };
-        let sql = format!(
-            "SELECT 1 AS found FROM people p WHERE p.account_id = $1 AND p.person_id = $2 AND {condition}"
+        let condition = format!("p.account_id = $1 AND p.person_id = $2 AND {condition}");
+        self.exists(viewer, &person.to_string(), "people p", &condition)
+            .await
+    }
+
+    /// Direct messages: employees with each other; an extranet user with those who
+    /// share an extranet group with them; guests with nobody. Only with people who
+    /// are active.
+    pub async fn may_message(&self, viewer: &Viewer, person: PersonId) -> Result<bool, StoreError> {
+        if viewer.person == person || viewer.kind == PersonKind::Guest {
+            return Ok(false);
+        }
+        let condition = if viewer.is_employee() {
+            format!(
+                "(p.kind = 'employee' OR (p.kind = 'extranet' AND {}))",
+                share_group(true)
+            )
+        } else {
+            format!("p.kind <> 'guest' AND {}", share_group(true))
+        };
+        let condition = format!(
+            "p.account_id = $1 AND p.person_id = $2 AND p.status = 'active' AND {condition}"
         );
-        let row = sqlx::query(&sql)
-            .bind(viewer.account.to_string())
-            .bind(person.to_string())
-            .bind(viewer.person.to_string())
-            .fetch_optional(&self.db.any)
-            .await?;
-        Ok(row.is_some())
+        self.exists(viewer, &person.to_string(), "people p", &condition)
+            .await
     }
 }

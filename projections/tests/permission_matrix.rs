@@ -1,0 +1,297 @@
+//! The whole permission matrix: every kind of person, asked about every kind of
+//! resource and action, against a table written by hand from DOMAIN.md ("Who may see
+//! and do what"). On both backends.
+
+mod support;
+
+use domain::invitation::SecretKey;
+use domain::person::{Person, PersonCommand, PersonKind};
+use domain::services::{DomainServices, FixedClock, FixedNonce};
+use domain::task::{Task, TaskCommand, TaskRole};
+use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
+use domain::{
+    AccountId, AggregateKey, Email, PersonId, PersonName, TaskId, Timestamp, WorkgroupId,
+};
+use projections::commands::CommandBus;
+use projections::log::Metadata;
+use projections::permission::{Permissions, Viewer};
+use projections::projector::Projector;
+use projections::read_model::ReadModels;
+use projections::Database;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The workspace:
+/// - A: administrator. E1, E2: employees. X, Y: extranet users. G: a guest.
+/// - G1: a company group, owner E1. X1: an extranet group, owner E1, member X.
+///   X2: an extranet group, owner E2, member Y.
+/// - T_G1: a task in G1 by E1. T_X1: a task in X1 by E1. T_guest: a task by E2 with G
+///   as observer. T_A: a task of A's, in no group.
+const PEOPLE: [&str; 6] = ["A", "E1", "E2", "X", "Y", "G"];
+
+/// Rows are viewers in `PEOPLE` order; columns are given per table. 1 = allowed.
+const SEE_TASK: (&[&str], [&str; 6]) = (
+    &["T_G1", "T_X1", "T_guest", "T_A"],
+    ["1111", "1100", "1010", "0100", "0000", "0010"],
+);
+const CHANGE_TASK: (&[&str], [&str; 6]) = (
+    &["T_G1", "T_X1", "T_guest", "T_A"],
+    ["1111", "1100", "0010", "0000", "0000", "0000"],
+);
+const SEE_GROUP: (&[&str], [&str; 6]) = (
+    &["G1", "X1", "X2"],
+    ["111", "110", "101", "010", "001", "000"],
+);
+const SEE_PERSON: (&[&str], [&str; 6]) = (
+    &PEOPLE,
+    ["111111", "111100", "111011", "010100", "001010", "001001"],
+);
+const MESSAGE: (&[&str], [&str; 6]) = (
+    &PEOPLE,
+    ["011000", "101100", "110010", "010000", "001000", "000000"],
+);
+
+struct Workspace {
+    account: AccountId,
+    people: BTreeMap<&'static str, (PersonId, PersonKind, bool)>,
+    tasks: BTreeMap<&'static str, TaskId>,
+    groups: BTreeMap<&'static str, WorkgroupId>,
+}
+
+async fn build(db: &Database) -> Workspace {
+    let services = DomainServices {
+        clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
+        nonces: Arc::new(FixedNonce("n".into())),
+        secrets: SecretKey::from_bytes([8; 32]),
+    };
+    let bus = CommandBus::new(db, services);
+    let meta = Metadata {
+        actor: None,
+        at: Timestamp(1_700_000_000_000),
+        request_id: None,
+    };
+    let account = AccountId::new_random();
+    let mut w = Workspace {
+        account,
+        people: BTreeMap::new(),
+        tasks: BTreeMap::new(),
+        groups: BTreeMap::new(),
+    };
+    for (name, kind, administrator) in [
+        ("A", PersonKind::Employee, true),
+        ("E1", PersonKind::Employee, false),
+        ("E2", PersonKind::Employee, false),
+        ("X", PersonKind::Extranet, false),
+        ("Y", PersonKind::Extranet, false),
+        ("G", PersonKind::Guest, false),
+    ] {
+        let person = PersonId::new_random();
+        bus.execute::<Person>(
+            AggregateKey::new(account, person.0),
+            PersonCommand::Join {
+                person,
+                kind,
+                email: Email::parse(&format!("{}@acme.test", name.to_lowercase())).expect("email"),
+                name: PersonName::parse(name, "Person").expect("name"),
+                administrator,
+                password_hash: "$argon2id$stub".into(),
+                invitation: None,
+                sponsor: None,
+                previous: None,
+            },
+            &meta,
+        )
+        .await
+        .expect("join");
+        w.people.insert(name, (person, kind, administrator));
+    }
+    let id = |w: &Workspace, name: &str| w.people[name].0;
+    for (name, extranet, owner, member) in [
+        ("G1", false, "E1", None),
+        ("X1", true, "E1", Some("X")),
+        ("X2", true, "E2", Some("Y")),
+    ] {
+        let group = WorkgroupId::new_random();
+        let key = AggregateKey::new(account, group.0);
+        let create = WorkgroupCommand::Create {
+            group,
+            name: name.into(),
+            extranet,
+            owner: id(&w, owner),
+        };
+        bus.execute::<Workgroup>(key, create, &meta)
+            .await
+            .expect("group");
+        if let Some(member) = member {
+            let add = WorkgroupCommand::AddMember {
+                person: id(&w, member),
+                role: MemberRole::Member,
+                kind: PersonKind::Extranet,
+                expires_at: None,
+            };
+            bus.execute::<Workgroup>(key, add, &meta)
+                .await
+                .expect("member");
+        }
+        w.groups.insert(name, group);
+    }
+    for (name, creator, group, guest) in [
+        ("T_G1", "E1", Some("G1"), None),
+        ("T_X1", "E1", Some("X1"), None),
+        ("T_guest", "E2", None, Some("G")),
+        ("T_A", "A", None, None),
+    ] {
+        let task = TaskId::new_random();
+        let key = AggregateKey::new(account, task.0);
+        let create = TaskCommand::Create {
+            task,
+            title: name.into(),
+            description: String::new(),
+            creator: id(&w, creator),
+            workgroup: group.map(|g| w.groups[g]),
+            deadline: None,
+        };
+        bus.execute::<Task>(key, create, &meta).await.expect("task");
+        if let Some(guest) = guest {
+            let assign = TaskCommand::Assign {
+                person: id(&w, guest),
+                role: TaskRole::Observer,
+            };
+            bus.execute::<Task>(key, assign, &meta)
+                .await
+                .expect("assign");
+        }
+        w.tasks.insert(name, task);
+    }
+    let (projector, _) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    projector.catch_up_to_head().await.expect("project");
+    w
+}
+
+impl Workspace {
+    fn viewer(&self, name: &str) -> Viewer {
+        let (person, kind, administrator) = self.people[name];
+        Viewer {
+            account: self.account,
+            person,
+            kind,
+            administrator,
+        }
+    }
+}
+
+/// Collects every cell that differs from the table, so one run shows them all.
+fn compare(
+    question: &str,
+    table: &(&[&str], [&str; 6]),
+    answer: impl Fn(usize, usize) -> bool,
+    wrong: &mut Vec<String>,
+) {
+    for (v, row) in table.1.iter().enumerate() {
+        for (c, expected) in row.chars().enumerate() {
+            let got = answer(v, c);
+            if got != (expected == '1') {
+                wrong.push(format!(
+                    "{question}: {} about {} should be {expected}, is {}",
+                    PEOPLE[v],
+                    table.0[c],
+                    u8::from(got)
+                ));
+            }
+        }
+    }
+}
+
+async fn the_matrix_holds(db: Database) {
+    let w = build(&db).await;
+    let engine = Permissions::new(db.clone());
+    let mut answers: BTreeMap<(&str, usize, usize), bool> = BTreeMap::new();
+    for (v, viewer_name) in PEOPLE.iter().enumerate() {
+        let viewer = w.viewer(viewer_name);
+        for (c, task) in SEE_TASK.0.iter().enumerate() {
+            let task = w.tasks[task];
+            answers.insert(
+                ("see task", v, c),
+                engine.may_see_task(&viewer, task).await.expect("ask"),
+            );
+            answers.insert(
+                ("change task", v, c),
+                engine.may_change_task(&viewer, task).await.expect("ask"),
+            );
+            let comment = engine.may_comment_task(&viewer, task).await.expect("ask");
+            assert_eq!(
+                comment,
+                answers[&("see task", v, c)],
+                "whoever sees a task may comment on it"
+            );
+        }
+        for (c, group) in SEE_GROUP.0.iter().enumerate() {
+            answers.insert(
+                ("see group", v, c),
+                engine
+                    .may_see_group(&viewer, w.groups[group])
+                    .await
+                    .expect("ask"),
+            );
+        }
+        for (c, other) in PEOPLE.iter().enumerate() {
+            let other = w.people[other].0;
+            answers.insert(
+                ("see person", v, c),
+                engine.may_see_person(&viewer, other).await.expect("ask"),
+            );
+            answers.insert(
+                ("message", v, c),
+                engine.may_message(&viewer, other).await.expect("ask"),
+            );
+        }
+        assert_eq!(engine.may_administer(&viewer), *viewer_name == "A");
+        assert_eq!(
+            engine.may_create_task(&viewer),
+            viewer_name.starts_with(['A', 'E'])
+        );
+    }
+    let mut wrong = Vec::new();
+    for (question, table) in [
+        ("see task", &SEE_TASK),
+        ("change task", &CHANGE_TASK),
+        ("see group", &SEE_GROUP),
+        ("see person", &SEE_PERSON),
+        ("message", &MESSAGE),
+    ] {
+        compare(
+            question,
+            table,
+            |v, c| answers[&(question, v, c)],
+            &mut wrong,
+        );
+    }
+    // Another account's viewer sees nothing here, whatever their role there.
+    let stranger = Viewer {
+        account: AccountId::new_random(),
+        ..w.viewer("A")
+    };
+    for task in w.tasks.values() {
+        if engine.may_see_task(&stranger, *task).await.expect("ask") {
+            wrong.push("an administrator of another account sees a task".into());
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} cells differ from DOMAIN.md:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn postgres_the_matrix_holds() {
+    the_matrix_holds(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_the_matrix_holds() {
+    the_matrix_holds(support::fresh_sqlite().await).await;
+}
