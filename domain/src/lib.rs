@@ -53,6 +53,40 @@ macro_rules! domain_event {
 }
 pub(crate) use domain_event;
 
+/// Implements [`cqrs_es::Aggregate`] the same way for every aggregate: `decide` (a pure
+/// function of the state, the command and the services, giving zero or more events)
+/// and `evolve` (folding one event into the state) are the aggregate's own; writing
+/// the decided events to the sink is the same everywhere.
+macro_rules! aggregate {
+    ($ty:ident, $name:literal, $command:ty, $event:ty, $error:ty) => {
+        impl cqrs_es::Aggregate for $ty {
+            const TYPE: &'static str = $name;
+            type Command = $command;
+            type Event = $event;
+            type Error = $error;
+            type Services = crate::services::DomainServices;
+
+            async fn handle(
+                &mut self,
+                command: Self::Command,
+                services: &Self::Services,
+                sink: &cqrs_es::event_sink::EventSink<Self>,
+            ) -> Result<(), Self::Error> {
+                // `decide` gives an Option or a Vec: zero or more events either way.
+                for event in IntoIterator::into_iter(self.decide(command, services)?) {
+                    sink.write(event, self).await;
+                }
+                Ok(())
+            }
+
+            fn apply(&mut self, event: Self::Event) {
+                self.evolve(event)
+            }
+        }
+    };
+}
+pub(crate) use aggregate;
+
 #[cfg(test)]
 pub(crate) mod testing {
     use crate::invitation::SecretKey;

@@ -1,8 +1,6 @@
 use super::{AccountCommand, AccountError, AccountEvent, InvitationSettings, Plan};
 use crate::services::DomainServices;
 use crate::{AccountId, PersonId, Timestamp};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -178,26 +176,16 @@ impl Account {
     }
 }
 
-impl Aggregate for Account {
-    const TYPE: &'static str = "account";
-    type Command = AccountCommand;
-    type Event = AccountEvent;
-    type Error = AccountError;
-    type Services = DomainServices;
+crate::aggregate!(
+    Account,
+    "account",
+    AccountCommand,
+    AccountEvent,
+    AccountError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Account {
+    fn evolve(&mut self, event: AccountEvent) {
         match event {
             AccountEvent::AccountCreated {
                 account,

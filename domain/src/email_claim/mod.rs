@@ -10,8 +10,6 @@
 use crate::invitation::SecretKey;
 use crate::services::DomainServices;
 use crate::{AccountId, AggregateKey, Email, PersonId};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,20 +53,21 @@ impl EmailClaim {
     }
 }
 
-impl Aggregate for EmailClaim {
-    const TYPE: &'static str = "email_claim";
-    type Command = EmailClaimCommand;
-    type Event = EmailClaimEvent;
-    type Error = EmailClaimError;
-    type Services = DomainServices;
+crate::aggregate!(
+    EmailClaim,
+    "email_claim",
+    EmailClaimCommand,
+    EmailClaimEvent,
+    EmailClaimError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        let event = match command {
+impl EmailClaim {
+    fn decide(
+        &self,
+        command: EmailClaimCommand,
+        _services: &DomainServices,
+    ) -> Result<Option<EmailClaimEvent>, EmailClaimError> {
+        Ok(match command {
             EmailClaimCommand::Claim { email, person } => match self.holder {
                 // Claiming again for the same person changes nothing: safe to repeat.
                 Some(holder) if holder == person => None,
@@ -85,14 +84,10 @@ impl Aggregate for EmailClaim {
             EmailClaimCommand::Release { person } => {
                 (self.holder == Some(person)).then_some(EmailClaimEvent::EmailReleased { person })
             }
-        };
-        if let Some(event) = event {
-            sink.write(event, self).await;
-        }
-        Ok(())
+        })
     }
 
-    fn apply(&mut self, event: Self::Event) {
+    fn evolve(&mut self, event: EmailClaimEvent) {
         match event {
             EmailClaimEvent::EmailClaimed { person, .. } => self.holder = Some(person),
             EmailClaimEvent::EmailReleased { .. } => self.holder = None,

@@ -2,8 +2,6 @@ use super::{Delivery, InvitationCommand, InvitationError, InvitationEvent, Invit
 use crate::person::PersonKind;
 use crate::services::DomainServices;
 use crate::{Address, InvitationId, PersonId, Timestamp};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 /// How long a link stays valid after it is sent.
@@ -205,26 +203,16 @@ impl Invitation {
     }
 }
 
-impl Aggregate for Invitation {
-    const TYPE: &'static str = "invitation";
-    type Command = InvitationCommand;
-    type Event = InvitationEvent;
-    type Error = InvitationError;
-    type Services = DomainServices;
+crate::aggregate!(
+    Invitation,
+    "invitation",
+    InvitationCommand,
+    InvitationEvent,
+    InvitationError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Invitation {
+    fn evolve(&mut self, event: InvitationEvent) {
         match event {
             InvitationEvent::InvitationIssued {
                 invitation,

@@ -1,8 +1,6 @@
 use super::{PersonCommand, PersonError, PersonEvent, PersonKind, SuspensionReason};
 use crate::services::DomainServices;
 use crate::{Email, PersonId, Timestamp};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 /// Where a person stands. Only `Active` people can do anything.
@@ -178,26 +176,10 @@ impl Person {
     }
 }
 
-impl Aggregate for Person {
-    const TYPE: &'static str = "person";
-    type Command = PersonCommand;
-    type Event = PersonEvent;
-    type Error = PersonError;
-    type Services = DomainServices;
+crate::aggregate!(Person, "person", PersonCommand, PersonEvent, PersonError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        if let Some(event) = self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Person {
+    fn evolve(&mut self, event: PersonEvent) {
         match event {
             PersonEvent::PersonJoined {
                 person,

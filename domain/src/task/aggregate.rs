@@ -1,8 +1,6 @@
 use super::{TaskCommand, TaskError, TaskEvent, TaskRole, TaskStatus};
 use crate::services::DomainServices;
 use crate::{CommentId, PersonId, TaskId, Timestamp};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,7 +54,11 @@ impl Task {
             .map(|(person, _)| *person)
     }
 
-    fn decide(&self, command: TaskCommand) -> Result<Option<TaskEvent>, TaskError> {
+    fn decide(
+        &self,
+        command: TaskCommand,
+        _services: &DomainServices,
+    ) -> Result<Option<TaskEvent>, TaskError> {
         if let TaskCommand::Create {
             task,
             title,
@@ -149,26 +151,10 @@ impl Task {
     }
 }
 
-impl Aggregate for Task {
-    const TYPE: &'static str = "task";
-    type Command = TaskCommand;
-    type Event = TaskEvent;
-    type Error = TaskError;
-    type Services = DomainServices;
+crate::aggregate!(Task, "task", TaskCommand, TaskEvent, TaskError);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        if let Some(event) = self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Task {
+    fn evolve(&mut self, event: TaskEvent) {
         match event {
             TaskEvent::TaskCreated {
                 task,

@@ -4,8 +4,6 @@ use super::{
 use crate::person::PersonKind;
 use crate::services::DomainServices;
 use crate::{PersonId, Timestamp, WorkgroupId};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -180,26 +178,16 @@ impl Workgroup {
     }
 }
 
-impl Aggregate for Workgroup {
-    const TYPE: &'static str = "workgroup";
-    type Command = WorkgroupCommand;
-    type Event = WorkgroupEvent;
-    type Error = WorkgroupError;
-    type Services = DomainServices;
+crate::aggregate!(
+    Workgroup,
+    "workgroup",
+    WorkgroupCommand,
+    WorkgroupEvent,
+    WorkgroupError
+);
 
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        if let Some(event) = self.decide(command, services)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Workgroup {
+    fn evolve(&mut self, event: WorkgroupEvent) {
         match event {
             WorkgroupEvent::WorkgroupCreated {
                 group,
