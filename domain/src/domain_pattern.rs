@@ -1,3 +1,4 @@
+use crate::email::is_domain_name;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -20,14 +21,7 @@ impl DomainPattern {
         let s = raw.trim().trim_start_matches('@').to_lowercase();
         let malformed = || DomainPatternError::Malformed(raw.trim().to_string());
         let domain = s.strip_prefix("*.").unwrap_or(&s);
-        let labels: Vec<&str> = domain.split('.').collect();
-        let label_ok = |l: &&str| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        };
-        if labels.len() < 2 || !labels.iter().all(label_ok) {
+        if !is_domain_name(domain) {
             return Err(malformed());
         }
         Ok(Self(s))

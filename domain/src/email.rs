@@ -35,14 +35,7 @@ impl Email {
         if local.is_empty() || local.len() > 64 || local.chars().any(bad_char) {
             return Err(malformed());
         }
-        let labels: Vec<&str> = domain.split('.').collect();
-        let label_ok = |l: &&str| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        };
-        if labels.len() < 2 || !labels.iter().all(label_ok) {
+        if !is_domain_name(domain) {
             return Err(malformed());
         }
         Ok(Self(s))
@@ -56,6 +49,19 @@ impl Email {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
     }
+}
+
+/// Whether `domain` is a host name with at least two labels (`example.com`): letters,
+/// digits and inner hyphens. Shared by addresses and the settings' domain lists.
+pub(crate) fn is_domain_name(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    labels.len() >= 2 && labels.iter().all(label_ok)
 }
 
 impl fmt::Display for Email {
