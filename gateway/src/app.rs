@@ -11,7 +11,7 @@ use domain::services::{Clock, DomainServices};
 use lettre::message::Mailbox;
 use notifier::sender::Sender;
 use notifier::{Mailer, Outbox};
-use projections::projector::Projector;
+use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
 use projections::scheduler::Scheduler;
 use projections::{Database, StoreError};
@@ -51,6 +51,8 @@ pub enum StartError {
 pub struct Shared {
     pub state: AppState,
     pub schema: ExtranetSchema,
+    /// Where the notifier has got to in the log, for `/metrics`.
+    pub notifier: ProjectorHandle,
 }
 
 /// The store and the domain services: all a command needs.
@@ -136,6 +138,7 @@ impl Application {
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
         let shared = Shared {
+            notifier: outbox_handle.clone(),
             schema: graphql::schema(state.clone()),
             state,
         };
@@ -146,6 +149,7 @@ impl Application {
                 get(pages::invitation::show).post(pages::invitation::accept),
             )
             .route("/healthz", get(|| async { "ok" }))
+            .route("/metrics", get(crate::metrics::handle))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             .layer(TraceLayer::new_for_http())
             .with_state(shared);

@@ -240,6 +240,29 @@ impl EventLog {
         })
     }
 
+    /// How many committed events lie after `position`: a follower's lag.
+    pub async fn count_after(&self, position: LogPosition) -> Result<i64, StoreError> {
+        let row = match self.db.backend {
+            Backend::Postgres => {
+                sqlx::query(
+                    "SELECT count(*) AS n FROM events
+                      WHERE (tx_id, global_position) > ($1::bigint::text::xid8, $2)",
+                )
+                .bind(position.tx)
+                .bind(position.position)
+                .fetch_one(&self.db.any)
+                .await?
+            }
+            Backend::Sqlite => {
+                sqlx::query("SELECT count(*) AS n FROM events WHERE global_position > $1")
+                    .bind(position.position)
+                    .fetch_one(&self.db.any)
+                    .await?
+            }
+        };
+        Ok(row.try_get("n")?)
+    }
+
     /// The position of the newest event of one aggregate: once a projection has
     /// passed it, it has seen every change a just-returned command made.
     pub async fn last_of_aggregate(
