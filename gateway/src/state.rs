@@ -39,7 +39,7 @@ impl AppState {
         let (projector, read_models) = Projector::new(ReadModels, db.clone()).await?;
         let state = Self {
             bus: Arc::new(CommandBus::new(&db, services.clone())),
-            permissions: Permissions::new(db.clone()),
+            permissions: Permissions::start(db.clone(), read_models.clone()).await?,
             sessions: Sessions::new(db.clone()),
             read_models,
             clock: services.clock.clone(),

@@ -17,6 +17,25 @@ pub async fn load(pool: &AnyPool, name: &str) -> Result<LogPosition, StoreError>
     })
 }
 
+/// The checkpoint as seen inside a transaction, for readers that must see it
+/// consistently with the tables it covers.
+pub async fn load_in(
+    tx: &mut Transaction<'static, Any>,
+    name: &str,
+) -> Result<LogPosition, StoreError> {
+    let row = sqlx::query("SELECT tx, position FROM checkpoints WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(row) => LogPosition {
+            tx: row.try_get("tx")?,
+            position: row.try_get("position")?,
+        },
+        None => LogPosition::START,
+    })
+}
+
 /// Moves the checkpoint inside the caller's transaction, so it commits or rolls back
 /// together with the changes it covers.
 pub async fn save(

@@ -93,6 +93,18 @@ impl Database {
         Ok(self.any.begin_with(begin).await?)
     }
 
+    /// Starts a read-only transaction that sees one snapshot of the whole database.
+    pub async fn begin_snapshot(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let begin = match self.backend {
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            // A SQLite read transaction sees one snapshot from its first read on.
+            Backend::Sqlite => "BEGIN",
+        };
+        Ok(self.any.begin_with(begin).await?)
+    }
+
     pub async fn close(&self) {
         self.any.close().await;
         match &self.native {

@@ -1,57 +1,16 @@
-//! The permission engine: the one place that answers "may this person see or do
-//! that". The gateway asks it for every field and mutation and holds no rule of its
-//! own. Answers come from the read models.
-//!
-//! The rules (DOMAIN.md, "Who may see and do what"):
-//! - administrators: everything in their account;
-//! - employees: every employee, the company's groups, the extranet groups they belong
-//!   to, the tasks they hold a role in or that belong to a group they can see, and the
-//!   people they share a group or a task with;
-//! - extranet users: themselves, the extranet groups they belong to with their members
-//!   and tasks, the tasks they hold a role in and the people of those tasks; not the
-//!   company's structure, other people or other groups;
-//! - guests: themselves, the tasks they hold a role in and the people of those tasks;
-//! - direct messages: employees with each other; an extranet user only with people
-//!   who share an extranet group with them; guests with nobody;
-//! - dismissed or suspended people are no viewers at all (`Viewer::from_record`).
-//!
-//! Nothing ever crosses accounts: every query is bound to the viewer's account. Each
-//! question is one SQL query over the read models, built from the fragments below;
-//! `$1` is the account, `$2` the thing asked about, `$3` the viewer.
+//! The permission rules as SQL over the durable read models. The live engine answers
+//! from the in-memory index (`index.rs`); this one is the yardstick it is measured and
+//! tested against, and it must always agree with it.
 
-use crate::directory::PersonRecord;
+use super::Viewer;
 use crate::workgroups;
 use crate::{Database, StoreError};
 use domain::account::InvitationSettings;
 use domain::person::PersonKind;
-use domain::{AccountId, PersonId, TaskId, WorkgroupId};
-
-/// The person asking, as the session resolved them. Only active people become viewers.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    pub account: AccountId,
-    pub person: PersonId,
-    pub kind: PersonKind,
-    pub administrator: bool,
-}
-
-impl Viewer {
-    pub fn from_record(record: &PersonRecord) -> Option<Self> {
-        record.active.then_some(Self {
-            account: record.account,
-            person: record.id,
-            kind: record.kind,
-            administrator: record.administrator,
-        })
-    }
-
-    pub fn is_employee(&self) -> bool {
-        self.kind == PersonKind::Employee
-    }
-}
+use domain::{PersonId, TaskId, WorkgroupId};
 
 #[derive(Clone)]
-pub struct Permissions {
+pub struct SqlPermissions {
     db: Database,
 }
 
@@ -125,7 +84,7 @@ const IS_RESPONSIBLE_OR_CREATOR: &str = "(t.creator_id = $3 OR EXISTS (SELECT 1 
      WHERE r.account_id = t.account_id AND r.task_id = t.task_id AND r.person_id = $3
        AND r.role = 'responsible'))";
 
-impl Permissions {
+impl SqlPermissions {
     pub fn new(db: Database) -> Self {
         Self { db }
     }

@@ -1,0 +1,434 @@
+//! The permission index: the facts every rule needs (who is who, who is in which group
+//! and task), held in memory so a check is a few hash lookups. It is loaded from the
+//! durable read models and kept current by applying the log's events after them.
+
+use crate::directory::parse_id;
+use crate::read_model::parse_label;
+use crate::{Database, LogPosition, StoreError, StoredEvent};
+use cqrs_es::Aggregate;
+use domain::person::{Person, PersonEvent, PersonKind};
+use domain::task::{Task, TaskEvent, TaskRole};
+use domain::workgroup::{InvitePolicy, MemberRole, Workgroup, WorkgroupEvent};
+use domain::{AccountId, PersonId, TaskId, WorkgroupId};
+use sqlx::Row;
+use std::collections::HashMap;
+
+use super::Viewer;
+
+#[derive(Debug, Clone)]
+struct PersonFacts {
+    account: AccountId,
+    kind: PersonKind,
+    active: bool,
+}
+
+#[derive(Debug, Clone)]
+struct GroupFacts {
+    account: AccountId,
+    extranet: bool,
+    policy: InvitePolicy,
+    members: HashMap<PersonId, MemberRole>,
+}
+
+#[derive(Debug, Clone)]
+struct TaskFacts {
+    account: AccountId,
+    creator: PersonId,
+    workgroup: Option<WorkgroupId>,
+    roles: HashMap<PersonId, TaskRole>,
+}
+
+impl TaskFacts {
+    fn involves(&self, person: PersonId) -> bool {
+        self.creator == person || self.roles.contains_key(&person)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Index {
+    /// The last event the index includes.
+    pub position: LogPosition,
+    people: HashMap<PersonId, PersonFacts>,
+    groups: HashMap<WorkgroupId, GroupFacts>,
+    tasks: HashMap<TaskId, TaskFacts>,
+    /// Reverse lookups, so "do these two share a group or a task" walks one person's
+    /// few groups and tasks instead of all of them.
+    groups_of: HashMap<PersonId, Vec<WorkgroupId>>,
+    tasks_of: HashMap<PersonId, Vec<TaskId>>,
+}
+
+fn add_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+impl Index {
+    // ---- the rules (see the module docs of `permission` for them in words) ----
+
+    fn group_visible(&self, viewer: &Viewer, group: &GroupFacts) -> bool {
+        if group.account != viewer.account {
+            return false;
+        }
+        if viewer.administrator {
+            return true;
+        }
+        let member = group.members.contains_key(&viewer.person);
+        match viewer.kind {
+            PersonKind::Employee => !group.extranet || member,
+            PersonKind::Extranet => group.extranet && member,
+            PersonKind::Guest => false,
+        }
+    }
+
+    pub fn may_see_task(&self, viewer: &Viewer, task: TaskId) -> bool {
+        let Some(t) = self
+            .tasks
+            .get(&task)
+            .filter(|t| t.account == viewer.account)
+        else {
+            return false;
+        };
+        viewer.administrator
+            || t.involves(viewer.person)
+            || t.workgroup
+                .and_then(|g| self.groups.get(&g))
+                .is_some_and(|g| self.group_visible(viewer, g))
+    }
+
+    pub fn may_change_task(&self, viewer: &Viewer, task: TaskId) -> bool {
+        let Some(t) = self
+            .tasks
+            .get(&task)
+            .filter(|t| t.account == viewer.account)
+        else {
+            return false;
+        };
+        viewer.administrator
+            || (viewer.is_employee()
+                && (t.creator == viewer.person
+                    || t.roles.get(&viewer.person) == Some(&TaskRole::Responsible)))
+    }
+
+    pub fn may_see_group(&self, viewer: &Viewer, group: WorkgroupId) -> bool {
+        self.groups
+            .get(&group)
+            .is_some_and(|g| self.group_visible(viewer, g))
+    }
+
+    pub fn may_invite_into_group(&self, viewer: &Viewer, group: WorkgroupId) -> bool {
+        let Some(g) = self
+            .groups
+            .get(&group)
+            .filter(|g| g.account == viewer.account)
+        else {
+            return false;
+        };
+        viewer.administrator
+            || g.members
+                .get(&viewer.person)
+                .is_some_and(|role| g.policy.allows(*role))
+    }
+
+    fn share_group(&self, a: PersonId, b: PersonId, extranet_only: bool) -> bool {
+        self.groups_of.get(&a).is_some_and(|groups| {
+            groups
+                .iter()
+                .filter_map(|g| self.groups.get(g))
+                .any(|g| (!extranet_only || g.extranet) && g.members.contains_key(&b))
+        })
+    }
+
+    fn share_task(&self, a: PersonId, b: PersonId) -> bool {
+        self.tasks_of.get(&a).is_some_and(|tasks| {
+            tasks
+                .iter()
+                .filter_map(|t| self.tasks.get(t))
+                .any(|t| t.involves(b))
+        })
+    }
+
+    pub fn may_see_person(&self, viewer: &Viewer, person: PersonId) -> bool {
+        if viewer.person == person {
+            return true;
+        }
+        let Some(p) = self
+            .people
+            .get(&person)
+            .filter(|p| p.account == viewer.account)
+        else {
+            return false;
+        };
+        match viewer.kind {
+            _ if viewer.administrator => true,
+            PersonKind::Employee => {
+                p.kind == PersonKind::Employee
+                    || self.share_group(person, viewer.person, false)
+                    || self.share_task(person, viewer.person)
+            }
+            PersonKind::Extranet => {
+                self.share_group(person, viewer.person, true)
+                    || self.share_task(person, viewer.person)
+            }
+            PersonKind::Guest => self.share_task(person, viewer.person),
+        }
+    }
+
+    pub fn may_message(&self, viewer: &Viewer, person: PersonId) -> bool {
+        if viewer.person == person || viewer.kind == PersonKind::Guest {
+            return false;
+        }
+        let Some(p) = self
+            .people
+            .get(&person)
+            .filter(|p| p.account == viewer.account && p.active)
+        else {
+            return false;
+        };
+        match (viewer.kind, p.kind) {
+            (_, PersonKind::Guest) => false,
+            (PersonKind::Employee, PersonKind::Employee) => true,
+            _ => self.share_group(person, viewer.person, true),
+        }
+    }
+
+    // ---- keeping the facts current ----
+
+    fn add_member(&mut self, group: WorkgroupId, person: PersonId, role: MemberRole) {
+        if let Some(g) = self.groups.get_mut(&group) {
+            g.members.insert(person, role);
+            add_unique(self.groups_of.entry(person).or_default(), group);
+        }
+    }
+
+    fn remove_member(&mut self, group: WorkgroupId, person: PersonId) {
+        if let Some(g) = self.groups.get_mut(&group) {
+            g.members.remove(&person);
+        }
+        if let Some(list) = self.groups_of.get_mut(&person) {
+            list.retain(|g| *g != group);
+        }
+    }
+
+    fn set_role(&mut self, task: TaskId, person: PersonId, role: TaskRole) {
+        if let Some(t) = self.tasks.get_mut(&task) {
+            t.roles.insert(person, role);
+            add_unique(self.tasks_of.entry(person).or_default(), task);
+        }
+    }
+
+    fn drop_role(&mut self, task: TaskId, person: PersonId) {
+        let Some(t) = self.tasks.get_mut(&task) else {
+            return;
+        };
+        t.roles.remove(&person);
+        if t.creator != person {
+            if let Some(list) = self.tasks_of.get_mut(&person) {
+                list.retain(|x| *x != task);
+            }
+        }
+    }
+
+    /// Applies one event of the log.
+    pub fn apply(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
+        self.position = event.position;
+        let Ok(account) = event.account_id.parse::<AccountId>() else {
+            return Ok(());
+        };
+        let entity = event.entity_id();
+        match event.aggregate_type.as_str() {
+            Person::TYPE => {
+                let Ok(person) = entity.parse::<PersonId>() else {
+                    return Ok(());
+                };
+                let facts = self.people.get_mut(&person);
+                match (event.decode::<PersonEvent>()?, facts) {
+                    (PersonEvent::PersonJoined { kind, .. }, _) => {
+                        self.people.insert(
+                            person,
+                            PersonFacts {
+                                account,
+                                kind,
+                                active: true,
+                            },
+                        );
+                    }
+                    (PersonEvent::TransferredToEmployee { .. }, Some(p)) => {
+                        p.kind = PersonKind::Employee
+                    }
+                    (PersonEvent::ConvertedToExtranet, Some(p)) => p.kind = PersonKind::Extranet,
+                    (
+                        PersonEvent::PersonDismissed
+                        | PersonEvent::PersonSuspended { .. }
+                        | PersonEvent::PersonalDataErased,
+                        Some(p),
+                    ) => p.active = false,
+                    (
+                        PersonEvent::PersonReinstated | PersonEvent::SuspensionLifted { .. },
+                        Some(p),
+                    ) => p.active = true,
+                    _ => {}
+                }
+            }
+            Workgroup::TYPE => {
+                let Ok(group) = entity.parse::<WorkgroupId>() else {
+                    return Ok(());
+                };
+                match event.decode::<WorkgroupEvent>()? {
+                    WorkgroupEvent::WorkgroupCreated {
+                        extranet, owner, ..
+                    } => {
+                        self.groups.insert(
+                            group,
+                            GroupFacts {
+                                account,
+                                extranet,
+                                policy: InvitePolicy::default(),
+                                members: HashMap::new(),
+                            },
+                        );
+                        self.add_member(group, owner, MemberRole::Owner);
+                    }
+                    WorkgroupEvent::ExternalAccessChanged { extranet } => {
+                        if let Some(g) = self.groups.get_mut(&group) {
+                            g.extranet = extranet;
+                        }
+                    }
+                    WorkgroupEvent::InvitePolicyChanged { policy } => {
+                        if let Some(g) = self.groups.get_mut(&group) {
+                            g.policy = policy;
+                        }
+                    }
+                    WorkgroupEvent::MemberAdded { person, role, .. }
+                    | WorkgroupEvent::MemberRoleChanged { person, role } => {
+                        self.add_member(group, person, role)
+                    }
+                    WorkgroupEvent::MemberRemoved { person, .. } => {
+                        self.remove_member(group, person)
+                    }
+                    WorkgroupEvent::WorkgroupRenamed { .. }
+                    | WorkgroupEvent::MembershipExpiryChanged { .. } => {}
+                }
+            }
+            Task::TYPE => {
+                let Ok(task) = entity.parse::<TaskId>() else {
+                    return Ok(());
+                };
+                match event.decode::<TaskEvent>()? {
+                    TaskEvent::TaskCreated {
+                        creator, workgroup, ..
+                    } => {
+                        self.tasks.insert(
+                            task,
+                            TaskFacts {
+                                account,
+                                creator,
+                                workgroup,
+                                roles: HashMap::new(),
+                            },
+                        );
+                        add_unique(self.tasks_of.entry(creator).or_default(), task);
+                    }
+                    TaskEvent::PersonAssigned {
+                        person,
+                        role,
+                        replaces,
+                    } => {
+                        if let Some(previous) = replaces {
+                            self.drop_role(task, previous);
+                        }
+                        self.set_role(task, person, role);
+                    }
+                    TaskEvent::PersonUnassigned { person } => self.drop_role(task, person),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Loads the facts from the durable read models, as of their checkpoint, in one
+    /// consistent snapshot of the database.
+    pub async fn load(db: &Database) -> Result<Self, StoreError> {
+        let mut tx = db.begin_snapshot().await?;
+        let mut index = Index {
+            position: crate::checkpoint::load_in(&mut tx, "read_models").await?,
+            ..Default::default()
+        };
+        for row in sqlx::query("SELECT account_id, person_id, kind, status FROM people")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let kind: String = row.try_get("kind")?;
+            let status: String = row.try_get("status")?;
+            index.people.insert(
+                parse_id(&row, "person_id")?,
+                PersonFacts {
+                    account: parse_id(&row, "account_id")?,
+                    kind: parse_label("person kind", &kind)?,
+                    active: status == "active",
+                },
+            );
+        }
+        for row in
+            sqlx::query("SELECT account_id, workgroup_id, extranet, invite_policy FROM workgroups")
+                .fetch_all(&mut *tx)
+                .await?
+        {
+            let extranet: i16 = row.try_get("extranet")?;
+            let policy: String = row.try_get("invite_policy")?;
+            index.groups.insert(
+                parse_id(&row, "workgroup_id")?,
+                GroupFacts {
+                    account: parse_id(&row, "account_id")?,
+                    extranet: extranet != 0,
+                    policy: parse_label("invite policy", &policy)?,
+                    members: HashMap::new(),
+                },
+            );
+        }
+        for row in sqlx::query("SELECT workgroup_id, person_id, role FROM workgroup_members")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let role: String = row.try_get("role")?;
+            index.add_member(
+                parse_id(&row, "workgroup_id")?,
+                parse_id(&row, "person_id")?,
+                parse_label("member role", &role)?,
+            );
+        }
+        for row in sqlx::query("SELECT account_id, task_id, creator_id, workgroup_id FROM tasks")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let task: TaskId = parse_id(&row, "task_id")?;
+            let creator: PersonId = parse_id(&row, "creator_id")?;
+            let workgroup: Option<String> = row.try_get("workgroup_id")?;
+            index.tasks.insert(
+                task,
+                TaskFacts {
+                    account: parse_id(&row, "account_id")?,
+                    creator,
+                    workgroup: workgroup.and_then(|w| w.parse().ok()),
+                    roles: HashMap::new(),
+                },
+            );
+            add_unique(index.tasks_of.entry(creator).or_default(), task);
+        }
+        for row in sqlx::query("SELECT task_id, person_id, role FROM task_roles")
+            .fetch_all(&mut *tx)
+            .await?
+        {
+            let role: String = row.try_get("role")?;
+            index.set_role(
+                parse_id(&row, "task_id")?,
+                parse_id(&row, "person_id")?,
+                parse_label("task role", &role)?,
+            );
+        }
+        tx.commit().await?;
+        Ok(index)
+    }
+}
