@@ -324,6 +324,57 @@ async fn the_matrix_holds(db: Database) {
         wrong.join("\n")
     );
 
+    // Every answer can be explained, and the explanation agrees with the answer.
+    for (v, viewer_name) in PEOPLE.iter().enumerate() {
+        for (c, task) in SEE_TASK.0.iter().enumerate() {
+            let why = engine
+                .explain_see_task(&w.viewer(viewer_name), w.tasks[task])
+                .await
+                .expect("explain");
+            assert_eq!(
+                why.allowed,
+                answers[&("see task", v, c)],
+                "{viewer_name} about {task}: {why:?}"
+            );
+            assert!(!why.because.is_empty());
+        }
+    }
+    let because = |viewer: &str, task: &str| {
+        let engine = engine.clone();
+        let (viewer, task) = (w.viewer(viewer), w.tasks[task]);
+        async move {
+            engine
+                .explain_see_task(&viewer, task)
+                .await
+                .expect("explain")
+                .because
+        }
+    };
+    let x1 = w.groups["X1"];
+    assert_eq!(
+        because("X", "T_X1").await,
+        vec![
+            format!("the task belongs to workgroup {x1}"),
+            "the workgroup allows access for external users".to_string(),
+            "you are a member of the workgroup".to_string(),
+        ]
+    );
+    assert_eq!(
+        because("G", "T_guest").await,
+        vec!["you are the task's observer".to_string()]
+    );
+    assert_eq!(
+        because("G", "T_A").await,
+        vec!["guests see only the tasks they hold a role in".to_string()]
+    );
+    assert_eq!(
+        because("E2", "T_X1").await,
+        vec![
+            "the task's workgroup is an extranet group, and employees see those only as members"
+                .to_string()
+        ]
+    );
+
     // Revocation: once the read models hold a removal, the very next check refuses,
     // with no reload of the index.
     let x = w.viewer("X");

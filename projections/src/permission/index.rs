@@ -44,6 +44,42 @@ impl TaskFacts {
     }
 }
 
+/// Why a check comes out as it does: the chain of facts that grants it, or the rule
+/// that refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    pub allowed: bool,
+    pub because: Vec<String>,
+}
+
+impl Explanation {
+    fn yes(because: Vec<String>) -> Self {
+        Self {
+            allowed: true,
+            because,
+        }
+    }
+
+    fn no(rule: &str) -> Self {
+        Self {
+            allowed: false,
+            because: vec![rule.to_string()],
+        }
+    }
+}
+
+fn role_name(role: TaskRole) -> &'static str {
+    role.label()
+}
+
+fn member_role_name(role: MemberRole) -> &'static str {
+    match role {
+        MemberRole::Owner => "owner",
+        MemberRole::Moderator => "moderator",
+        MemberRole::Member => "member",
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Index {
     /// The last event the index includes.
@@ -94,6 +130,60 @@ impl Index {
             || t.workgroup
                 .and_then(|g| self.groups.get(&g))
                 .is_some_and(|g| self.group_visible(viewer, g))
+    }
+
+    /// Why `viewer` may or may not see `task`. Agrees with [`Index::may_see_task`].
+    pub fn explain_see_task(&self, viewer: &Viewer, task: TaskId) -> Explanation {
+        let Some(t) = self
+            .tasks
+            .get(&task)
+            .filter(|t| t.account == viewer.account)
+        else {
+            return Explanation::no("there is no such task in your account");
+        };
+        if viewer.administrator {
+            return Explanation::yes(vec!["you are an administrator of this account".into()]);
+        }
+        if t.creator == viewer.person {
+            return Explanation::yes(vec!["you created the task".into()]);
+        }
+        if let Some(role) = t.roles.get(&viewer.person) {
+            return Explanation::yes(vec![format!("you are the task's {}", role_name(*role))]);
+        }
+        let group = t
+            .workgroup
+            .and_then(|g| self.groups.get(&g).map(|facts| (g, facts)));
+        match (viewer.kind, group) {
+            (PersonKind::Guest, _) => {
+                Explanation::no("guests see only the tasks they hold a role in")
+            }
+            (_, None) => {
+                Explanation::no("you hold no role in the task, and it belongs to no workgroup")
+            }
+            (kind, Some((id, g))) => {
+                let member = g.members.get(&viewer.person);
+                let mut facts = vec![format!("the task belongs to workgroup {id}")];
+                match (kind, g.extranet, member) {
+                    (_, _, Some(role)) if kind == PersonKind::Employee || g.extranet => {
+                        if g.extranet {
+                            facts.push("the workgroup allows access for external users".into());
+                        }
+                        facts.push(format!("you are a {} of the workgroup", member_role_name(*role)));
+                        Explanation::yes(facts)
+                    }
+                    (PersonKind::Employee, false, None) => {
+                        facts.push("it is a company workgroup, open to every employee".into());
+                        Explanation::yes(facts)
+                    }
+                    (PersonKind::Employee, true, None) => Explanation::no(
+                        "the task's workgroup is an extranet group, and employees see those only as members",
+                    ),
+                    _ => Explanation::no(
+                        "extranet users see only the tasks they hold a role in and the tasks of extranet groups they belong to",
+                    ),
+                }
+            }
+        }
     }
 
     pub fn may_change_task(&self, viewer: &Viewer, task: TaskId) -> bool {

@@ -22,7 +22,7 @@
 mod index;
 mod sql;
 
-pub use index::Index;
+pub use index::{Explanation, Index};
 pub use sql::SqlPermissions;
 
 use crate::directory::PersonRecord;
@@ -121,6 +121,21 @@ impl Permissions {
 
     pub async fn may_see_task(&self, viewer: &Viewer, task: TaskId) -> Result<bool, StoreError> {
         self.ask(|i| i.may_see_task(viewer, task)).await
+    }
+
+    /// Why `viewer` may or may not see `task`: the facts that grant it, or the rule
+    /// that refuses it.
+    pub async fn explain_see_task(
+        &self,
+        viewer: &Viewer,
+        task: TaskId,
+    ) -> Result<Explanation, StoreError> {
+        self.bring_up_to_date().await?;
+        let index = self.index.read().map_err(|_| StoreError::UnknownValue {
+            what: "permission index",
+            value: "poisoned by a panic".into(),
+        })?;
+        Ok(index.explain_see_task(viewer, task))
     }
 
     /// Renaming, changing status: administrators, the creator and the responsible
