@@ -14,6 +14,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod directory;
 pub mod error;
+pub mod history;
 pub mod invitations;
 pub mod log;
 pub mod permission;

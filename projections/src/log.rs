@@ -109,7 +109,7 @@ impl StoredEvent {
             .unwrap_or(&self.aggregate_id)
     }
 
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let payload: String = row.try_get("payload")?;
         let metadata: String = row.try_get("metadata")?;
         Ok(Self {
