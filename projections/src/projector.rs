@@ -143,13 +143,44 @@ impl<P: Projection> Projector<P> {
             return Ok(0);
         };
         let mut tx = self.db.begin_write().await?;
-        for event in &events {
-            self.projection.apply(&mut tx, event).await?;
+        let applied = async {
+            for event in &events {
+                self.projection.apply(&mut tx, event).await?;
+            }
+            checkpoint::advance(&mut tx, self.projection.name(), after, last).await
         }
-        checkpoint::save(&mut tx, self.projection.name(), last).await?;
-        tx.commit().await?;
-        self.position.send_replace(last);
-        Ok(events.len() as u64)
+        .await;
+        match applied {
+            Ok(true) => {
+                tx.commit().await?;
+                self.position.send_replace(last);
+                Ok(events.len() as u64)
+            }
+            // Another process sharing the database applied these events first (it
+            // moved the checkpoint, or its rows made ours collide): drop ours and go
+            // on from where the shared checkpoint is.
+            Ok(false) | Err(_) if self.overtaken(after).await? => {
+                drop(tx);
+                Ok(0)
+            }
+            Ok(false) => Ok(0),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether the shared checkpoint has moved past `after`; if so, follows it.
+    async fn overtaken(&self, after: LogPosition) -> Result<bool, StoreError> {
+        let shared = checkpoint::load(&self.db.any, self.projection.name()).await?;
+        if shared > after {
+            tracing::debug!(
+                projection = self.projection.name(),
+                ?shared,
+                "another process applied these events; following it"
+            );
+            self.position.send_replace(shared);
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     /// Tails the log until `shutdown` fires.

@@ -232,3 +232,53 @@ async fn postgres_start_up_catch_up_waits_for_open_transactions_elsewhere() {
         .expect("catch up");
     assert_eq!(applied, events as u64);
 }
+
+/// Two processes sharing one database both run the read-model projector: every event
+/// is applied once, and both end where the log ends.
+async fn two_projectors_on_one_database_apply_each_event_once(db: Database) {
+    let (_, _, events) = write_history(&db).await;
+    let (first, first_at) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    let (second, second_at) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let a = tokio::spawn(first.run(stopped.clone()));
+    let b = tokio::spawn(second.run(stopped));
+    let head = projections::EventLog::new(db.clone())
+        .head()
+        .await
+        .expect("head");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while first_at.position() < head || second_at.position() < head {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both followers reach the head"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    let _ = tokio::join!(a, b);
+    assert_eq!(
+        checkpoint::load(&db.any, "read_models")
+            .await
+            .expect("checkpoint"),
+        head
+    );
+    let (tasks,): (i64,) = sqlx::query_as("SELECT count(*) AS n FROM tasks")
+        .fetch_one(&db.any)
+        .await
+        .expect("count");
+    assert_eq!(tasks, 1, "one task, applied once, out of {events} events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_projectors_apply_each_event_once() {
+    two_projectors_on_one_database_apply_each_event_once(support::fresh_postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_projectors_apply_each_event_once() {
+    two_projectors_on_one_database_apply_each_event_once(support::fresh_sqlite().await).await;
+}
