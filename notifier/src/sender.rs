@@ -1,4 +1,6 @@
 //! Delivers what the outbox holds, oldest first, and retries failures with backoff.
+//! Each message is claimed before it is sent, so two processes sharing the database
+//! never send the same one at the same time.
 
 use crate::mailer::{Mailer, Outgoing};
 use domain::services::Clock;
@@ -11,6 +13,10 @@ use tokio::sync::watch;
 const BATCH: i64 = 50;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 const MAX_BACKOFF_MS: i64 = 60 * 60 * 1000;
+/// How long a claimed message is left to its sender before another may try it: a
+/// sender that died mid-delivery is replaced after this. Longer than the SMTP
+/// connect timeout (10 s), so a slow server does not get the message twice.
+const CLAIM_MS: i64 = 12 * 1000;
 
 pub struct Sender {
     pub db: Database,
@@ -24,7 +30,7 @@ impl Sender {
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
         let now = self.clock.now().0;
         let rows = sqlx::query(
-            "SELECT message_key, recipient, subject, body, attempts FROM outbox
+            "SELECT message_key, recipient, subject, body, attempts, next_try_at FROM outbox
               WHERE sent_at IS NULL AND next_try_at <= $1
               ORDER BY created_at, message_key LIMIT $2",
         )
@@ -39,6 +45,23 @@ impl Sender {
             let subject: String = row.try_get("subject")?;
             let body: String = row.try_get("body")?;
             let attempts: i32 = row.try_get("attempts")?;
+            let due: i64 = row.try_get("next_try_at")?;
+            // Claim the message before sending it: another process sharing the
+            // database may have picked the same row, and only one claim moves it.
+            let claimed = sqlx::query(
+                "UPDATE outbox SET next_try_at = $3
+                  WHERE message_key = $1 AND sent_at IS NULL AND next_try_at = $2",
+            )
+            .bind(&key)
+            .bind(due)
+            .bind(now + CLAIM_MS)
+            .execute(&self.db.any)
+            .await?
+            .rows_affected()
+                == 1;
+            if !claimed {
+                continue;
+            }
             let outgoing = Outgoing {
                 key: &key,
                 to: &to,

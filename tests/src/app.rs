@@ -345,23 +345,25 @@ impl App {
 
     /// Posts a GraphQL request and returns the whole JSON response (`data`, `errors`).
     pub async fn graphql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
-        let request = self
-            .client
-            .post(format!("{}/graphql", self.base_url))
-            .json(&json!({ "query": query, "variables": variables }));
-        let response = HttpResponse::read(
-            with_auth(request, auth)
-                .send()
-                .await
-                .expect("send the GraphQL request"),
+        post_graphql(&self.client, &self.base_url, auth, query, variables).await
+    }
+
+    /// Another `serve` process on the same database, mail server and secret key, as a
+    /// second server of one deployment would be. It stops when dropped.
+    pub async fn peer(&self) -> Peer {
+        let (child, base_url) = serve(
+            &self.binary,
+            &self.data_dir,
+            &self.database,
+            &self.smtp_url,
+            "127.0.0.1:0",
         )
         .await;
-        serde_json::from_str(&response.body).unwrap_or_else(|error| {
-            panic!(
-                "GraphQL answered {} with a body that is not JSON ({error}):\n{}",
-                response.status, response.body
-            )
-        })
+        Peer {
+            base_url,
+            client: http_client(),
+            _child: child,
+        }
     }
 
     /// Logs in to this app's account with the `login` mutation and returns the token.
@@ -656,4 +658,43 @@ mod tests {
         assert_eq!(response.cookie(SESSION_COOKIE).as_deref(), Some("tok.en"));
         assert_eq!(response.cookie("missing"), None);
     }
+}
+
+/// A second server process of the same deployment (see [`App::peer`]).
+pub struct Peer {
+    pub base_url: String,
+    client: reqwest::Client,
+    _child: Child,
+}
+
+impl Peer {
+    /// Posts a GraphQL request to this process.
+    pub async fn graphql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        post_graphql(&self.client, &self.base_url, auth, query, variables).await
+    }
+}
+
+async fn post_graphql(
+    client: &reqwest::Client,
+    base_url: &str,
+    auth: &Auth,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let request = client
+        .post(format!("{base_url}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    let response = HttpResponse::read(
+        with_auth(request, auth)
+            .send()
+            .await
+            .expect("send the GraphQL request"),
+    )
+    .await;
+    serde_json::from_str(&response.body).unwrap_or_else(|error| {
+        panic!(
+            "GraphQL answered {} with a body that is not JSON ({error}):\n{}",
+            response.status, response.body
+        )
+    })
 }
