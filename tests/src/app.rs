@@ -624,42 +624,6 @@ fn read_log(data_dir: &Path) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_url_replaces_only_the_database() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
-            "postgres://u:p@h/t1?sslmode=disable"
-        );
-        assert_eq!(
-            database_url("postgres://h:5432", "t1"),
-            "postgres://h:5432/t1"
-        );
-    }
-
-    #[test]
-    fn reads_the_session_cookie() {
-        let response = HttpResponse {
-            status: reqwest::StatusCode::SEE_OTHER,
-            set_cookies: vec![
-                "other=1; Path=/".to_owned(),
-                "extranet_session=tok.en; HttpOnly; Path=/; SameSite=Lax".to_owned(),
-            ],
-            location: None,
-            body: String::new(),
-        };
-        assert_eq!(response.cookie(SESSION_COOKIE).as_deref(), Some("tok.en"));
-        assert_eq!(response.cookie("missing"), None);
-    }
-}
-
 /// A second server process of the same deployment (see [`App::peer`]).
 pub struct Peer {
     pub base_url: String,
@@ -697,4 +661,40 @@ async fn post_graphql(
             response.status, response.body
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_url_replaces_only_the_database() {
+        assert_eq!(
+            database_url("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            database_url("postgres://u:p@h/db?sslmode=disable", "t1"),
+            "postgres://u:p@h/t1?sslmode=disable"
+        );
+        assert_eq!(
+            database_url("postgres://h:5432", "t1"),
+            "postgres://h:5432/t1"
+        );
+    }
+
+    #[test]
+    fn reads_the_session_cookie() {
+        let response = HttpResponse {
+            status: reqwest::StatusCode::SEE_OTHER,
+            set_cookies: vec![
+                "other=1; Path=/".to_owned(),
+                "extranet_session=tok.en; HttpOnly; Path=/; SameSite=Lax".to_owned(),
+            ],
+            location: None,
+            body: String::new(),
+        };
+        assert_eq!(response.cookie(SESSION_COOKIE).as_deref(), Some("tok.en"));
+        assert_eq!(response.cookie("missing"), None);
+    }
 }
