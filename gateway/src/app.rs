@@ -133,6 +133,15 @@ impl Application {
             clock: clock.clone(),
         };
         workers.spawn(read_projector.run(shutdown_rx.clone()));
+        // Other processes on the same database announce their progress; hearing it
+        // keeps this one's waits and permission checks current at once.
+        let listening = projections::projector::listen(
+            db.clone(),
+            "read_models",
+            state.read_models.clone(),
+            shutdown_rx.clone(),
+        );
+        workers.spawn(listening);
         workers.spawn(reactor.run(shutdown_rx.clone()));
         let (history, _) = Projector::new(History, db.clone()).await?;
         workers.spawn(history.behind(&state.read_models).run(shutdown_rx.clone()));

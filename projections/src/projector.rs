@@ -5,7 +5,7 @@
 //! is lost. The read models and the notifier are both projections.
 
 use crate::checkpoint;
-use crate::{Database, EventLog, LogPosition, StoreError, StoredEvent};
+use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
 use sqlx::{Any, Transaction};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +33,7 @@ pub struct Projector<P: Projection> {
     projection: P,
     db: Database,
     log: EventLog,
-    position: watch::Sender<LogPosition>,
+    position: Arc<watch::Sender<LogPosition>>,
     wake: Arc<Notify>,
     /// Never read past this: a projection that reads another one's tables (the
     /// notifier reads the read models) follows behind it.
@@ -45,6 +45,8 @@ pub struct Projector<P: Projection> {
 pub struct ProjectorHandle {
     position: watch::Receiver<LogPosition>,
     wake: Arc<Notify>,
+    /// To learn of progress made by the same projection in another process.
+    advance: Arc<watch::Sender<LogPosition>>,
 }
 
 impl ProjectorHandle {
@@ -61,6 +63,18 @@ impl ProjectorHandle {
         self.wake.notify_one();
     }
 
+    /// Records that the projection, applied by another process sharing the database,
+    /// has reached `at`: the shared checkpoint is there, so this process is too.
+    pub fn observe(&self, at: LogPosition) {
+        self.advance.send_if_modified(|current| {
+            let ahead = at > *current;
+            if ahead {
+                *current = at;
+            }
+            ahead
+        });
+    }
+
     /// Returns once the projection has applied every event up to `target`.
     pub async fn caught_up_to(&self, target: LogPosition) {
         let mut rx = self.position.clone();
@@ -74,8 +88,10 @@ impl<P: Projection> Projector<P> {
     pub async fn new(projection: P, db: Database) -> Result<(Self, ProjectorHandle), StoreError> {
         let start = checkpoint::load(&db.any, projection.name()).await?;
         let (tx, rx) = watch::channel(start);
+        let tx = Arc::new(tx);
         let wake = Arc::new(Notify::new());
         let handle = ProjectorHandle {
+            advance: tx.clone(),
             position: rx,
             wake: wake.clone(),
         };
@@ -152,6 +168,15 @@ impl<P: Projection> Projector<P> {
         .await;
         match applied {
             Ok(true) => {
+                if self.db.backend == Backend::Postgres {
+                    // Delivered at commit to every process listening (`listen`), so
+                    // their permission checks and waits move on at once.
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(channel(self.projection.name()))
+                        .bind(format!("{}:{}", last.tx, last.position))
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 self.position.send_replace(last);
                 Ok(events.len() as u64)
@@ -222,5 +247,47 @@ impl<P: Projection> Projector<P> {
             }
         }
         tracing::info!(projection = name, "projector stopped");
+    }
+}
+
+/// The PostgreSQL notification channel on which a projection announces its progress.
+fn channel(projection: &str) -> String {
+    format!("extranet_{projection}")
+}
+
+/// Listens, on PostgreSQL, for the progress other processes make with `projection`,
+/// and passes it to `handle` (see [`ProjectorHandle::observe`]). Returns at once on
+/// SQLite, which one process owns.
+pub async fn listen(
+    db: Database,
+    projection: &'static str,
+    handle: ProjectorHandle,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let Some(mut listener) = db.listener().await else {
+        return;
+    };
+    if let Err(error) = listener.listen(&channel(projection)).await {
+        tracing::error!(%error, projection, "cannot listen for other processes' progress");
+        return;
+    }
+    loop {
+        tokio::select! {
+            received = listener.recv() => match received {
+                Ok(note) => {
+                    let parsed = note.payload().split_once(':').and_then(|(tx, position)| {
+                        Some(LogPosition { tx: tx.parse().ok()?, position: position.parse().ok()? })
+                    });
+                    if let Some(at) = parsed {
+                        handle.observe(at);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, projection, "lost the notification connection; reconnecting");
+                    tokio::time::sleep(RETRY_AFTER_ERROR).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
     }
 }

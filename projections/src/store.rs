@@ -93,6 +93,20 @@ impl Database {
         Ok(self.any.begin_with(begin).await?)
     }
 
+    /// A connection that receives PostgreSQL notifications; none on SQLite.
+    pub async fn listener(&self) -> Option<sqlx::postgres::PgListener> {
+        match &self.native {
+            Native::Postgres(pool) => match sqlx::postgres::PgListener::connect_with(pool).await {
+                Ok(listener) => Some(listener),
+                Err(error) => {
+                    tracing::error!(%error, "cannot open a notification connection");
+                    None
+                }
+            },
+            Native::Sqlite(_) => None,
+        }
+    }
+
     /// Starts a read-only transaction that sees one snapshot of the whole database.
     pub async fn begin_snapshot(
         &self,
