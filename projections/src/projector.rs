@@ -66,13 +66,7 @@ impl ProjectorHandle {
     /// Records that the projection, applied by another process sharing the database,
     /// has reached `at`: the shared checkpoint is there, so this process is too.
     pub fn observe(&self, at: LogPosition) {
-        self.advance.send_if_modified(|current| {
-            let ahead = at > *current;
-            if ahead {
-                *current = at;
-            }
-            ahead
-        });
+        move_forward(&self.advance, at);
     }
 
     /// Returns once the projection has applied every event up to `target`.
@@ -178,7 +172,7 @@ impl<P: Projection> Projector<P> {
                         .await?;
                 }
                 tx.commit().await?;
-                self.position.send_replace(last);
+                self.advance_to(last);
                 Ok(events.len() as u64)
             }
             // Another process sharing the database applied these events first (it
@@ -188,9 +182,22 @@ impl<P: Projection> Projector<P> {
                 drop(tx);
                 Ok(0)
             }
-            Ok(false) => Ok(0),
+            Ok(false) => {
+                tracing::warn!(
+                    projection = self.projection.name(),
+                    ?after,
+                    "the checkpoint is not where this projector left it, nor past it; was it reset by hand?"
+                );
+                Ok(0)
+            }
             Err(error) => Err(error),
         }
+    }
+
+    /// Moves the published position forward, never back: another process's progress
+    /// may have been heard (`ProjectorHandle::observe`) while this batch ran.
+    fn advance_to(&self, at: LogPosition) {
+        move_forward(&self.position, at);
     }
 
     /// Whether the shared checkpoint has moved past `after`; if so, follows it.
@@ -202,7 +209,7 @@ impl<P: Projection> Projector<P> {
                 ?shared,
                 "another process applied these events; following it"
             );
-            self.position.send_replace(shared);
+            self.advance_to(shared);
             return Ok(true);
         }
         Ok(false)
@@ -248,6 +255,17 @@ impl<P: Projection> Projector<P> {
         }
         tracing::info!(projection = name, "projector stopped");
     }
+}
+
+/// Publishes `at` if it is past the current position; a position never goes back.
+fn move_forward(position: &watch::Sender<LogPosition>, at: LogPosition) {
+    position.send_if_modified(|current| {
+        let ahead = at > *current;
+        if ahead {
+            *current = at;
+        }
+        ahead
+    });
 }
 
 /// The PostgreSQL notification channel on which a projection announces its progress.
