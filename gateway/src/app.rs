@@ -11,6 +11,7 @@ use domain::services::{Clock, DomainServices};
 use lettre::message::Mailbox;
 use notifier::sender::Sender;
 use notifier::{Mailer, Outbox};
+use projections::activity::Activity;
 use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
@@ -145,6 +146,8 @@ impl Application {
         workers.spawn(reactor.run(shutdown_rx.clone()));
         let (history, _) = Projector::new(History, db.clone()).await?;
         workers.spawn(history.behind(&state.read_models).run(shutdown_rx.clone()));
+        let (activity, _) = Projector::new(Activity, db.clone()).await?;
+        workers.spawn(activity.behind(&state.read_models).run(shutdown_rx.clone()));
         workers.spawn(scheduler.run(settings.schedule_every(), shutdown_rx.clone()));
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));

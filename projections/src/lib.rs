@@ -10,6 +10,7 @@
 //! - [`session`] keeps login sessions.
 
 pub mod accounts;
+pub mod activity;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;

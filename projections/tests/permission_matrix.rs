@@ -414,3 +414,85 @@ async fn postgres_the_matrix_holds() {
 async fn sqlite_the_matrix_holds() {
     the_matrix_holds(support::fresh_sqlite().await).await;
 }
+
+/// The activity stream shows each viewer the groups they may see, extranet groups
+/// marked as such, newest first, a page at a time.
+async fn the_activity_stream_follows_the_rules(db: Database) {
+    use projections::activity::{stream_for, Activity};
+    let w = build(&db).await;
+    let (_, handle, _) = w.projector.as_ref().expect("built");
+    let (activity, _) = Projector::new(Activity, db.clone())
+        .await
+        .expect("activity");
+    activity
+        .behind(handle)
+        .catch_up_to_head()
+        .await
+        .expect("project activity");
+
+    let groups_seen = |entries: &[projections::activity::Entry]| {
+        let mut seen: Vec<(&str, bool)> = entries
+            .iter()
+            .map(|e| {
+                let name = w
+                    .groups
+                    .iter()
+                    .find(|(_, id)| **id == e.workgroup)
+                    .map(|(n, _)| *n)
+                    .expect("known group");
+                (name, e.extranet)
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    };
+    let expected: [(&str, &[(&str, bool)], usize); 6] = [
+        ("A", &[("G1", false), ("X1", true), ("X2", true)], 7),
+        ("E1", &[("G1", false), ("X1", true)], 5),
+        ("E2", &[("G1", false), ("X2", true)], 4),
+        ("X", &[("X1", true)], 3),
+        ("Y", &[("X2", true)], 2),
+        ("G", &[], 0),
+    ];
+    for (viewer, groups, count) in expected {
+        let entries = stream_for(&db, &w.viewer(viewer), None, 100)
+            .await
+            .expect("stream");
+        assert_eq!(groups_seen(&entries), groups.to_vec(), "{viewer}'s stream");
+        assert_eq!(entries.len(), count, "{viewer}'s stream: {entries:?}");
+        assert!(
+            entries.windows(2).all(|p| p[0].position > p[1].position),
+            "newest first"
+        );
+    }
+    // Pages: two at a time, continuing before the last entry seen.
+    let viewer = w.viewer("A");
+    let mut before = None;
+    let mut paged = Vec::new();
+    loop {
+        let page = stream_for(&db, &viewer, before, 2).await.expect("page");
+        let Some(last) = page.last() else { break };
+        before = Some(last.position);
+        paged.extend(page);
+    }
+    assert_eq!(paged.len(), 7);
+    let task_created = paged
+        .iter()
+        .find(|e| e.kind == "task_created")
+        .expect("a task entry");
+    assert!(
+        task_created.detail.starts_with("T_"),
+        "the entry names the task: {task_created:?}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_the_activity_stream_follows_the_rules() {
+    the_activity_stream_follows_the_rules(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_the_activity_stream_follows_the_rules() {
+    the_activity_stream_follows_the_rules(support::fresh_sqlite().await).await;
+}

@@ -20,7 +20,7 @@
 //! `$1` is the account, `$2` the thing asked about, `$3` the viewer.
 
 mod index;
-mod sql;
+pub(crate) mod sql;
 
 pub use index::{Explanation, Index};
 pub use sql::SqlPermissions;

@@ -29,15 +29,22 @@ fn member_of(group: &str, person: &str) -> String {
     )
 }
 
-/// Group `w` is one the viewer (`$3`) can see.
-fn group_visible(viewer: &Viewer) -> String {
+/// Group `w` is one the viewer can see; `person` is the viewer's placeholder (`$3`
+/// in this module's queries).
+pub(crate) fn group_visible(viewer: &Viewer, person: &str) -> String {
     match viewer.kind {
         _ if viewer.administrator => "1 = 1".to_string(),
         PersonKind::Employee => {
-            format!("(w.extranet = 0 OR {})", member_of("w.workgroup_id", "$3"))
+            format!(
+                "(w.extranet = 0 OR {})",
+                member_of("w.workgroup_id", person)
+            )
         }
         PersonKind::Extranet => {
-            format!("(w.extranet = 1 AND {})", member_of("w.workgroup_id", "$3"))
+            format!(
+                "(w.extranet = 1 AND {})",
+                member_of("w.workgroup_id", person)
+            )
         }
         PersonKind::Guest => "1 = 0".to_string(),
     }
@@ -52,7 +59,7 @@ fn task_visible(viewer: &Viewer) -> String {
         "({on_task} OR (t.workgroup_id IS NOT NULL AND EXISTS (SELECT 1 FROM workgroups w
               WHERE w.account_id = $1 AND w.workgroup_id = t.workgroup_id AND {group})))",
         on_task = on_task("$3"),
-        group = group_visible(viewer),
+        group = group_visible(viewer, "$3"),
     )
 }
 
@@ -167,7 +174,7 @@ impl SqlPermissions {
     ) -> Result<bool, StoreError> {
         let condition = format!(
             "w.account_id = $1 AND w.workgroup_id = $2 AND {}",
-            group_visible(viewer)
+            group_visible(viewer, "$3")
         );
         self.exists(viewer, &group.to_string(), "workgroups w", &condition)
             .await

@@ -1,0 +1,1 @@
+../common/0009_activity.sql
