@@ -447,7 +447,9 @@ async fn the_activity_stream_follows_the_rules(db: Database) {
         seen.dedup();
         seen
     };
-    let expected: [(&str, &[(&str, bool)], usize); 6] = [
+    // (viewer, the groups in their stream with the extranet mark, how many entries)
+    type Stream<'a> = (&'a str, &'a [(&'a str, bool)], usize);
+    let expected: [Stream; 6] = [
         ("A", &[("G1", false), ("X1", true), ("X2", true)], 7),
         ("E1", &[("G1", false), ("X1", true)], 5),
         ("E2", &[("G1", false), ("X2", true)], 4),
