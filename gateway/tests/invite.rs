@@ -166,6 +166,23 @@ async fn one_bad_address_loses_none_of_the_good_ones(db: Database) {
         account.seats_in_use, 2,
         "the founder is not counted here; each invitation holds a place"
     );
+    // Both wait in the invited list until they accept.
+    let waiting = projections::invitations::waiting(&w.state.db, w.account, None, 10)
+        .await
+        .expect("invited list");
+    let mut addresses: Vec<&str> = waiting.iter().map(|i| i.address.as_str()).collect();
+    addresses.sort();
+    assert_eq!(addresses, vec!["+442079460958", "ann@partner.com"]);
+    let first = &waiting[0];
+    let rest = projections::invitations::waiting(
+        &w.state.db,
+        w.account,
+        Some((first.issued_at, first.id)),
+        10,
+    )
+    .await
+    .expect("next page");
+    assert_eq!(rest.len(), 1, "a page continues after the last one shown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

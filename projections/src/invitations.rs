@@ -27,6 +27,7 @@ pub struct InvitationRecord {
     pub state: InvitationState,
     pub nonce: String,
     pub expires_at: Option<Timestamp>,
+    pub issued_at: i64,
 }
 
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
@@ -36,7 +37,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Option<InvitationRecord>, StoreError> {
     let row = sqlx::query(
         "SELECT invitation_id, person_id, address, first_name, last_name, person_kind, task_id, task_role,
-                workgroup_id,
+                workgroup_id, issued_at,
                 sponsor_id, status, nonce, expires_at
            FROM invitations WHERE account_id = $1 AND invitation_id = $2",
     )
@@ -75,5 +76,42 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
         state: parse_label("invitation state", &status)?,
         nonce: row.try_get("nonce")?,
         expires_at: expires_at.map(Timestamp),
+        issued_at: row.try_get("issued_at")?,
     }))
+}
+
+/// The "invited" list: invitations still waiting for their person (pending, or
+/// registrations awaiting approval), oldest first, a page at a time after `after`
+/// (the `(issued_at, invitation)` of the last one shown).
+pub async fn waiting(
+    db: &crate::Database,
+    account: AccountId,
+    after: Option<(i64, InvitationId)>,
+    limit: i64,
+) -> Result<Vec<InvitationRecord>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some((at, id)) => (at, id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let rows = sqlx::query(
+        "SELECT invitation_id FROM invitations
+          WHERE account_id = $1 AND status IN ('pending', 'awaiting_approval')
+            AND (issued_at > $2 OR (issued_at = $2 AND invitation_id > $3))
+          ORDER BY issued_at, invitation_id
+          LIMIT $4",
+    )
+    .bind(account.to_string())
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(&db.any)
+    .await?;
+    let mut list = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: InvitationId = parse_id(&row, "invitation_id")?;
+        if let Some(record) = get(&db.any, account, id).await? {
+            list.push(record);
+        }
+    }
+    Ok(list)
 }
