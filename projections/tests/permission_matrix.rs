@@ -339,6 +339,50 @@ async fn the_matrix_holds(db: Database) {
             assert!(!why.because.is_empty());
         }
     }
+    for (v, viewer_name) in PEOPLE.iter().enumerate() {
+        let viewer = w.viewer(viewer_name);
+        for (c, group) in SEE_GROUP.0.iter().enumerate() {
+            let why = engine
+                .explain_see_group(&viewer, w.groups[group])
+                .await
+                .expect("explain");
+            assert_eq!(
+                why.allowed,
+                answers[&("see group", v, c)],
+                "{viewer_name} about {group}: {why:?}"
+            );
+        }
+        for (c, other) in PEOPLE.iter().enumerate() {
+            let why = engine
+                .explain_see_person(&viewer, w.people[other].0)
+                .await
+                .expect("explain");
+            assert_eq!(
+                why.allowed,
+                answers[&("see person", v, c)],
+                "{viewer_name} about {other}: {why:?}"
+            );
+        }
+    }
+    let about_person = engine
+        .explain_see_person(&w.viewer("X"), w.people["E1"].0)
+        .await
+        .expect("explain");
+    assert_eq!(
+        about_person.because,
+        vec![format!(
+            "you are both members of workgroup {}",
+            w.groups["X1"]
+        )]
+    );
+    let refused = engine
+        .explain_see_group(&w.viewer("Y"), w.groups["X1"])
+        .await
+        .expect("explain");
+    assert_eq!(
+        refused.because,
+        vec!["extranet users see only the extranet groups they belong to".to_string()]
+    );
     let because = |viewer: &str, task: &str| {
         let engine = engine.clone();
         let (viewer, task) = (w.viewer(viewer), w.tasks[task]);

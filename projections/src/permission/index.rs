@@ -220,21 +220,107 @@ impl Index {
                 .is_some_and(|role| g.policy.allows(*role))
     }
 
-    fn share_group(&self, a: PersonId, b: PersonId, extranet_only: bool) -> bool {
-        self.groups_of.get(&a).is_some_and(|groups| {
-            groups
-                .iter()
-                .filter_map(|g| self.groups.get(g))
-                .any(|g| (!extranet_only || g.extranet) && g.members.contains_key(&b))
+    /// A group both `a` and `b` are members of (an extranet group, if `extranet_only`).
+    fn shared_group(&self, a: PersonId, b: PersonId, extranet_only: bool) -> Option<WorkgroupId> {
+        self.groups_of.get(&a)?.iter().copied().find(|id| {
+            self.groups
+                .get(id)
+                .is_some_and(|g| (!extranet_only || g.extranet) && g.members.contains_key(&b))
         })
     }
 
+    /// A task both `a` and `b` hold a role in (or created).
+    fn shared_task(&self, a: PersonId, b: PersonId) -> Option<TaskId> {
+        self.tasks_of
+            .get(&a)?
+            .iter()
+            .copied()
+            .find(|id| self.tasks.get(id).is_some_and(|t| t.involves(b)))
+    }
+
+    fn share_group(&self, a: PersonId, b: PersonId, extranet_only: bool) -> bool {
+        self.shared_group(a, b, extranet_only).is_some()
+    }
+
     fn share_task(&self, a: PersonId, b: PersonId) -> bool {
-        self.tasks_of.get(&a).is_some_and(|tasks| {
-            tasks
-                .iter()
-                .filter_map(|t| self.tasks.get(t))
-                .any(|t| t.involves(b))
+        self.shared_task(a, b).is_some()
+    }
+
+    /// Why `viewer` may or may not see `group`. Agrees with [`Index::may_see_group`].
+    pub fn explain_see_group(&self, viewer: &Viewer, group: WorkgroupId) -> Explanation {
+        let Some(g) = self
+            .groups
+            .get(&group)
+            .filter(|g| g.account == viewer.account)
+        else {
+            return Explanation::no("there is no such workgroup in your account");
+        };
+        if viewer.administrator {
+            return Explanation::yes(vec!["you are an administrator of this account".into()]);
+        }
+        let member = g.members.get(&viewer.person);
+        match (viewer.kind, g.extranet, member) {
+            (PersonKind::Guest, _, _) => {
+                Explanation::no("guests see no workgroups, only their tasks")
+            }
+            (PersonKind::Employee, false, None) => Explanation::yes(vec![
+                "it is a company workgroup, open to every employee".into(),
+            ]),
+            (PersonKind::Employee, true, None) => {
+                Explanation::no("employees see extranet groups only as members")
+            }
+            (PersonKind::Extranet, false, _) | (PersonKind::Extranet, true, None) => {
+                Explanation::no("extranet users see only the extranet groups they belong to")
+            }
+            (_, extranet, Some(role)) => {
+                let mut facts = Vec::new();
+                if extranet {
+                    facts.push("the workgroup allows access for external users".to_string());
+                }
+                facts.push(format!(
+                    "you are a {} of the workgroup",
+                    member_role_name(*role)
+                ));
+                Explanation::yes(facts)
+            }
+        }
+    }
+
+    /// Why `viewer` may or may not see `person`. Agrees with [`Index::may_see_person`].
+    pub fn explain_see_person(&self, viewer: &Viewer, person: PersonId) -> Explanation {
+        if viewer.person == person {
+            return Explanation::yes(vec!["it is you".into()]);
+        }
+        let Some(p) = self
+            .people
+            .get(&person)
+            .filter(|p| p.account == viewer.account)
+        else {
+            return Explanation::no("there is no such person in your account");
+        };
+        if viewer.administrator {
+            return Explanation::yes(vec!["you are an administrator of this account".into()]);
+        }
+        if viewer.kind == PersonKind::Employee && p.kind == PersonKind::Employee {
+            return Explanation::yes(vec!["you are both employees of the company".into()]);
+        }
+        let extranet_only = viewer.kind == PersonKind::Extranet;
+        if viewer.kind != PersonKind::Guest {
+            if let Some(group) = self.shared_group(person, viewer.person, extranet_only) {
+                return Explanation::yes(vec![format!(
+                    "you are both members of workgroup {group}"
+                )]);
+            }
+        }
+        if let Some(task) = self.shared_task(person, viewer.person) {
+            return Explanation::yes(vec![format!("you both hold a role in task {task}")]);
+        }
+        Explanation::no(match viewer.kind {
+            PersonKind::Employee => "you share no workgroup or task with this external person",
+            PersonKind::Extranet => {
+                "extranet users see only the people of their extranet groups and of their tasks"
+            }
+            PersonKind::Guest => "guests see only the people of their tasks",
         })
     }
 

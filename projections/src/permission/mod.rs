@@ -130,12 +130,37 @@ impl Permissions {
         viewer: &Viewer,
         task: TaskId,
     ) -> Result<Explanation, StoreError> {
+        self.explain(|i| i.explain_see_task(viewer, task)).await
+    }
+
+    /// Why `viewer` may or may not see `group`.
+    pub async fn explain_see_group(
+        &self,
+        viewer: &Viewer,
+        group: WorkgroupId,
+    ) -> Result<Explanation, StoreError> {
+        self.explain(|i| i.explain_see_group(viewer, group)).await
+    }
+
+    /// Why `viewer` may or may not see `person`.
+    pub async fn explain_see_person(
+        &self,
+        viewer: &Viewer,
+        person: PersonId,
+    ) -> Result<Explanation, StoreError> {
+        self.explain(|i| i.explain_see_person(viewer, person)).await
+    }
+
+    async fn explain(
+        &self,
+        question: impl FnOnce(&Index) -> Explanation,
+    ) -> Result<Explanation, StoreError> {
         self.bring_up_to_date().await?;
         let index = self.index.read().map_err(|_| StoreError::UnknownValue {
             what: "permission index",
             value: "poisoned by a panic".into(),
         })?;
-        Ok(index.explain_see_task(viewer, task))
+        Ok(question(&index))
     }
 
     /// Renaming, changing status: administrators, the creator and the responsible
