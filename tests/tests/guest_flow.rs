@@ -180,6 +180,16 @@ async fn run_guest_flow(backend: Backend) {
         "a hidden task and a nonexistent one get the same message"
     );
 
+    // Groups too: a guest sees none, and asking tells nothing about which exist.
+    let group = app
+        .graphql(
+            guest,
+            "query Group($id: ID!) { workgroup(id: $id) { id name } }",
+            json!({ "id": uuid::Uuid::new_v4().to_string() }),
+        )
+        .await;
+    assert_eq!(error_code(&group), "NOT_FOUND", "{group}");
+
     // The people of the guest's own task are theirs to see; anyone else is not, even
     // another guest of the same account who has joined.
     let admin_as_seen_by_guest = data(

@@ -1,10 +1,10 @@
 use super::context::{auth, parse_id, state, viewer};
 use super::error::ApiError;
-use super::types::{Person, Task};
+use super::types::{Person, Task, Workgroup};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, ID};
-use projections::directory;
 use projections::tasks::{self, TaskCursor};
+use projections::{directory, workgroups};
 
 pub struct Query;
 
@@ -33,6 +33,18 @@ impl Query {
         }
         let record = tasks::get(&state.db.any, viewer.account, task).await?;
         record.map(Task::from).ok_or(ApiError::NotFound)
+    }
+
+    /// One workgroup, under the same "not found" rule as `task`.
+    async fn workgroup(&self, ctx: &Context<'_>, id: ID) -> Result<Workgroup, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let group = parse_id(&id)?;
+        if !state.permissions.may_see_group(viewer, group).await? {
+            return Err(ApiError::NotFound);
+        }
+        let record = workgroups::get(&state.db, viewer.account, group).await?;
+        record.map(Workgroup::from).ok_or(ApiError::NotFound)
     }
 
     /// One person, under the same "not found" rule as `task`.

@@ -5,6 +5,7 @@ use domain::person::PersonKind as DomainPersonKind;
 use domain::task::{TaskRole as DomainTaskRole, TaskStatus as DomainTaskStatus};
 use projections::directory::PersonRecord;
 use projections::tasks::TaskRecord;
+use projections::workgroups::WorkgroupRecord;
 
 /// Where a task stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -180,6 +181,27 @@ impl UserError {
             field: field.iter().map(|f| f.to_string()).collect(),
             message: message.to_string(),
             code: code.to_string(),
+        }
+    }
+}
+
+/// A workgroup or project of the account.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct Workgroup {
+    /// Stable and opaque.
+    pub id: ID,
+    /// What the group is called.
+    pub name: String,
+    /// Whether the group allows access for external users (an extranet group).
+    pub extranet: bool,
+}
+
+impl From<WorkgroupRecord> for Workgroup {
+    fn from(w: WorkgroupRecord) -> Self {
+        Self {
+            id: ID(w.id.to_string()),
+            name: w.name,
+            extranet: w.extranet,
         }
     }
 }
