@@ -71,6 +71,15 @@ pub struct Permissions {
 
 const BATCH: i64 = 1000;
 
+/// A panic while the index was being changed leaves it unusable; checks then fail
+/// rather than answer from half-applied facts.
+fn poisoned() -> StoreError {
+    StoreError::UnknownValue {
+        what: "permission index",
+        value: "poisoned by a panic".into(),
+    }
+}
+
 impl Permissions {
     /// Loads the index from the read models; it then follows `read_models`.
     pub async fn start(db: Database, read_models: ProjectorHandle) -> Result<Self, StoreError> {
@@ -99,10 +108,7 @@ impl Permissions {
             if events.is_empty() {
                 break;
             }
-            let mut index = self.index.write().map_err(|_| StoreError::UnknownValue {
-                what: "permission index",
-                value: "poisoned by a panic".into(),
-            })?;
+            let mut index = self.index.write().map_err(|_| poisoned())?;
             for event in &events {
                 index.apply(event)?;
             }
@@ -110,12 +116,10 @@ impl Permissions {
         Ok(())
     }
 
-    async fn ask(&self, question: impl FnOnce(&Index) -> bool) -> Result<bool, StoreError> {
+    /// Answers `question` from the index, once it is up to date.
+    async fn ask<R>(&self, question: impl FnOnce(&Index) -> R) -> Result<R, StoreError> {
         self.bring_up_to_date().await?;
-        let index = self.index.read().map_err(|_| StoreError::UnknownValue {
-            what: "permission index",
-            value: "poisoned by a panic".into(),
-        })?;
+        let index = self.index.read().map_err(|_| poisoned())?;
         Ok(question(&index))
     }
 
@@ -130,7 +134,7 @@ impl Permissions {
         viewer: &Viewer,
         task: TaskId,
     ) -> Result<Explanation, StoreError> {
-        self.explain(|i| i.explain_see_task(viewer, task)).await
+        self.ask(|i| i.explain_see_task(viewer, task)).await
     }
 
     /// Why `viewer` may or may not see `group`.
@@ -139,7 +143,7 @@ impl Permissions {
         viewer: &Viewer,
         group: WorkgroupId,
     ) -> Result<Explanation, StoreError> {
-        self.explain(|i| i.explain_see_group(viewer, group)).await
+        self.ask(|i| i.explain_see_group(viewer, group)).await
     }
 
     /// Why `viewer` may or may not see `person`.
@@ -148,19 +152,7 @@ impl Permissions {
         viewer: &Viewer,
         person: PersonId,
     ) -> Result<Explanation, StoreError> {
-        self.explain(|i| i.explain_see_person(viewer, person)).await
-    }
-
-    async fn explain(
-        &self,
-        question: impl FnOnce(&Index) -> Explanation,
-    ) -> Result<Explanation, StoreError> {
-        self.bring_up_to_date().await?;
-        let index = self.index.read().map_err(|_| StoreError::UnknownValue {
-            what: "permission index",
-            value: "poisoned by a panic".into(),
-        })?;
-        Ok(question(&index))
+        self.ask(|i| i.explain_see_person(viewer, person)).await
     }
 
     /// Renaming, changing status: administrators, the creator and the responsible

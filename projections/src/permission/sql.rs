@@ -3,9 +3,7 @@
 //! tested against, and it must always agree with it.
 
 use super::Viewer;
-use crate::workgroups;
 use crate::{Database, StoreError};
-use domain::account::InvitationSettings;
 use domain::person::PersonKind;
 use domain::{PersonId, TaskId, WorkgroupId};
 
@@ -143,30 +141,6 @@ impl SqlPermissions {
         self.task_matches(viewer, task, condition).await
     }
 
-    /// Commenting: everyone who can see the task, guests included.
-    pub async fn may_comment_task(
-        &self,
-        viewer: &Viewer,
-        task: TaskId,
-    ) -> Result<bool, StoreError> {
-        self.may_see_task(viewer, task).await
-    }
-
-    /// Inviting a guest into a task: the employees who may change it.
-    pub async fn may_invite_guest_to_task(
-        &self,
-        viewer: &Viewer,
-        task: TaskId,
-    ) -> Result<bool, StoreError> {
-        self.may_change_task(viewer, task).await
-    }
-
-    /// Creating a task: employees. (Extranet users will create tasks in their
-    /// extranet groups once workgroups exist.)
-    pub fn may_create_task(&self, viewer: &Viewer) -> bool {
-        viewer.is_employee()
-    }
-
     pub async fn may_see_group(
         &self,
         viewer: &Viewer,
@@ -178,35 +152,6 @@ impl SqlPermissions {
         );
         self.exists(viewer, &group.to_string(), "workgroups w", &condition)
             .await
-    }
-
-    /// Approving registrations, transferring, converting, dismissing, reinstating,
-    /// erasing, changing the plan or the invitation settings: administrators only.
-    pub fn may_administer(&self, viewer: &Viewer) -> bool {
-        viewer.administrator
-    }
-
-    /// Inviting people into the company or a department: administrators, and every
-    /// employee when the account allows everyone to invite.
-    pub fn may_invite_into_account(&self, viewer: &Viewer, settings: &InvitationSettings) -> bool {
-        viewer.administrator || (viewer.is_employee() && settings.everyone_may_invite)
-    }
-
-    /// Inviting into a workgroup: administrators, and the members the group's invite
-    /// policy allows (an extranet member too, when the group lets every member invite).
-    pub async fn may_invite_into_group(
-        &self,
-        viewer: &Viewer,
-        group: WorkgroupId,
-    ) -> Result<bool, StoreError> {
-        if viewer.administrator {
-            return Ok(true);
-        }
-        let Some(record) = workgroups::get(&self.db, viewer.account, group).await? else {
-            return Ok(false);
-        };
-        let role = workgroups::role_of(&self.db, viewer.account, group, viewer.person).await?;
-        Ok(role.is_some_and(|role| record.invite_policy.allows(role)))
     }
 
     pub async fn may_see_person(
