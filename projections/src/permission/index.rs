@@ -102,6 +102,20 @@ fn add_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
 impl Index {
     // ---- the rules (see the module docs of `permission` for them in words) ----
 
+    /// The task, if it exists in the viewer's account: nothing crosses accounts.
+    fn task_in(&self, viewer: &Viewer, task: TaskId) -> Option<&TaskFacts> {
+        self.tasks
+            .get(&task)
+            .filter(|t| t.account == viewer.account)
+    }
+
+    /// The group, if it exists in the viewer's account.
+    fn group_in(&self, viewer: &Viewer, group: WorkgroupId) -> Option<&GroupFacts> {
+        self.groups
+            .get(&group)
+            .filter(|g| g.account == viewer.account)
+    }
+
     fn group_visible(&self, viewer: &Viewer, group: &GroupFacts) -> bool {
         if group.account != viewer.account {
             return false;
@@ -118,11 +132,7 @@ impl Index {
     }
 
     pub fn may_see_task(&self, viewer: &Viewer, task: TaskId) -> bool {
-        let Some(t) = self
-            .tasks
-            .get(&task)
-            .filter(|t| t.account == viewer.account)
-        else {
+        let Some(t) = self.task_in(viewer, task) else {
             return false;
         };
         viewer.administrator
@@ -134,11 +144,7 @@ impl Index {
 
     /// Why `viewer` may or may not see `task`. Agrees with [`Index::may_see_task`].
     pub fn explain_see_task(&self, viewer: &Viewer, task: TaskId) -> Explanation {
-        let Some(t) = self
-            .tasks
-            .get(&task)
-            .filter(|t| t.account == viewer.account)
-        else {
+        let Some(t) = self.task_in(viewer, task) else {
             return Explanation::no("there is no such task in your account");
         };
         if viewer.administrator {
@@ -187,11 +193,7 @@ impl Index {
     }
 
     pub fn may_change_task(&self, viewer: &Viewer, task: TaskId) -> bool {
-        let Some(t) = self
-            .tasks
-            .get(&task)
-            .filter(|t| t.account == viewer.account)
-        else {
+        let Some(t) = self.task_in(viewer, task) else {
             return false;
         };
         viewer.administrator
@@ -207,11 +209,7 @@ impl Index {
     }
 
     pub fn may_invite_into_group(&self, viewer: &Viewer, group: WorkgroupId) -> bool {
-        let Some(g) = self
-            .groups
-            .get(&group)
-            .filter(|g| g.account == viewer.account)
-        else {
+        let Some(g) = self.group_in(viewer, group) else {
             return false;
         };
         viewer.administrator
@@ -248,11 +246,7 @@ impl Index {
 
     /// Why `viewer` may or may not see `group`. Agrees with [`Index::may_see_group`].
     pub fn explain_see_group(&self, viewer: &Viewer, group: WorkgroupId) -> Explanation {
-        let Some(g) = self
-            .groups
-            .get(&group)
-            .filter(|g| g.account == viewer.account)
-        else {
+        let Some(g) = self.group_in(viewer, group) else {
             return Explanation::no("there is no such workgroup in your account");
         };
         if viewer.administrator {
