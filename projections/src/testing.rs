@@ -28,3 +28,24 @@ pub async fn fresh_sqlite() -> Database {
         .await
         .expect("open test database")
 }
+
+/// The moment every fixed test clock shows.
+pub const NOW: domain::Timestamp = domain::Timestamp(1_700_000_000_000);
+
+/// Domain services with a fixed clock, nonce and key, so tests are deterministic.
+pub fn services() -> domain::services::DomainServices {
+    domain::services::DomainServices {
+        clock: std::sync::Arc::new(domain::services::FixedClock(NOW)),
+        nonces: std::sync::Arc::new(domain::services::FixedNonce("n".into())),
+        secrets: domain::invitation::SecretKey::from_bytes([3; 32]),
+    }
+}
+
+/// Metadata of a change the system made by itself, at [`NOW`].
+pub fn system_change() -> crate::log::Metadata {
+    crate::log::Metadata {
+        actor: None,
+        at: NOW,
+        request_id: None,
+    }
+}

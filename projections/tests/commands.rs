@@ -2,32 +2,15 @@
 
 mod support;
 
+use support::{services, system_change as meta};
+
 use domain::account::{Account, AccountCommand, Plan};
-use domain::invitation::SecretKey;
-use domain::services::{DomainServices, FixedClock, FixedNonce};
 use domain::task::{Task, TaskCommand, TaskError, TaskRole};
-use domain::{AccountId, AggregateKey, PersonId, TaskId, Timestamp};
+use domain::{AccountId, AggregateKey, PersonId, TaskId};
 use projections::commands::{CommandBus, CommandError, SNAPSHOT_EVERY};
-use projections::log::Metadata;
 use projections::Database;
 use std::collections::HashSet;
 use std::sync::Arc;
-
-fn services() -> DomainServices {
-    DomainServices {
-        clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
-        nonces: Arc::new(FixedNonce("n".into())),
-        secrets: SecretKey::from_bytes([3; 32]),
-    }
-}
-
-fn meta() -> Metadata {
-    Metadata {
-        actor: None,
-        at: Timestamp(1_700_000_000_000),
-        request_id: None,
-    }
-}
 
 async fn new_task(bus: &CommandBus) -> (AccountId, TaskId, AggregateKey) {
     let account = AccountId::new_random();

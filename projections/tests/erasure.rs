@@ -3,33 +3,15 @@
 
 mod support;
 
+use support::{services, system_change as meta};
+
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
-use domain::invitation::SecretKey;
 use domain::person::{Person, PersonCommand, PersonKind};
-use domain::services::{DomainServices, FixedClock, FixedNonce};
-use domain::{AccountId, AggregateKey, Email, PersonId, PersonName, Timestamp};
+use domain::{AccountId, AggregateKey, Email, PersonId, PersonName};
 use projections::commands::CommandBus;
-use projections::log::Metadata;
 use projections::projector::Projector;
 use projections::read_model::ReadModels;
 use projections::{directory, Backend, Database, EventLog, LogPosition};
-use std::sync::Arc;
-
-fn services() -> DomainServices {
-    DomainServices {
-        clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
-        nonces: Arc::new(FixedNonce("n".into())),
-        secrets: SecretKey::from_bytes([5; 32]),
-    }
-}
-
-fn meta() -> Metadata {
-    Metadata {
-        actor: None,
-        at: Timestamp(1_700_000_000_000),
-        request_id: None,
-    }
-}
 
 /// Every stored payload as the database holds it.
 async fn raw_log(db: &Database) -> Vec<String> {

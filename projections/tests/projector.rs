@@ -3,9 +3,9 @@
 
 mod support;
 
+use support::services;
+
 use domain::account::{Account, AccountCommand, Plan};
-use domain::invitation::SecretKey;
-use domain::services::{DomainServices, FixedClock, FixedNonce};
 use domain::task::{Task, TaskCommand};
 use domain::{AccountId, AggregateKey, PersonId, TaskId, Timestamp};
 use projections::checkpoint;
@@ -16,15 +16,6 @@ use projections::read_model::ReadModels;
 use projections::{tasks, Database, LogPosition, StoreError, StoredEvent};
 use sqlx::{Any, Transaction};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-fn services() -> DomainServices {
-    DomainServices {
-        clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
-        nonces: Arc::new(FixedNonce("n".into())),
-        secrets: SecretKey::from_bytes([3; 32]),
-    }
-}
 
 /// The read models, failing after `fail_after` events: a crash in the middle of a batch.
 struct CrashesMidway {
