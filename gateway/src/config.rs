@@ -25,8 +25,22 @@ pub enum Command {
     /// Create an account and its first administrator. The password is read from
     /// EXTRANET_ADMIN_PASSWORD, never from the command line.
     CreateAccount(CreateAccount),
+    /// Replay the whole log into fresh copies of the read models, history and activity,
+    /// then switch the live tables over in one transaction. Safe while `serve` runs;
+    /// an interrupted rebuild resumes where it stopped.
+    Rebuild(RebuildArgs),
     /// Print the GraphQL schema the gateway serves.
     Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Discard what an interrupted rebuild left and start from the first event.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Events per transaction while replaying.
+    #[arg(long, default_value_t = projections::projector::BATCH, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub batch_size: i64,
 }
 
 #[derive(Debug, Args)]

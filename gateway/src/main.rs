@@ -26,6 +26,9 @@ async fn main() -> ExitCode {
             })
             .map_err(|e| e.to_string()),
         Command::Serve => serve(cli.settings).await,
+        Command::Rebuild(args) => gateway::rebuild::run(&cli.settings, args)
+            .await
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,10 @@ impl Projection for Activity {
         "activity"
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["activity"]
+    }
+
     async fn apply(&self, tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         let Ok(account) = e.account_id.parse::<AccountId>() else {
             return Ok(());

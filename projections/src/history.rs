@@ -93,6 +93,10 @@ impl Projection for History {
         "history"
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["person_history"]
+    }
+
     async fn apply(&self, tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         let Ok(account) = e.account_id.parse::<AccountId>() else {
             return Ok(());

@@ -23,6 +23,7 @@ pub mod personal_data;
 pub mod projector;
 pub mod reactor;
 pub mod read_model;
+pub mod rebuild;
 pub mod scheduler;
 pub mod session;
 pub mod store;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
-const BATCH: i64 = 500;
+/// Events per transaction unless a projector is given another size.
+pub const BATCH: i64 = 500;
 const IDLE_POLL: Duration = Duration::from_millis(50);
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 
@@ -19,6 +20,12 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
 pub trait Projection: Send + Sync + 'static {
     /// The checkpoint's name; unique among projections.
     fn name(&self) -> &'static str;
+
+    /// The tables this projection alone writes, which a rebuild replaces. Empty for a
+    /// projection whose effects leave the database (mail) and must not be repeated.
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Applies one event inside the batch's transaction.
     async fn apply(
@@ -38,6 +45,10 @@ pub struct Projector<P: Projection> {
     /// Never read past this: a projection that reads another one's tables (the
     /// notifier reads the read models) follows behind it.
     behind: Option<watch::Receiver<LogPosition>>,
+    batch: i64,
+    /// False for a projection being rebuilt beside the live one (`rebuild.rs`): it
+    /// neither serializes with the live projector nor announces its progress.
+    live: bool,
 }
 
 /// A handle to a running projector: where it is, and a way to wait for it.
@@ -96,6 +107,8 @@ impl<P: Projection> Projector<P> {
             position: tx,
             wake,
             behind: None,
+            batch: BATCH,
+            live: true,
         };
         Ok((projector, handle))
     }
@@ -106,14 +119,48 @@ impl<P: Projection> Projector<P> {
         self
     }
 
+    /// Events per transaction: fewer hold locks and memory for less time.
+    pub fn batch_size(mut self, events: i64) -> Self {
+        self.batch = events.max(1);
+        self
+    }
+
+    /// Marks this projector as building a copy of the projection (see `rebuild.rs`).
+    pub fn rebuilding(mut self) -> Self {
+        self.live = false;
+        self
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    pub fn tables(&self) -> &'static [&'static str] {
+        self.projection.tables()
+    }
+
+    pub fn position(&self) -> LogPosition {
+        *self.position.borrow()
+    }
+
     /// Applies every event currently readable; returns how many.
     pub async fn catch_up(&self) -> Result<u64, StoreError> {
+        self.catch_up_reporting(&mut |_| {}).await
+    }
+
+    /// Like [`Projector::catch_up`], telling `report` how many events each batch
+    /// applied, for progress.
+    pub async fn catch_up_reporting(
+        &self,
+        report: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<u64, StoreError> {
         let mut applied = 0;
         loop {
             let n = self.step().await?;
             if n == 0 {
                 return Ok(applied);
             }
+            report(n);
             applied += n;
         }
     }
@@ -148,11 +195,25 @@ impl<P: Projection> Projector<P> {
             Some(leader) => *leader.borrow(),
             None => LogPosition::END,
         };
-        let events = self.log.read(after, until, BATCH).await?;
+        let events = self.log.read(after, until, self.batch).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
-        let mut tx = self.db.begin_write().await?;
+        let mut tx = if self.live {
+            self.db.begin_write().await?
+        } else {
+            // A copy's writes go to its own tables; on SQLite, `BEGIN IMMEDIATE` would
+            // also lock the live database it reads the log from.
+            self.db.any.begin().await?
+        };
+        if self.live && self.db.backend == Backend::Postgres {
+            // One batch of a projection at a time across processes, so a rebuild's
+            // switch (which takes the same lock) never meets a batch half done.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock_key(self.projection.name()))
+                .execute(&mut *tx)
+                .await?;
+        }
         let applied = async {
             for event in &events {
                 self.projection.apply(&mut tx, event).await?;
@@ -162,7 +223,7 @@ impl<P: Projection> Projector<P> {
         .await;
         match applied {
             Ok(true) => {
-                if self.db.backend == Backend::Postgres {
+                if self.live && self.db.backend == Backend::Postgres {
                     // Delivered at commit to every process listening (`listen`), so
                     // their permission checks and waits move on at once.
                     sqlx::query("SELECT pg_notify($1, $2)")
@@ -269,8 +330,19 @@ fn move_forward(position: &watch::Sender<LogPosition>, at: LogPosition) {
 }
 
 /// The PostgreSQL notification channel on which a projection announces its progress.
-fn channel(projection: &str) -> String {
+pub(crate) fn channel(projection: &str) -> String {
     format!("extranet_{projection}")
+}
+
+/// The PostgreSQL advisory lock a projection's batches hold: a stable 64-bit hash
+/// (FNV-1a) of its channel name.
+pub(crate) fn lock_key(projection: &str) -> i64 {
+    let hash = channel(projection)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// Listens, on PostgreSQL, for the progress other processes make with `projection`,

@@ -45,6 +45,19 @@ impl Projection for ReadModels {
         "read_models"
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "accounts",
+            "people",
+            "invitations",
+            "tasks",
+            "task_roles",
+            "task_comments",
+            "workgroups",
+            "workgroup_members",
+        ]
+    }
+
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), StoreError> {
         match event.aggregate_type.as_str() {
             Account::TYPE => apply_account(tx, event, event.decode()?).await,

@@ -78,6 +78,65 @@ impl Database {
         })
     }
 
+    /// Another view of a database, whose every connection first runs `setup` (with
+    /// `argument` bound to `$1`, if any): how a rebuild sees its copy of the read models
+    /// in front of the live database (`rebuild.rs`). Runs no migrations. Its native
+    /// pool is never connected: a view is for projections, not for commands.
+    pub(crate) async fn open_view(
+        url: &str,
+        setup: &'static str,
+        argument: Option<String>,
+    ) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let native = match backend {
+            Backend::Postgres => Native::Postgres(PgPoolOptions::new().connect_lazy(url)?),
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10));
+                // Creates the file, so the `AnyPool` below finds it.
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await?;
+                Native::Sqlite(pool)
+            }
+        };
+        let any = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |connection, _| {
+                let argument = argument.clone();
+                Box::pin(async move {
+                    let mut query = sqlx::query(setup);
+                    if let Some(argument) = argument {
+                        query = query.bind(argument);
+                    }
+                    query.execute(&mut *connection).await?;
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(Self {
+            backend,
+            any,
+            native,
+        })
+    }
+
     pub(crate) fn native(&self) -> &Native {
         &self.native
     }
@@ -128,17 +187,22 @@ impl Database {
     }
 }
 
-/// SQLite creates a missing file but not its folder; a fresh checkout has no `data/`.
-fn create_parent_dir(url: &str) -> Result<(), StoreError> {
+/// The file of a `sqlite://` URL; `None` for an in-memory database.
+pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// SQLite creates a missing file but not its folder; a fresh checkout has no `data/`.
+fn create_parent_dir(url: &str) -> Result<(), StoreError> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
+    };
     if let Some(dir) = std::path::Path::new(path).parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {

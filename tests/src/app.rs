@@ -338,6 +338,38 @@ impl App {
         self.start().await;
     }
 
+    /// The database this deployment runs on.
+    pub fn database_url(&self) -> &str {
+        self.database.url()
+    }
+
+    /// Runs another subcommand of the binary (`rebuild`, …) against this deployment,
+    /// beside the running server; it must succeed. Returns its output.
+    pub async fn run_command(&self, args: &[&str]) -> std::process::Output {
+        run_with_timeout(
+            extranet(&self.binary, &self.data_dir, &self.database, &self.smtp_url).args(args),
+        )
+        .await
+    }
+
+    /// Starts another subcommand of the binary against this deployment and returns it
+    /// running, for a test that stops or kills it midway; its stderr is appended to
+    /// `<name>.log` in the data directory.
+    pub fn spawn_command(&self, args: &[&str], name: &str) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.join(format!("{name}.log")))
+            .expect("open the command's log file");
+        extranet(&self.binary, &self.data_dir, &self.database, &self.smtp_url)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("start `extranet {}`: {error}", args.join(" ")))
+    }
+
     /// What the binary has logged so far (its stderr, across restarts).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("extranet.log")).unwrap_or_default()

@@ -1,0 +1,540 @@
+//! Rebuilding the projections' tables from the log while the service keeps running.
+//!
+//! The projections that own tables (read models, history, activity) are replayed into
+//! a copy of those tables beside the live ones, with checkpoints of their own, so a
+//! rebuild that is stopped or killed resumes where it was on its next run. Once the
+//! copy has caught up with the log, one transaction replaces the live tables' rows
+//! with the copy's and moves the live checkpoints to the copy's positions. Readers see
+//! the old rows until that commit and the new ones after it; a live projector whose
+//! next batch finds its checkpoint moved drops that batch and follows (`projector.rs`).
+//!
+//! Where the copy lives: on PostgreSQL in a schema ([`COPY`]) put in front of the
+//! live one on the copy's search path; on SQLite in a file beside the database, with
+//! the live database attached (SQLite looks a table up in the main file first, then in
+//! attached ones). Either way, the copy's projections read the log, the personal-data
+//! keys and every other table they do not rebuild from the live database itself.
+
+use crate::activity::Activity;
+use crate::checkpoint;
+use crate::history::History;
+use crate::projector::{channel, lock_key, Projection, Projector};
+use crate::read_model::ReadModels;
+use crate::store::sqlite_path;
+use crate::{Backend, Database, EventLog, LogPosition, StoreError};
+use sqlx::Row;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The schema (PostgreSQL) or attached database (SQLite) that holds the copy.
+pub const COPY: &str = "extranet_rebuild";
+
+/// How often the switch may find the live projections ahead of the copy (new events
+/// arrived between catching up and locking) before giving up.
+const SWITCH_ATTEMPTS: u32 = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("another rebuild is running on this database; let it finish, or stop it first")]
+    AlreadyRunning,
+    #[error("an in-memory SQLite database has nothing to rebuild beside")]
+    InMemory,
+    #[error("could not use the rebuild's file {path}: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "new events kept arriving faster than the copy could follow during the switch; \
+         the copy is kept: run the rebuild again to resume and switch"
+    )]
+    NoQuietMoment,
+}
+
+/// How far one projection's replay has got.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub projection: &'static str,
+    /// Events of the log this projection's copy has passed.
+    pub applied: u64,
+    /// Events in the log when the rebuild started.
+    pub total: u64,
+}
+
+/// What a finished rebuild did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Whether it went on from an earlier, interrupted run's copy.
+    pub resumed: bool,
+    /// Events replayed in this run, summed over the projections.
+    pub replayed: u64,
+    pub elapsed: Duration,
+    pub projections: Vec<&'static str>,
+}
+
+/// A rebuild of every projection that owns tables.
+pub struct Rebuild {
+    /// The live database's URL, as it was opened.
+    pub url: String,
+    /// Discard an interrupted run's copy instead of resuming it.
+    pub fresh: bool,
+    /// Events per transaction while replaying.
+    pub batch: i64,
+}
+
+impl Rebuild {
+    pub async fn run(
+        &self,
+        live: &Database,
+        report: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Outcome, RebuildError> {
+        let started = Instant::now();
+        let _alone = Exclusive::take(live, &self.url).await?;
+        let place = Place::of(live, &self.url).await?;
+        let version = schema_version(live).await?;
+        if self.fresh {
+            place.remove(live).await?;
+        }
+        let mut setup = place.open(&self.url).await?;
+        let resumed = match place.copy_version(live, &setup).await? {
+            Some(made_under) if made_under == version => true,
+            Some(made_under) => {
+                tracing::info!(
+                    made_under,
+                    now = version,
+                    "the copy left by an earlier rebuild predates a migration; starting afresh"
+                );
+                setup.close().await;
+                place.remove(live).await?;
+                setup = place.open(&self.url).await?;
+                false
+            }
+            None => false,
+        };
+        if !resumed {
+            place.create(live, &setup, version).await?;
+        }
+        setup.close().await;
+        // Connected only now that the copy's tables exist: SQLite and PostgreSQL both
+        // keep a prepared statement pointed at the table its name first resolved to,
+        // which would be the live one on a connection opened before.
+        let copy = place.open(&self.url).await?;
+        let (read_models, leader) = Projector::new(ReadModels, copy.clone()).await?;
+        let read_models = read_models.rebuilding().batch_size(self.batch);
+        let (history, _) = Projector::new(History, copy.clone()).await?;
+        let history = history.rebuilding().batch_size(self.batch).behind(&leader);
+        let (activity, _) = Projector::new(Activity, copy.clone()).await?;
+        let activity = activity.rebuilding().batch_size(self.batch).behind(&leader);
+        // The read models first: the other two read them.
+        let copies: [&dyn Copy; 3] = [&read_models, &history, &activity];
+
+        let log = EventLog::new(live.clone());
+        let total = u64::try_from(log.count_after(LogPosition::START).await?).unwrap_or(0);
+        let mut replayed = 0;
+        for projection in copies {
+            let behind = u64::try_from(log.count_after(projection.position()).await?).unwrap_or(0);
+            let mut applied = total.saturating_sub(behind);
+            report(Progress {
+                projection: projection.name(),
+                applied,
+                total,
+            });
+            replayed += projection
+                .catch_up(&mut |n| {
+                    applied += n;
+                    report(Progress {
+                        projection: projection.name(),
+                        applied,
+                        total: total.max(applied),
+                    });
+                })
+                .await?;
+        }
+        replayed += switch(live, &place, &self.url, &copies).await?;
+        copy.close().await;
+        place.remove(live).await?;
+        Ok(Outcome {
+            resumed,
+            replayed,
+            elapsed: started.elapsed(),
+            projections: copies.iter().map(|c| c.name()).collect(),
+        })
+    }
+}
+
+/// Replaces the live tables' rows with the copy's, once the copy is at least as far
+/// along as every live projector; returns the events the copy applied meanwhile.
+async fn switch(
+    live: &Database,
+    place: &Place,
+    url: &str,
+    copies: &[&dyn Copy],
+) -> Result<u64, RebuildError> {
+    let view = place.switch_view(live, url).await?;
+    let mut applied = 0;
+    for attempt in 1..=SWITCH_ATTEMPTS {
+        for projection in copies {
+            applied += projection.catch_up(&mut |_| {}).await?;
+        }
+        let mut tx = view.begin_write().await?;
+        if view.backend == Backend::Postgres {
+            // The live projectors hold these for each batch: once we have them, no
+            // batch is half done and none starts until we commit.
+            let mut keys: Vec<i64> = copies.iter().map(|c| lock_key(c.name())).collect();
+            keys.sort_unstable();
+            for key in keys {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+            }
+        }
+        let mut ahead = false;
+        for projection in copies {
+            let at = checkpoint::load_in(&mut tx, projection.name()).await?;
+            ahead |= at > projection.position();
+        }
+        if ahead {
+            tracing::debug!(attempt, "the live projections moved on; catching up again");
+            tx.rollback().await.map_err(StoreError::from)?;
+            continue;
+        }
+        for projection in copies {
+            for table in projection.tables() {
+                for sql in [
+                    format!("DELETE FROM {table}"),
+                    format!("INSERT INTO {table} SELECT * FROM {COPY}.{table}"),
+                ] {
+                    sqlx::query(&sql)
+                        .persistent(false)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::from)?;
+                }
+            }
+            let at = projection.position();
+            checkpoint::save(&mut tx, projection.name(), at).await?;
+            if view.backend == Backend::Postgres {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(channel(projection.name()))
+                    .bind(format!("{}:{}", at.tx, at.position))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if view.backend == Backend::Sqlite {
+            view.close().await;
+        }
+        return Ok(applied);
+    }
+    Err(RebuildError::NoQuietMoment)
+}
+
+/// The parts of a projector the rebuild drives, whatever its projection.
+#[async_trait::async_trait]
+trait Copy: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn tables(&self) -> &'static [&'static str];
+    fn position(&self) -> LogPosition;
+    async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<P: Projection> Copy for Projector<P> {
+    fn name(&self) -> &'static str {
+        Projector::name(self)
+    }
+    fn tables(&self) -> &'static [&'static str] {
+        Projector::tables(self)
+    }
+    fn position(&self) -> LogPosition {
+        Projector::position(self)
+    }
+    async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, StoreError> {
+        self.catch_up_reporting(report).await
+    }
+}
+
+/// Every table a rebuild replaces, and the checkpoints beside them.
+fn copied_tables() -> Vec<&'static str> {
+    let mut tables = vec!["checkpoints"];
+    tables.extend(ReadModels.tables());
+    tables.extend(History.tables());
+    tables.extend(Activity.tables());
+    tables
+}
+
+/// The newest migration applied to the live database: a copy made under another
+/// schema is not resumed.
+async fn schema_version(live: &Database) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT max(version) AS version FROM _sqlx_migrations")
+        .fetch_one(&live.any)
+        .await?;
+    Ok(row.try_get::<Option<i64>, _>("version")?.unwrap_or(0))
+}
+
+/// Where the copy is kept.
+enum Place {
+    /// A schema of the live PostgreSQL database, in front of `live_schema`.
+    Schema { live_schema: String },
+    /// A SQLite file beside the live one.
+    File { live: PathBuf, copy: PathBuf },
+}
+
+impl Place {
+    async fn of(live: &Database, url: &str) -> Result<Self, RebuildError> {
+        match live.backend {
+            Backend::Postgres => {
+                let row = sqlx::query("SELECT current_schema()::text AS schema")
+                    .fetch_one(&live.any)
+                    .await
+                    .map_err(StoreError::from)?;
+                Ok(Place::Schema {
+                    live_schema: row.try_get("schema").map_err(StoreError::from)?,
+                })
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(url).ok_or(RebuildError::InMemory)?;
+                Ok(Place::File {
+                    live: PathBuf::from(path),
+                    copy: PathBuf::from(format!("{path}-{COPY}")),
+                })
+            }
+        }
+    }
+
+    /// The database as the copy's projections see it: the copy's tables first, the
+    /// live database behind them.
+    async fn open(&self, url: &str) -> Result<Database, StoreError> {
+        match self {
+            Place::Schema { live_schema } => {
+                Database::open_view(
+                    url,
+                    "SELECT set_config('search_path', $1, false)",
+                    Some(format!("{COPY}, {live_schema}")),
+                )
+                .await
+            }
+            Place::File { live, copy } => {
+                Database::open_view(
+                    &format!("sqlite://{}", copy.display()),
+                    "ATTACH DATABASE $1 AS extranet_live",
+                    Some(live.display().to_string()),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The live database with the copy reachable as [`COPY`], for the switch.
+    async fn switch_view(&self, live: &Database, url: &str) -> Result<Database, StoreError> {
+        match self {
+            Place::Schema { .. } => Ok(live.clone()),
+            Place::File { copy, .. } => {
+                Database::open_view(
+                    url,
+                    // The copy's name is a constant, not user input.
+                    "ATTACH DATABASE $1 AS extranet_rebuild",
+                    Some(copy.display().to_string()),
+                )
+                .await
+            }
+        }
+    }
+
+    /// The schema version an earlier run's copy was made under, if one is there.
+    async fn copy_version(
+        &self,
+        live: &Database,
+        copy: &Database,
+    ) -> Result<Option<i64>, StoreError> {
+        // Only qualified names before the copy's tables exist: a PostgreSQL statement
+        // planned while a name resolved to the live table would keep pointing there.
+        let (db, sql) = match self {
+            Place::Schema { .. } => (
+                live,
+                "SELECT count(*) AS n FROM information_schema.tables
+                  WHERE table_schema = 'extranet_rebuild' AND table_name = 'rebuild_state'",
+            ),
+            Place::File { .. } => (
+                copy,
+                "SELECT count(*) AS n FROM main.sqlite_master WHERE name = 'rebuild_state'",
+            ),
+        };
+        let present: i64 = sqlx::query(sql).fetch_one(&db.any).await?.try_get("n")?;
+        if present == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "SELECT schema_version FROM {} LIMIT 1",
+            self.state_table()
+        ))
+        .persistent(false)
+        .fetch_optional(&db.any)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("schema_version")?),
+            None => None,
+        })
+    }
+
+    fn state_table(&self) -> &'static str {
+        match self {
+            Place::Schema { .. } => "extranet_rebuild.rebuild_state",
+            Place::File { .. } => "main.rebuild_state",
+        }
+    }
+
+    /// Makes empty copies of the tables, shaped like the live ones.
+    async fn create(
+        &self,
+        live: &Database,
+        copy: &Database,
+        version: i64,
+    ) -> Result<(), StoreError> {
+        match self {
+            Place::Schema { live_schema } => {
+                let mut tx = live.begin_write().await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {COPY} CASCADE"))
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA {COPY}"))
+                    .execute(&mut *tx)
+                    .await?;
+                for table in copied_tables() {
+                    sqlx::query(&format!(
+                        "CREATE TABLE {COPY}.{table} (LIKE \"{live_schema}\".{table} INCLUDING ALL)"
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(&format!(
+                    "CREATE TABLE {COPY}.rebuild_state (schema_version bigint NOT NULL)"
+                ))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(&format!(
+                    "INSERT INTO {COPY}.rebuild_state (schema_version) VALUES ($1)"
+                ))
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+            Place::File { .. } => {
+                let mut tx = copy.any.begin().await?;
+                for table in copied_tables() {
+                    // The live database's own statements, so columns, keys and
+                    // indexes match it exactly (indexes after their table).
+                    let statements = sqlx::query(
+                        "SELECT sql FROM extranet_live.sqlite_master
+                          WHERE tbl_name = $1 AND sql IS NOT NULL
+                          ORDER BY type = 'index'",
+                    )
+                    .bind(table)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for row in statements {
+                        let sql: String = row.try_get("sql")?;
+                        sqlx::query(&sql).execute(&mut *tx).await?;
+                    }
+                }
+                sqlx::query("CREATE TABLE main.rebuild_state (schema_version bigint NOT NULL)")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO main.rebuild_state (schema_version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the copy, if any.
+    async fn remove(&self, live: &Database) -> Result<(), StoreError> {
+        match self {
+            Place::Schema { .. } => {
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {COPY} CASCADE"))
+                    .execute(&live.any)
+                    .await?;
+            }
+            Place::File { copy, .. } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let path = format!("{}{suffix}", copy.display());
+                    match std::fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => return Err(StoreError::DataDir { path, source }),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Held for the whole rebuild, so two never work on one copy: a PostgreSQL session
+/// lock, or a lock on a file beside the SQLite database. Both end with the process.
+enum Exclusive {
+    Postgres(sqlx::pool::PoolConnection<sqlx::Any>),
+    /// Unlocked when closed, at drop.
+    Sqlite {
+        _locked: std::fs::File,
+    },
+}
+
+impl Exclusive {
+    async fn take(live: &Database, url: &str) -> Result<Self, RebuildError> {
+        match live.backend {
+            Backend::Postgres => {
+                let mut connection = live.any.acquire().await.map_err(StoreError::from)?;
+                let row = sqlx::query("SELECT pg_try_advisory_lock($1) AS taken")
+                    .bind(lock_key("rebuild"))
+                    .fetch_one(&mut *connection)
+                    .await
+                    .map_err(StoreError::from)?;
+                let taken: bool = row.try_get("taken").map_err(StoreError::from)?;
+                if !taken {
+                    return Err(RebuildError::AlreadyRunning);
+                }
+                Ok(Exclusive::Postgres(connection))
+            }
+            Backend::Sqlite => {
+                let path = sqlite_path(url).ok_or(RebuildError::InMemory)?;
+                let path = format!("{path}-{COPY}.lock");
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|source| RebuildError::File {
+                        path: path.clone(),
+                        source,
+                    })?;
+                match file.try_lock() {
+                    Ok(()) => Ok(Exclusive::Sqlite { _locked: file }),
+                    Err(std::fs::TryLockError::WouldBlock) => Err(RebuildError::AlreadyRunning),
+                    Err(std::fs::TryLockError::Error(source)) => {
+                        Err(RebuildError::File { path, source })
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if let Exclusive::Postgres(connection) = self {
+            // A pooled connection would keep the session lock; closing it ends it.
+            connection.close_on_drop();
+        }
+    }
+}
