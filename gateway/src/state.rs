@@ -86,10 +86,13 @@ impl AppState {
     /// The active person a session token belongs to. Anyone no longer active is no
     /// viewer, whatever their token says.
     pub async fn viewer(&self, token: &str) -> Result<Option<Viewer>, StoreError> {
-        let Some((account, person)) = self.sessions.resolve(token, self.clock.now()).await? else {
+        let Some(session) = self.sessions.resolve(token, self.clock.now()).await? else {
             return Ok(None);
         };
-        let record = directory::by_id(&self.db, account, person).await?;
+        // Another process may have applied a revocation this one has not heard of
+        // yet; the permission checks of this request catch up to it first.
+        self.read_models.observe(session.read_models_at);
+        let record = directory::by_id(&self.db, session.account, session.person).await?;
         Ok(record.as_ref().and_then(Viewer::from_record))
     }
 }

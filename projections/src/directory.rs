@@ -19,9 +19,18 @@ pub struct PersonRecord {
     pub last_name: String,
     pub administrator: bool,
     pub password_hash: String,
+    /// `active`, `suspended`, `dismissed` or `erased`.
+    pub status: String,
+    /// Why they are suspended (the domain's label), if they are.
+    pub suspension_reason: Option<String>,
+    /// When their access ends, if it has an end (milliseconds since the epoch).
+    pub access_expires_at: Option<i64>,
+    /// Who invited them, if anyone did.
+    pub sponsor: Option<PersonId>,
+    pub joined_at: i64,
 }
 
-const COLUMNS: &str = "account_id, person_id, kind, status, email, first_name, last_name, administrator, password_hash";
+const COLUMNS: &str = "account_id, person_id, kind, status, email, first_name, last_name, administrator, password_hash, suspension_reason, access_expires_at, sponsor_id, joined_at";
 
 pub(crate) fn parse_id<T: std::str::FromStr>(
     row: &AnyRow,
@@ -50,6 +59,13 @@ impl PersonRecord {
             last_name: row.try_get("last_name")?,
             administrator: administrator != 0,
             password_hash: row.try_get("password_hash")?,
+            suspension_reason: row.try_get("suspension_reason")?,
+            access_expires_at: row.try_get("access_expires_at")?,
+            sponsor: row
+                .try_get::<Option<String>, _>("sponsor_id")?
+                .and_then(|id| id.parse().ok()),
+            joined_at: row.try_get("joined_at")?,
+            status,
         })
     }
 }

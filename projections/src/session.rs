@@ -2,13 +2,23 @@
 //! SHA-256 is stored, so a copy of the database opens no session.
 
 use crate::directory::parse_id;
-use crate::{Database, StoreError};
+use crate::{Database, LogPosition, StoreError};
 use domain::{AccountId, PersonId, Timestamp};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use sqlx::Row;
 
 /// How long a session lasts without a new login.
 pub const SESSION_DAYS: i64 = 14;
+
+/// A session a token opens.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    pub account: AccountId,
+    pub person: PersonId,
+    /// The read models' shared checkpoint when the session was looked up.
+    pub read_models_at: LogPosition,
+}
 
 #[derive(Clone)]
 pub struct Sessions {
@@ -48,21 +58,35 @@ impl Sessions {
         Ok(token)
     }
 
-    /// Whose session this token opens, if it is known and not expired.
+    /// Whose session this token opens, if it is known and not expired, and where the
+    /// read models stood when it was asked (read in the same statement, so it costs no
+    /// extra round trip): a request must not be judged on older facts than those,
+    /// whichever process applied them.
     pub async fn resolve(
         &self,
         token: &str,
         now: Timestamp,
-    ) -> Result<Option<(AccountId, PersonId)>, StoreError> {
+    ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT account_id, person_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT s.account_id, s.person_id, c.tx, c.position
+               FROM sessions s LEFT JOIN checkpoints c ON c.name = 'read_models'
+              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(hash(token))
         .bind(now.0)
         .fetch_optional(&self.db.any)
         .await?;
-        row.map(|row| Ok((parse_id(&row, "account_id")?, parse_id(&row, "person_id")?)))
-            .transpose()
+        row.map(|row| {
+            Ok(Session {
+                account: parse_id(&row, "account_id")?,
+                person: parse_id(&row, "person_id")?,
+                read_models_at: LogPosition {
+                    tx: row.try_get::<Option<i64>, _>("tx")?.unwrap_or(0),
+                    position: row.try_get::<Option<i64>, _>("position")?.unwrap_or(0),
+                },
+            })
+        })
+        .transpose()
     }
 
     pub async fn close(&self, token: &str) -> Result<(), StoreError> {

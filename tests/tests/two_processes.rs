@@ -2,7 +2,7 @@
 //! opened on one works on the other, changes made through either are seen through
 //! both, and every email is sent once although both run a notifier.
 
-use e2e::{App, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST};
+use e2e::{error_code, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST, SESSION_COOKIE};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -71,4 +71,169 @@ async fn two_processes_share_one_deployment() {
     let ids: Vec<String> = smtp.all().iter().filter_map(|m| m.message_id()).collect();
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), distinct.len(), "no message delivered twice");
+}
+
+/// Joins `email` as a guest of `task` and returns their browser session.
+async fn guest_session(
+    app: &App,
+    smtp: &SmtpSink,
+    admin: &Auth,
+    task: &str,
+    email: &str,
+) -> (Auth, String) {
+    let invited = app
+        .invite_guest(admin, task, email, "Gail", "Guest", "OBSERVER")
+        .await;
+    let person = invited["invitation"]["personId"]
+        .as_str()
+        .expect("the invitation names the person")
+        .to_owned();
+    let mail = smtp.wait_for_mail_to(email).await;
+    let accepted = app.accept_invitation(&mail, "a guest's passphrase").await;
+    let cookie = accepted
+        .cookie(SESSION_COOKIE)
+        .unwrap_or_else(|| panic!("accepting logs the guest in: {}", accepted.body));
+    (Auth::Session(cookie), person)
+}
+
+const TASK: &str = "query($id: ID!) { task(id: $id) { id } }";
+const GROUP: &str = "query($id: ID!) { workgroup(id: $id) { id } }";
+const ADMINISTER: &str = "mutation($input: PersonInput!) {
+    dismissPerson(input: $input) { person { status } userErrors { code message } }
+}";
+
+/// A dismissal, a suspension or a removal from a group made through one process is in
+/// force for the very next request to the other: no window in which the other's
+/// permission index or read models still let the person in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_through_one_process_holds_on_the_other_at_once() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Postgres, &smtp).await;
+    let peer = app.peer().await;
+    let admin = app.login_admin().await;
+    let task = app.create_task(&admin, "Shared work", None).await;
+
+    for round in 0..3 {
+        // Dismissed through the first process: refused at once by the second.
+        let (guest, person) = guest_session(
+            &app,
+            &smtp,
+            &admin,
+            &task,
+            &format!("dismissed{round}@client.test"),
+        )
+        .await;
+        let seen = peer.graphql(&guest, TASK, json!({ "id": task })).await;
+        assert_eq!(seen["data"]["task"]["id"], task.as_str(), "{seen}");
+        let dismissed = app
+            .graphql(
+                &admin,
+                ADMINISTER,
+                json!({ "input": { "personId": person } }),
+            )
+            .await;
+        assert_eq!(
+            dismissed["data"]["dismissPerson"]["person"]["status"], "DISMISSED",
+            "{dismissed}"
+        );
+        let refused = peer.graphql(&guest, TASK, json!({ "id": task })).await;
+        assert_eq!(
+            error_code(&refused),
+            "UNAUTHENTICATED",
+            "round {round}: a dismissed guest's session still works on the other process: {refused}"
+        );
+
+        // Suspended through the second process: refused at once by the first.
+        let (guest, person) = guest_session(
+            &app,
+            &smtp,
+            &admin,
+            &task,
+            &format!("suspended{round}@client.test"),
+        )
+        .await;
+        let suspended = peer
+            .graphql(
+                &admin,
+                "mutation($input: PersonInput!) { suspendPerson(input: $input) { person { status } userErrors { code } } }",
+                json!({ "input": { "personId": person } }),
+            )
+            .await;
+        assert_eq!(
+            suspended["data"]["suspendPerson"]["person"]["status"], "SUSPENDED_BY_ADMINISTRATOR",
+            "{suspended}"
+        );
+        let refused = app.graphql(&guest, TASK, json!({ "id": task })).await;
+        assert_eq!(
+            error_code(&refused),
+            "UNAUTHENTICATED",
+            "round {round}: {refused}"
+        );
+
+        // Removed from a group through the first process: the group is gone for them
+        // on the second at once. (A guest transferred to employee is a member to remove.)
+        let (member, person) = guest_session(
+            &app,
+            &smtp,
+            &admin,
+            &task,
+            &format!("member{round}@client.test"),
+        )
+        .await;
+        let transferred = app
+            .graphql(
+                &admin,
+                "mutation($input: PersonInput!) { transferToEmployee(input: $input) { person { kind } userErrors { code } } }",
+                json!({ "input": { "personId": person } }),
+            )
+            .await;
+        assert_eq!(
+            transferred["data"]["transferToEmployee"]["person"]["kind"], "EMPLOYEE",
+            "{transferred}"
+        );
+        let created = app
+            .graphql(
+                &admin,
+                "mutation($input: CreateWorkgroupInput!) { createWorkgroup(input: $input) { workgroup { id } userErrors { code } } }",
+                json!({ "input": { "name": format!("Extranet room {round}"), "extranet": true } }),
+            )
+            .await;
+        let group = created["data"]["createWorkgroup"]["workgroup"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a group is created: {created}"))
+            .to_owned();
+        // Employees see company groups anyway; an extranet group only as members.
+        let add = "mutation($input: AddMemberInput!) { addWorkgroupMember(input: $input) { workgroup { id } userErrors { code message } } }";
+        let added = app
+            .graphql(
+                &admin,
+                add,
+                json!({ "input": { "workgroupId": group, "personId": person, "role": "MEMBER" } }),
+            )
+            .await;
+        assert!(
+            added["data"]["addWorkgroupMember"]["workgroup"]["id"].is_string(),
+            "{added}"
+        );
+        let seen = peer.graphql(&member, GROUP, json!({ "id": group })).await;
+        assert_eq!(seen["data"]["workgroup"]["id"], group.as_str(), "{seen}");
+        let remove = "mutation($input: RemoveMemberInput!) { removeWorkgroupMember(input: $input) { workgroup { id } userErrors { code message } } }";
+        let removed = app
+            .graphql(
+                &admin,
+                remove,
+                json!({ "input": { "workgroupId": group, "personId": person } }),
+            )
+            .await;
+        assert!(
+            removed["data"]["removeWorkgroupMember"]["workgroup"]["id"].is_string(),
+            "{removed}"
+        );
+        let gone = peer.graphql(&member, GROUP, json!({ "id": group })).await;
+        assert_eq!(
+            error_code(&gone),
+            "NOT_FOUND",
+            "round {round}: a removed member still sees the group on the other process: {gone}"
+        );
+    }
 }

@@ -3,9 +3,11 @@
 mod context;
 mod error;
 mod mutation;
+mod people;
 mod query;
 mod refusal;
 mod types;
+mod workgroup;
 
 pub use context::RequestAuth;
 pub use error::ApiError;
@@ -13,22 +15,29 @@ pub use error::ApiError;
 use crate::auth;
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse};
 
-pub type ExtranetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+/// Every mutation, grouped by what it changes.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    mutation::TaskMutation,
+    people::PeopleMutation,
+    workgroup::WorkgroupMutation,
+);
+
+pub type ExtranetSchema = Schema<query::Query, Mutation, EmptySubscription>;
 
 /// Deep or wide queries are refused before they run.
 const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 500;
 
 /// The schema without its data, for printing the SDL.
-pub fn schema_builder(
-) -> async_graphql::SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+pub fn schema_builder() -> async_graphql::SchemaBuilder<query::Query, Mutation, EmptySubscription> {
+    Schema::build(query::Query, Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }

@@ -11,7 +11,8 @@ use domain::task::{Task as TaskAggregate, TaskCommand};
 use domain::{AccountId, Address, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
 use projections::{accounts, directory, tasks};
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct TaskMutation;
 
 /// Log in with the email and password of a person of an account.
 #[derive(InputObject)]
@@ -111,7 +112,7 @@ fn refused_login() -> LoginPayload {
 }
 
 #[Object]
-impl Mutation {
+impl TaskMutation {
     /// Opens a session.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, ApiError> {
         let state = state(ctx);

@@ -5,7 +5,9 @@ use super::error::ApiError;
 use super::types::UserError;
 use domain::account::AccountError;
 use domain::invitation::InvitationError;
+use domain::person::PersonError;
 use domain::task::TaskError;
+use domain::workgroup::WorkgroupError;
 use domain::{EmailError, NameError};
 use projections::commands::CommandError;
 
@@ -73,6 +75,52 @@ impl Refusal for AccountError {
             AccountError::DomainOnBothLists(_) => "DOMAIN_ON_BOTH_LISTS",
         };
         UserError::new(&[], self, code)
+    }
+}
+
+impl Refusal for PersonError {
+    fn user_error(&self) -> UserError {
+        let code = match self {
+            PersonError::NotFound => "NOT_FOUND",
+            PersonError::AlreadyJoined => "CONFLICT",
+            PersonError::AdministratorMustBeEmployee
+            | PersonError::AdministratorCannotBeExternal => "ADMINISTRATOR",
+            PersonError::AlreadyEmployee => "ALREADY_EMPLOYEE",
+            PersonError::NotAnEmployee => "NOT_AN_EMPLOYEE",
+            PersonError::Dismissed => "DISMISSED",
+            PersonError::Erased => "ERASED",
+            PersonError::NotDismissed => "NOT_DISMISSED",
+            PersonError::EraseNeedsDismissal => "DISMISS_FIRST",
+            PersonError::AlreadySuspended => "ALREADY_SUSPENDED",
+            PersonError::NotSuspendedFor(_) => "NOT_SUSPENDED",
+            PersonError::NotExternal => "NOT_EXTERNAL",
+            PersonError::AccessNotExpired => "ACCESS_NOT_EXPIRED",
+            PersonError::SameEmail => "SAME_EMAIL",
+        };
+        UserError::new(&["input", "personId"], self, code)
+    }
+}
+
+impl Refusal for WorkgroupError {
+    fn user_error(&self) -> UserError {
+        let (field, code): (&[&str], &str) = match self {
+            WorkgroupError::NameEmpty | WorkgroupError::NameTooLong { .. } => {
+                (&["input", "name"], "INVALID_NAME")
+            }
+            WorkgroupError::NotFound => (&["input", "workgroupId"], "NOT_FOUND"),
+            WorkgroupError::AlreadyExists => (&[], "CONFLICT"),
+            WorkgroupError::NotAnExtranetGroup => (&["input", "personId"], "NOT_AN_EXTRANET_GROUP"),
+            WorkgroupError::ExternalMembersInside { .. } => {
+                (&["input", "extranet"], "EXTERNAL_MEMBERS_INSIDE")
+            }
+            WorkgroupError::GuestsOnlyInTasks => (&["input", "personId"], "GUESTS_ONLY_IN_TASKS"),
+            WorkgroupError::AlreadyMember => (&["input", "personId"], "ALREADY_MEMBER"),
+            WorkgroupError::NotMember => (&["input", "personId"], "NOT_MEMBER"),
+            WorkgroupError::ExternalCannotOwn => (&["input", "role"], "EXTERNAL_CANNOT_OWN"),
+            WorkgroupError::LastOwner => (&["input", "personId"], "LAST_OWNER"),
+            WorkgroupError::NotYetExpired => (&[], "NOT_YET_EXPIRED"),
+        };
+        UserError::new(field, self, code)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The GraphQL object types and enums, and how the read models map onto them.
 
 use async_graphql::{Enum, SimpleObject, ID};
+use chrono::{DateTime, Utc};
 use domain::person::PersonKind as DomainPersonKind;
 use domain::task::{TaskRole as DomainTaskRole, TaskStatus as DomainTaskStatus};
 use projections::directory::PersonRecord;
@@ -125,6 +126,12 @@ pub struct Person {
     pub email: Option<String>,
     /// Employee, extranet user or guest.
     pub kind: PersonKind,
+    /// Whether they can log in, and if not, why.
+    pub status: PersonStatus,
+    /// Whether they administer the account.
+    pub administrator: bool,
+    /// When an external person's access ends; null when it does not.
+    pub access_expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<PersonRecord> for Person {
@@ -133,8 +140,46 @@ impl From<PersonRecord> for Person {
             id: ID(p.id.to_string()),
             first_name: p.first_name,
             last_name: p.last_name,
-            email: Some(p.email),
+            email: Some(p.email).filter(|e| !e.is_empty()),
             kind: p.kind.into(),
+            status: PersonStatus::from_record(&p.status, p.suspension_reason.as_deref()),
+            administrator: p.administrator,
+            access_expires_at: p.access_expires_at.and_then(time),
+        }
+    }
+}
+
+/// A moment as the API shows it (RFC 3339, UTC), from milliseconds since the epoch.
+pub fn time(millis: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(millis)
+}
+
+/// Whether a person can log in, and if not, why.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PersonStatus {
+    /// Can log in and work.
+    Active,
+    /// Locked out by an administrator; they can lift it.
+    SuspendedByAdministrator,
+    /// Locked out because the account's trial ended; a paid plan lets them back.
+    SuspendedTrialExpired,
+    /// Locked out because their own access end date came; extending it lets them back.
+    SuspendedAccessExpired,
+    /// Left the company; can be reinstated.
+    Dismissed,
+    /// Dismissed and their personal data erased for good.
+    Erased,
+}
+
+impl PersonStatus {
+    fn from_record(status: &str, reason: Option<&str>) -> Self {
+        match (status, reason) {
+            ("active", _) => PersonStatus::Active,
+            ("suspended", Some("trial_expired")) => PersonStatus::SuspendedTrialExpired,
+            ("suspended", Some("access_expired")) => PersonStatus::SuspendedAccessExpired,
+            ("suspended", _) => PersonStatus::SuspendedByAdministrator,
+            ("erased", _) => PersonStatus::Erased,
+            _ => PersonStatus::Dismissed,
         }
     }
 }

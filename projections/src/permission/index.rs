@@ -218,6 +218,19 @@ impl Index {
                 .is_some_and(|role| g.policy.allows(*role))
     }
 
+    /// Renaming a group, its settings and its members: administrators, and the
+    /// group's owners and moderators.
+    pub fn may_manage_group(&self, viewer: &Viewer, group: WorkgroupId) -> bool {
+        let Some(g) = self.group_in(viewer, group) else {
+            return false;
+        };
+        viewer.administrator
+            || matches!(
+                g.members.get(&viewer.person),
+                Some(MemberRole::Owner | MemberRole::Moderator)
+            )
+    }
+
     /// A group both `a` and `b` are members of (an extranet group, if `extranet_only`).
     fn shared_group(&self, a: PersonId, b: PersonId, extranet_only: bool) -> Option<WorkgroupId> {
         self.groups_of.get(&a)?.iter().copied().find(|id| {

@@ -214,6 +214,21 @@ impl Permissions {
         self.ask(|i| i.may_invite_into_group(viewer, group)).await
     }
 
+    /// Renaming a group, changing its settings and members: administrators, and the
+    /// group's owners and moderators.
+    pub async fn may_manage_group(
+        &self,
+        viewer: &Viewer,
+        group: WorkgroupId,
+    ) -> Result<bool, StoreError> {
+        self.ask(|i| i.may_manage_group(viewer, group)).await
+    }
+
+    /// Creating a workgroup: employees.
+    pub fn may_create_group(&self, viewer: &Viewer) -> bool {
+        viewer.is_employee()
+    }
+
     pub async fn may_see_person(
         &self,
         viewer: &Viewer,
