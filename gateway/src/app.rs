@@ -1,11 +1,11 @@
 //! The composition root: builds every part from the settings and runs them together.
 
-use crate::config::Settings;
+use crate::config::{Mode, Settings};
 use crate::graphql::{self, ExtranetSchema};
 use crate::pages;
 use crate::state::AppState;
 use crate::{clock, secret_key};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use domain::services::{Clock, DomainServices};
 use lettre::message::Mailbox;
@@ -154,11 +154,16 @@ impl Application {
 
         let shared = Shared {
             notifier: outbox_handle.clone(),
-            schema: graphql::schema(state.clone()),
+            schema: graphql::schema(state.clone(), settings.mode),
             state,
         };
+        let graphql_route = match settings.mode {
+            Mode::Development => get(graphql::graphiql).post(graphql::handle),
+            // No GraphiQL: GET /graphql is answered 405.
+            Mode::Production => post(graphql::handle),
+        };
         let router = Router::new()
-            .route("/graphql", get(graphql::graphiql).post(graphql::handle))
+            .route("/graphql", graphql_route)
             .route(
                 "/invitations/{account}/{invitation}",
                 get(pages::invitation::show).post(pages::invitation::accept),

@@ -1,7 +1,7 @@
 //! Every setting, read in one place: command-line flags, each with an environment
 //! variable of the same name. Nothing else reads the environment.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -92,6 +92,26 @@ pub struct Settings {
         global = true
     )]
     pub schedule_every_secs: u64,
+    /// `production` turns off what helps a developer and helps an attacker as much:
+    /// GraphQL introspection, "did you mean" suggestions, and GraphiQL at GET /graphql.
+    #[arg(
+        long,
+        env = "EXTRANET_MODE",
+        value_enum,
+        default_value_t = Mode::Development,
+        global = true
+    )]
+    pub mode: Mode,
+}
+
+/// Who the server is run for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Introspection, suggestions and GraphiQL on: for building against the API.
+    Development,
+    /// Introspection, suggestions and GraphiQL off: clients use the published
+    /// schema.graphql.
+    Production,
 }
 
 impl Settings {
@@ -115,5 +135,21 @@ impl Settings {
         self.secret_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mode_is_development_unless_production_is_asked_for() {
+        let cli = Cli::try_parse_from(["extranet", "serve"]).expect("parse");
+        assert_eq!(cli.settings.mode, Mode::Development);
+        let cli =
+            Cli::try_parse_from(["extranet", "serve", "--mode", "production"]).expect("parse");
+        assert_eq!(cli.settings.mode, Mode::Production);
+        let refused = Cli::try_parse_from(["extranet", "serve", "--mode", "prod"]);
+        assert!(refused.is_err());
     }
 }
