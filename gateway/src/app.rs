@@ -4,7 +4,7 @@ use crate::config::{Mode, Settings};
 use crate::graphql::{self, ExtranetSchema};
 use crate::pages;
 use crate::state::AppState;
-use crate::{clock, secret_key};
+use crate::{clock, readiness, secret_key};
 use axum::routing::{get, post};
 use axum::Router;
 use domain::services::{Clock, DomainServices};
@@ -16,7 +16,7 @@ use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
 use projections::scheduler::Scheduler;
-use projections::{Database, StoreError};
+use projections::{Database, EventLog, LogPosition, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -53,8 +53,11 @@ pub enum StartError {
 pub struct Shared {
     pub state: AppState,
     pub schema: ExtranetSchema,
-    /// Where the notifier has got to in the log, for `/metrics`.
+    /// Where the notifier has got to in the log, for `/metrics` and `/readyz`.
     pub notifier: ProjectorHandle,
+    /// The log's head when this process started; `/readyz` waits for the read models
+    /// to have passed it.
+    pub start_head: LogPosition,
 }
 
 /// The store and the domain services: all a command needs.
@@ -111,7 +114,8 @@ impl Application {
 
         let (state, read_projector) = AppState::open(db.clone(), services.clone()).await?;
         // Serve nothing older than the log: a projector that was down catches up first.
-        let caught_up = read_projector.catch_up_to_head().await?;
+        let start_head = EventLog::new(db.clone()).head().await?;
+        let caught_up = read_projector.catch_up_to(start_head).await?;
         tracing::info!(events = caught_up, "read models caught up with the log");
         let outbox = Outbox {
             public_url,
@@ -156,6 +160,7 @@ impl Application {
             notifier: outbox_handle.clone(),
             schema: graphql::schema(state.clone(), settings.mode),
             state,
+            start_head,
         };
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),
@@ -169,6 +174,7 @@ impl Application {
                 get(pages::invitation::show).post(pages::invitation::accept),
             )
             .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readiness::handle))
             .route("/metrics", get(crate::metrics::handle))
             .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
             .layer(TraceLayer::new_for_http())

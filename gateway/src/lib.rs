@@ -11,5 +11,6 @@ pub mod invite;
 pub mod metrics;
 pub mod pages;
 pub mod password;
+pub mod readiness;
 pub mod secret_key;
 pub mod state;

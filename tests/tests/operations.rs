@@ -1,7 +1,10 @@
-//! What an operator looks at: health, and how far the followers of the log lag.
+//! What an operator looks at: health and readiness, and how far the followers of the
+//! log lag.
 
 use e2e::{App, Auth, Backend, SmtpSink};
-use std::time::Duration;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
 
 /// The value of one metric line, e.g. `extranet_projector_lag_events{projection="read_models"}`.
 fn metric(body: &str, name: &str) -> Option<i64> {
@@ -55,4 +58,76 @@ async fn health_and_lag_are_reported() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn ready_only_while_the_database_answers() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Postgres, &smtp).await;
+    let database = app.postgres().expect("a PostgreSQL test");
+
+    let ready = app.get("/readyz", &Auth::Anonymous).await;
+    assert_eq!(ready.status.as_u16(), 200, "{}", ready.body);
+    let body: Value = serde_json::from_str(&ready.body).expect("JSON");
+    assert_eq!(body["status"], "ready", "{body}");
+    assert_eq!(body["database"], "ok", "{body}");
+    assert_eq!(body["read_models"]["lag_events"], 0, "{body}");
+    assert_eq!(body["read_models"]["caught_up_with_start"], true, "{body}");
+    assert!(body["notifier"]["lag_events"].is_i64(), "{body}");
+
+    // The database goes away as in an outage: it refuses new connections and the
+    // server's connections are cut.
+    let mut admin = sqlx::PgConnection::connect(database.admin_url)
+        .await
+        .expect("connect as the administrator");
+    set_connections_allowed(&mut admin, database.name, false).await;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(database.name)
+    .execute(&mut admin)
+    .await
+    .expect("cut the server's connections");
+
+    let not_ready = app.get("/readyz", &Auth::Anonymous).await;
+    assert_eq!(not_ready.status.as_u16(), 503, "{}", not_ready.body);
+    let body: Value = serde_json::from_str(&not_ready.body).expect("JSON");
+    assert_eq!(body["status"], "not ready", "{body}");
+    assert_eq!(body["not_ready"], json!(["database"]), "{body}");
+    assert!(
+        matches!(body["database"].as_str(), Some("unreachable" | "timed out")),
+        "{body}"
+    );
+    assert_eq!(body["read_models"]["lag_events"], Value::Null, "{body}");
+
+    // Alive all the same: a liveness probe must not restart a server for an outage
+    // of the database.
+    let health = app.get("/healthz", &Auth::Anonymous).await;
+    assert_eq!((health.status.as_u16(), health.body.as_str()), (200, "ok"));
+
+    // The database comes back; so does readiness, without a restart.
+    set_connections_allowed(&mut admin, database.name, true).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let readyz = app.get("/readyz", &Auth::Anonymous).await;
+        if readyz.status.as_u16() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready again after the database came back: {}",
+            readyz.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn set_connections_allowed(admin: &mut sqlx::PgConnection, database: &str, allowed: bool) {
+    sqlx::query(&format!(
+        r#"ALTER DATABASE "{database}" ALLOW_CONNECTIONS {allowed}"#
+    ))
+    .execute(admin)
+    .await
+    .expect("change whether the test database allows connections");
 }
