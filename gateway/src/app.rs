@@ -2,6 +2,8 @@
 
 use crate::config::{Mode, Settings};
 use crate::graphql::{self, ExtranetSchema};
+use crate::layers::{self, Limits};
+use crate::metrics::{HttpMetrics, MetricsError};
 use crate::pages;
 use crate::state::AppState;
 use crate::{clock, readiness, secret_key};
@@ -22,8 +24,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
 /// Requests larger than this are refused before they are read.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -46,6 +46,8 @@ pub enum StartError {
     MailFrom(String),
     #[error(transparent)]
     Mailer(#[from] notifier::MailerError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// What handlers share: the state, and the schema built over it.
@@ -58,6 +60,8 @@ pub struct Shared {
     /// The log's head when this process started; `/readyz` waits for the read models
     /// to have passed it.
     pub start_head: LogPosition,
+    /// Requests counted by the HTTP layer, served at `/metrics`.
+    pub http_metrics: HttpMetrics,
 }
 
 /// The store and the domain services: all a command needs.
@@ -156,11 +160,13 @@ impl Application {
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
+        let http_metrics = HttpMetrics::new()?;
         let shared = Shared {
             notifier: outbox_handle.clone(),
             schema: graphql::schema(state.clone(), settings.mode),
             state,
             start_head,
+            http_metrics: http_metrics.clone(),
         };
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),
@@ -175,10 +181,12 @@ impl Application {
             )
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readiness::handle))
-            .route("/metrics", get(crate::metrics::handle))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-            .layer(TraceLayer::new_for_http())
-            .with_state(shared);
+            .route("/metrics", get(crate::metrics::handle));
+        let limits = Limits {
+            max_body_bytes: MAX_BODY_BYTES,
+            request_timeout: settings.request_timeout(),
+        };
+        let router = layers::around(router.with_state(shared), limits, http_metrics);
         Ok(Self {
             listener,
             router,

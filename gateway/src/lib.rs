@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod graphql;
 pub mod invite;
+pub mod layers;
 pub mod metrics;
 pub mod pages;
 pub mod password;
