@@ -1,11 +1,13 @@
 //! The composition root: builds every part from the settings and runs them together.
 
-use crate::config::Settings;
+use crate::config::{Mode, Settings};
 use crate::graphql::{self, ExtranetSchema};
+use crate::layers::{self, Limits};
+use crate::metrics::{HttpMetrics, MetricsError};
 use crate::pages;
 use crate::state::AppState;
-use crate::{clock, secret_key};
-use axum::routing::get;
+use crate::{clock, readiness, secret_key};
+use axum::routing::{get, post};
 use axum::Router;
 use domain::services::{Clock, DomainServices};
 use lettre::message::Mailbox;
@@ -16,14 +18,12 @@ use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
 use projections::scheduler::Scheduler;
-use projections::{Database, StoreError};
+use projections::{Database, EventLog, LogPosition, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
 
 /// Requests larger than this are refused before they are read.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -46,6 +46,8 @@ pub enum StartError {
     MailFrom(String),
     #[error(transparent)]
     Mailer(#[from] notifier::MailerError),
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// What handlers share: the state, and the schema built over it.
@@ -53,8 +55,13 @@ pub enum StartError {
 pub struct Shared {
     pub state: AppState,
     pub schema: ExtranetSchema,
-    /// Where the notifier has got to in the log, for `/metrics`.
+    /// Where the notifier has got to in the log, for `/metrics` and `/readyz`.
     pub notifier: ProjectorHandle,
+    /// The log's head when this process started; `/readyz` waits for the read models
+    /// to have passed it.
+    pub start_head: LogPosition,
+    /// Requests counted by the HTTP layer, served at `/metrics`.
+    pub http_metrics: HttpMetrics,
 }
 
 /// The store and the domain services: all a command needs.
@@ -111,7 +118,8 @@ impl Application {
 
         let (state, read_projector) = AppState::open(db.clone(), services.clone()).await?;
         // Serve nothing older than the log: a projector that was down catches up first.
-        let caught_up = read_projector.catch_up_to_head().await?;
+        let start_head = EventLog::new(db.clone()).head().await?;
+        let caught_up = read_projector.catch_up_to(start_head).await?;
         tracing::info!(events = caught_up, "read models caught up with the log");
         let outbox = Outbox {
             public_url,
@@ -152,22 +160,33 @@ impl Application {
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
+        let http_metrics = HttpMetrics::new()?;
         let shared = Shared {
             notifier: outbox_handle.clone(),
-            schema: graphql::schema(state.clone()),
+            schema: graphql::schema(state.clone(), settings.mode),
             state,
+            start_head,
+            http_metrics: http_metrics.clone(),
+        };
+        let graphql_route = match settings.mode {
+            Mode::Development => get(graphql::graphiql).post(graphql::handle),
+            // No GraphiQL: GET /graphql is answered 405.
+            Mode::Production => post(graphql::handle),
         };
         let router = Router::new()
-            .route("/graphql", get(graphql::graphiql).post(graphql::handle))
+            .route("/graphql", graphql_route)
             .route(
                 "/invitations/{account}/{invitation}",
                 get(pages::invitation::show).post(pages::invitation::accept),
             )
             .route("/healthz", get(|| async { "ok" }))
-            .route("/metrics", get(crate::metrics::handle))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-            .layer(TraceLayer::new_for_http())
-            .with_state(shared);
+            .route("/readyz", get(readiness::handle))
+            .route("/metrics", get(crate::metrics::handle));
+        let limits = Limits {
+            max_body_bytes: MAX_BODY_BYTES,
+            request_timeout: settings.request_timeout(),
+        };
+        let router = layers::around(router.with_state(shared), limits, http_metrics);
         Ok(Self {
             listener,
             router,

@@ -1,7 +1,7 @@
 //! Every setting, read in one place: command-line flags, each with an environment
 //! variable of the same name. Nothing else reads the environment.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -106,6 +106,53 @@ pub struct Settings {
         global = true
     )]
     pub schedule_every_secs: u64,
+    /// `production` turns off what helps a developer and helps an attacker as much:
+    /// GraphQL introspection, "did you mean" suggestions, and GraphiQL at GET /graphql.
+    #[arg(
+        long,
+        env = "EXTRANET_MODE",
+        value_enum,
+        default_value_t = Mode::Development,
+        global = true
+    )]
+    pub mode: Mode,
+    /// A request still unanswered after this many seconds is answered 503; its work is
+    /// abandoned (a mutation may still have been stored: read before retrying).
+    #[arg(
+        long,
+        env = "EXTRANET_REQUEST_TIMEOUT_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub request_timeout_secs: u64,
+    /// `text` for people reading a terminal, `json` (one object a line) for a log
+    /// collector.
+    #[arg(
+        long,
+        env = "EXTRANET_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// Who the server is run for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Introspection, suggestions and GraphiQL on: for building against the API.
+    Development,
+    /// Introspection, suggestions and GraphiQL off: clients use the published
+    /// schema.graphql.
+    Production,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Settings {
@@ -119,6 +166,10 @@ impl Settings {
         std::time::Duration::from_secs(self.schedule_every_secs.max(1))
     }
 
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.request_timeout_secs)
+    }
+
     pub fn outbox_dir(&self) -> PathBuf {
         self.outbox_dir
             .clone()
@@ -129,5 +180,47 @@ impl Settings {
         self.secret_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_settings_default_to_a_developer_at_a_terminal() {
+        let cli = Cli::try_parse_from(["extranet", "serve"]).expect("parse");
+        assert_eq!(cli.settings.mode, Mode::Development);
+        assert_eq!(cli.settings.log_format, LogFormat::Text);
+        assert_eq!(cli.settings.request_timeout_secs, 30);
+    }
+
+    #[test]
+    fn operations_settings_are_read_from_flags() {
+        let cli = Cli::try_parse_from([
+            "extranet",
+            "serve",
+            "--mode",
+            "production",
+            "--log-format",
+            "json",
+            "--request-timeout-secs",
+            "5",
+        ])
+        .expect("parse");
+        assert_eq!(cli.settings.mode, Mode::Production);
+        assert_eq!(cli.settings.log_format, LogFormat::Json);
+        assert_eq!(
+            cli.settings.request_timeout(),
+            std::time::Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_rather_than_refusing_every_request() {
+        let refused = Cli::try_parse_from(["extranet", "serve", "--request-timeout-secs", "0"]);
+        assert!(refused.is_err());
+        let refused = Cli::try_parse_from(["extranet", "serve", "--mode", "prod"]);
+        assert!(refused.is_err());
     }
 }

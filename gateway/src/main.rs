@@ -1,18 +1,27 @@
 use clap::Parser;
 use gateway::app::Application;
-use gateway::config::{Cli, Command};
+use gateway::config::{Cli, Command, LogFormat};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    // Parsed first: the settings say how to log. A bad flag is reported by clap itself.
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        // Colours only for a person at a terminal, never escape codes in a log file.
+        .with_ansi(std::io::stderr().is_terminal());
+    match cli.settings.log_format {
+        LogFormat::Text => logs.init(),
+        // One JSON object a line; the fields of the enclosing spans (a request's
+        // `request_id`, `method`, `route`) come along in `span` and `spans`.
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match cli.command {
         Command::Schema => {
             print!("{}", gateway::graphql::sdl());

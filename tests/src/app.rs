@@ -79,6 +79,21 @@ impl Database {
         }
     }
 
+    fn postgres(&self) -> Option<PostgresDatabase<'_>> {
+        match self {
+            Database::Sqlite { .. } => None,
+            Database::Postgres {
+                url,
+                admin_url,
+                name,
+            } => Some(PostgresDatabase {
+                url,
+                admin_url,
+                name,
+            }),
+        }
+    }
+
     /// Drops a PostgreSQL database; called from `Drop`, so it runs on its own runtime
     /// and thread rather than inside the test's (possibly single-threaded) one.
     fn drop_best_effort(&self) {
@@ -124,6 +139,18 @@ fn database_url(admin_url: &str, name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
+/// A test's PostgreSQL database, for a test that acts on it from outside the binary
+/// (locks a table, refuses connections) as an operator or an outage would.
+#[derive(Debug, Clone, Copy)]
+pub struct PostgresDatabase<'a> {
+    /// The binary's own `EXTRANET_DATABASE_URL`.
+    pub url: &'a str,
+    /// A database of the same server to connect to while this one refuses connections.
+    pub admin_url: &'a str,
+    /// The database's name.
+    pub name: &'a str,
+}
+
 /// Who a request is made as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Auth {
@@ -139,6 +166,7 @@ pub enum Auth {
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
     pub set_cookies: Vec<String>,
     pub location: Option<String>,
     pub body: String,
@@ -157,13 +185,20 @@ impl HttpResponse {
         };
         let set_cookies = header(reqwest::header::SET_COOKIE);
         let location = header(reqwest::header::LOCATION).into_iter().next();
+        let headers = response.headers().clone();
         let body = response.text().await.expect("read the response body");
         HttpResponse {
             status,
+            headers,
             set_cookies,
             location,
             body,
         }
+    }
+
+    /// The first value of header `name`, if it has one that is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
     }
 
     /// The whole `Set-Cookie` header that sets cookie `name`, if any.
@@ -203,6 +238,8 @@ pub struct App {
     database: Database,
     binary: PathBuf,
     smtp_url: String,
+    /// Settings this test gives the binary on top of the harness's, kept across restarts.
+    settings: Vec<(String, String)>,
 }
 
 impl App {
@@ -215,6 +252,29 @@ impl App {
     /// Like [`App::spawn`], with the account on `plan` (trial, free, standard or
     /// professional).
     pub async fn spawn_on_plan(backend: Backend, smtp: &SmtpSink, plan: &str) -> App {
+        Self::spawn_with(backend, smtp, plan, &[]).await
+    }
+
+    /// Like [`App::spawn`], with extra environment `settings` for every run of the
+    /// binary, such as `("EXTRANET_MODE", "production")`.
+    pub async fn spawn_with_settings(
+        backend: Backend,
+        smtp: &SmtpSink,
+        settings: &[(&str, &str)],
+    ) -> App {
+        Self::spawn_with(backend, smtp, "trial", settings).await
+    }
+
+    async fn spawn_with(
+        backend: Backend,
+        smtp: &SmtpSink,
+        plan: &str,
+        settings: &[(&str, &str)],
+    ) -> App {
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
         // Looked up first, so a missing binary leaves no directory or database behind.
         let binary = binary();
         let data_dir = std::env::temp_dir().join(format!("extranet-e2e-{}", uuid::Uuid::new_v4()));
@@ -224,7 +284,7 @@ impl App {
         let admin_password = "correct horse battery staple".to_owned();
 
         let created = run_with_timeout(
-            extranet(&binary, &data_dir, &database, &smtp.url())
+            extranet(&binary, &data_dir, &database, &smtp.url(), &settings)
                 .args(["create-account", "--name", "Acme", "--plan", plan])
                 .args(["--admin-email", &admin_email])
                 .args(["--admin-first-name", "Ada", "--admin-last-name", "Admin"])
@@ -244,8 +304,15 @@ impl App {
         let account_id = printed("account");
         let admin_id = printed("administrator");
 
-        let (child, base_url) =
-            serve(&binary, &data_dir, &database, &smtp.url(), "127.0.0.1:0").await;
+        let (child, base_url) = serve(
+            &binary,
+            &data_dir,
+            &database,
+            &smtp.url(),
+            &settings,
+            "127.0.0.1:0",
+        )
+        .await;
 
         App {
             base_url,
@@ -259,6 +326,7 @@ impl App {
             database,
             binary,
             smtp_url: smtp.url(),
+            settings,
         }
     }
 
@@ -323,6 +391,7 @@ impl App {
             &self.data_dir,
             &self.database,
             &self.smtp_url,
+            &self.settings,
             &address,
         )
         .await;
@@ -347,7 +416,14 @@ impl App {
     /// beside the running server; it must succeed. Returns its output.
     pub async fn run_command(&self, args: &[&str]) -> std::process::Output {
         run_with_timeout(
-            extranet(&self.binary, &self.data_dir, &self.database, &self.smtp_url).args(args),
+            extranet(
+                &self.binary,
+                &self.data_dir,
+                &self.database,
+                &self.smtp_url,
+                &self.settings,
+            )
+            .args(args),
         )
         .await
     }
@@ -361,13 +437,29 @@ impl App {
             .append(true)
             .open(self.data_dir.join(format!("{name}.log")))
             .expect("open the command's log file");
-        extranet(&self.binary, &self.data_dir, &self.database, &self.smtp_url)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|error| panic!("start `extranet {}`: {error}", args.join(" ")))
+        extranet(
+            &self.binary,
+            &self.data_dir,
+            &self.database,
+            &self.smtp_url,
+            &self.settings,
+        )
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("start `extranet {}`: {error}", args.join(" ")))
+    }
+
+    /// [`App::restart`] with `settings` changed (or added) from now on, as an operator
+    /// changes the configuration and restarts.
+    pub async fn restart_with_settings(&mut self, settings: &[(&str, &str)]) {
+        for (key, value) in settings {
+            self.settings.retain(|(existing, _)| existing != key);
+            self.settings.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        self.restart().await;
     }
 
     /// What the binary has logged so far (its stderr, across restarts).
@@ -388,6 +480,7 @@ impl App {
             &self.data_dir,
             &self.database,
             &self.smtp_url,
+            &self.settings,
             "127.0.0.1:0",
         )
         .await;
@@ -431,6 +524,38 @@ impl App {
                 .expect("send the GET request"),
         )
         .await
+    }
+
+    /// GETs `url` with extra request `headers`, without following redirects.
+    pub async fn get_with_headers(
+        &self,
+        url: &str,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+    ) -> HttpResponse {
+        let mut request = with_auth(self.client.get(self.absolute(url)), auth);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpResponse::read(request.send().await.expect("send the GET request")).await
+    }
+
+    /// POSTs `body` as JSON and returns the response whatever its status, for a test
+    /// that looks at more than [`App::graphql`] shows (a batch, a status, a header).
+    pub async fn post_json(&self, url: &str, body: &Value, auth: &Auth) -> HttpResponse {
+        let request = self.client.post(self.absolute(url)).json(body);
+        HttpResponse::read(
+            with_auth(request, auth)
+                .send()
+                .await
+                .expect("send the JSON request"),
+        )
+        .await
+    }
+
+    /// The test's PostgreSQL database; `None` on SQLite.
+    pub fn postgres(&self) -> Option<PostgresDatabase<'_>> {
+        self.database.postgres()
     }
 
     /// POSTs `fields` as `application/x-www-form-urlencoded`, as a browser submits a form.
@@ -531,6 +656,7 @@ async fn serve(
     data_dir: &Path,
     database: &Database,
     smtp_url: &str,
+    settings: &[(String, String)],
     listen: &str,
 ) -> (Child, String) {
     let log = std::fs::OpenOptions::new()
@@ -538,7 +664,7 @@ async fn serve(
         .append(true)
         .open(data_dir.join("extranet.log"))
         .expect("open the log file");
-    let mut child = extranet(binary, data_dir, database, smtp_url)
+    let mut child = extranet(binary, data_dir, database, smtp_url, settings)
         .arg("serve")
         .env("EXTRANET_LISTEN", listen)
         .stdout(Stdio::piped())
@@ -572,7 +698,13 @@ fn http_client() -> reqwest::Client {
 }
 
 /// The binary with this test's configuration and nothing inherited from the shell's.
-fn extranet(binary: &Path, data_dir: &Path, database: &Database, smtp_url: &str) -> Command {
+fn extranet(
+    binary: &Path,
+    data_dir: &Path,
+    database: &Database,
+    smtp_url: &str,
+    settings: &[(String, String)],
+) -> Command {
     let mut command = Command::new(binary);
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("EXTRANET_") {
@@ -592,6 +724,7 @@ fn extranet(binary: &Path, data_dir: &Path, database: &Database, smtp_url: &str)
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
         )
         .stdin(Stdio::null());
+    command.envs(settings.iter().map(|(key, value)| (key, value)));
     command
 }
 
@@ -719,6 +852,7 @@ mod tests {
     fn reads_the_session_cookie() {
         let response = HttpResponse {
             status: reqwest::StatusCode::SEE_OTHER,
+            headers: reqwest::header::HeaderMap::new(),
             set_cookies: vec![
                 "other=1; Path=/".to_owned(),
                 "extranet_session=tok.en; HttpOnly; Path=/; SameSite=Lax".to_owned(),

@@ -43,7 +43,7 @@ mod form;
 mod mail;
 mod story;
 
-pub use app::{App, Auth, Backend, HttpResponse, Peer, SESSION_COOKIE};
+pub use app::{App, Auth, Backend, HttpResponse, Peer, PostgresDatabase, SESSION_COOKIE};
 pub use form::{FormInput, HtmlForm};
 pub use mail::{ReceivedMail, SmtpSink};
 pub use story::{

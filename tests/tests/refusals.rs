@@ -93,18 +93,13 @@ async fn what_an_administrator_is_refused() {
         .await;
     assert_eq!(error_code(&bad_cursor), "BAD_USER_INPUT", "{bad_cursor}");
 
-    // A batch of operations is refused whole: one request, one operation.
-    let batch = reqwest::Client::new()
-        .post(format!("{}/graphql", app.base_url))
-        .json(&json!([{ "query": "{ viewer { id } }" }, { "query": "{ viewer { id } }" }]))
-        .send()
-        .await
-        .expect("send batch");
-    assert!(
-        batch.status().is_client_error(),
-        "a batch is refused: {}",
-        batch.status()
-    );
+    // A batch of more than ten operations is refused whole (see limits.rs).
+    let batch: Vec<serde_json::Value> = (0..11)
+        .map(|_| json!({ "query": "{ viewer { id } }" }))
+        .collect();
+    let batch = app.post_json("/graphql", &json!(batch), &admin).await;
+    assert_eq!(batch.status.as_u16(), 400, "{}", batch.body);
+    assert!(batch.body.contains("BATCH_TOO_LARGE"), "{}", batch.body);
 }
 
 #[tokio::test]

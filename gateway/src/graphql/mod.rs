@@ -13,13 +13,15 @@ pub use context::RequestAuth;
 pub use error::ApiError;
 
 use crate::auth;
+use crate::config::Mode;
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, MergedObject, Schema};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
 
 /// Every mutation, grouped by what it changes.
 #[derive(MergedObject, Default)]
@@ -46,17 +48,40 @@ pub fn sdl() -> String {
     schema_builder().finish().sdl()
 }
 
-pub fn schema(state: AppState) -> ExtranetSchema {
-    schema_builder().data(state).finish()
+/// The served schema. In production nobody explores it live: introspection and
+/// "did you mean" suggestions (which leak field names to someone guessing) are off,
+/// and clients build against the published `schema.graphql`.
+pub fn schema(state: AppState, mode: Mode) -> ExtranetSchema {
+    let builder = schema_builder().data(state);
+    match mode {
+        Mode::Development => builder.finish(),
+        Mode::Production => builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish(),
+    }
 }
 
-/// One operation per request: `GraphQLRequest` refuses a JSON batch, which
-/// async-graphql-axum would otherwise run whole, however long.
+/// At most this many operations in one JSON batch. Each operation is already bounded
+/// (depth, complexity); this bounds how many one request may carry, so a request costs
+/// at most ten ordinary ones. Clients that batch (Apollo's batch link) send a handful.
+pub const MAX_BATCH: usize = 10;
+
+/// A single operation or a batch of at most [`MAX_BATCH`]. A larger batch is refused
+/// whole, before any of it runs.
 pub async fn handle(
     State(app): State<crate::app::Shared>,
     headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    request: GraphQLBatchRequest,
+) -> Response {
+    let request = request.into_inner();
+    let operations = match &request {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => requests.len(),
+    };
+    if operations > MAX_BATCH {
+        return batch_too_large(operations);
+    }
     let token = auth::session_token(&headers);
     let viewer = match &token {
         Some(token) => match app.state.viewer(token).await {
@@ -68,10 +93,42 @@ pub async fn handle(
         },
         None => None,
     };
-    let request = request.into_inner().data(RequestAuth { viewer, token });
-    app.schema.execute(request).await.into()
+    let auth = RequestAuth { viewer, token };
+    let response = match request {
+        BatchRequest::Single(request) => {
+            BatchResponse::Single(app.schema.execute(request.data(auth)).await)
+        }
+        // One after another, as if sent in separate requests: async-graphql's
+        // `execute_batch` would run them all at once, so the mutations of a batch would
+        // interleave and one request would weigh as many concurrent ones.
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(app.schema.execute(request.data(auth.clone())).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    };
+    GraphQLResponse::from(response).into_response()
 }
 
+/// 400 with a body shaped as a GraphQL response, so a client reads it as it reads any
+/// other error.
+fn batch_too_large(operations: usize) -> Response {
+    let body = serde_json::json!({
+        "errors": [{
+            "message": format!(
+                "a batch may hold at most {MAX_BATCH} operations and this one holds \
+                 {operations}; nothing was run. Send them in several requests."
+            ),
+            "extensions": { "code": "BATCH_TOO_LARGE" },
+        }]
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+/// GraphiQL, for developers only: [`crate::app`] does not route GET /graphql here in
+/// production.
 pub async fn graphiql() -> impl IntoResponse {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
