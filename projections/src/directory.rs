@@ -70,6 +70,34 @@ impl PersonRecord {
     }
 }
 
+/// A page of the account's people in the order they joined (ties by id), after the
+/// `(joined_at, id)` of the last one shown.
+pub async fn page(
+    db: &Database,
+    account: AccountId,
+    after: Option<(i64, PersonId)>,
+    limit: i64,
+) -> Result<Vec<PersonRecord>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some((at, id)) => (at, id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM people
+          WHERE account_id = $1 AND (joined_at > $2 OR (joined_at = $2 AND person_id > $3))
+          ORDER BY joined_at, person_id
+          LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account.to_string())
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter().map(PersonRecord::from_row).collect()
+}
+
 pub async fn by_id(
     db: &Database,
     account: AccountId,

@@ -4,7 +4,7 @@ use crate::directory::parse_id;
 use crate::read_model::parse_label;
 use crate::{Database, StoreError};
 use domain::task::TaskStatus;
-use domain::{AccountId, PersonId, TaskId};
+use domain::{AccountId, PersonId, TaskId, WorkgroupId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
@@ -101,6 +101,36 @@ pub async fn of_person(
     let rows = sqlx::query(&sql)
         .bind(account.to_string())
         .bind(person.to_string())
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&db.any)
+        .await?;
+    rows.iter().map(TaskRecord::from_row).collect()
+}
+
+/// The tasks of a workgroup, a page at a time, oldest first.
+pub async fn of_group(
+    db: &Database,
+    account: AccountId,
+    group: WorkgroupId,
+    after: Option<&TaskCursor>,
+    limit: i64,
+) -> Result<Vec<TaskRecord>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some(c) => (c.created_at, c.id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tasks t
+          WHERE t.account_id = $1 AND t.workgroup_id = $2
+            AND (t.created_at > $3 OR (t.created_at = $3 AND t.task_id > $4))
+          ORDER BY t.created_at, t.task_id
+          LIMIT $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(account.to_string())
+        .bind(group.to_string())
         .bind(after_at)
         .bind(after_id)
         .bind(limit)

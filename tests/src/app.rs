@@ -428,6 +428,26 @@ impl App {
         .await
     }
 
+    /// Like [`App::run_command`], with extra environment variables (a password).
+    pub async fn run_command_with_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> std::process::Output {
+        let mut command = extranet(
+            &self.binary,
+            &self.data_dir,
+            &self.database,
+            &self.smtp_url,
+            &self.settings,
+        );
+        command.args(args);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        run_with_timeout(&mut command).await
+    }
+
     /// Starts another subcommand of the binary against this deployment and returns it
     /// running, for a test that stops or kills it midway; its stderr is appended to
     /// `<name>.log` in the data directory.

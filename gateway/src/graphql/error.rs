@@ -14,6 +14,8 @@ pub enum ApiError {
     /// Also what a viewer gets for something that exists but is not theirs to see,
     /// so an answer never tells which.
     NotFound,
+    /// Something the viewer may know exists but may not read (an administrator's list).
+    Forbidden(&'static str),
     BadInput(String),
     Internal,
 }
@@ -23,6 +25,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "log in first: this needs a session".into(),
             ApiError::NotFound => "not found".into(),
+            ApiError::Forbidden(why) => (*why).to_string(),
             ApiError::BadInput(message) => message.clone(),
             ApiError::Internal => "something went wrong on our side; it has been logged".into(),
         }
@@ -32,6 +35,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "UNAUTHENTICATED",
             ApiError::NotFound => "NOT_FOUND",
+            ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::Internal => "INTERNAL",
         }

@@ -1,8 +1,12 @@
 //! The GraphQL API: one schema, served at `/graphql`.
 
+mod account;
+mod activity;
 mod context;
 mod error;
+mod invitation;
 mod mutation;
+mod page;
 mod people;
 mod query;
 mod refusal;
@@ -28,18 +32,31 @@ use axum::Json;
 pub struct Mutation(
     mutation::TaskMutation,
     people::PeopleMutation,
+    invitation::InvitationMutation,
+    account::AccountMutation,
     workgroup::WorkgroupMutation,
 );
 
-pub type ExtranetSchema = Schema<query::Query, Mutation, EmptySubscription>;
+/// Every query, grouped by what it reads.
+#[derive(MergedObject, Default)]
+pub struct Query(
+    query::TaskQuery,
+    people::PeopleQuery,
+    invitation::InvitationQuery,
+    activity::ActivityQuery,
+    account::AccountQuery,
+    workgroup::WorkgroupQuery,
+);
+
+pub type ExtranetSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Deep or wide queries are refused before they run.
 const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 500;
 
 /// The schema without its data, for printing the SDL.
-pub fn schema_builder() -> async_graphql::SchemaBuilder<query::Query, Mutation, EmptySubscription> {
-    Schema::build(query::Query, Mutation::default(), EmptySubscription)
+pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
 }

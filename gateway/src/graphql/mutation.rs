@@ -1,14 +1,20 @@
 use super::context::{auth, parse_id, state, viewer};
 use super::error::ApiError;
 use super::refusal::{forbidden, refusal, Refusal};
-use super::types::{Invitation, InvitationStatus, Person, Task, TaskRole, TaskStatus, UserError};
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use super::types::{
+    Invitation, InvitationStatus, Person, PersonKind, Task, TaskRole, TaskStatus, UserError,
+};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
 use domain::account::{Account, AccountCommand};
 use domain::invitation::{
     Delivery, Invitation as InvitationAggregate, InvitationCommand, InvitationTarget,
 };
 use domain::task::{Task as TaskAggregate, TaskCommand};
-use domain::{AccountId, Address, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
+use domain::{
+    AccountId, Address, AggregateKey, CommentId, Email, InvitationId, PersonId, PersonName, TaskId,
+    Timestamp, WorkgroupId,
+};
 use projections::{accounts, directory, tasks};
 
 #[derive(Default)]
@@ -43,6 +49,10 @@ pub struct CreateTaskInput {
     pub title: String,
     /// What is to be done; up to 20,000 characters.
     pub description: Option<String>,
+    /// The workgroup the task belongs to; everyone who may see the group sees it.
+    pub workgroup_id: Option<ID>,
+    /// When it is due.
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 /// The outcome of creating a task.
@@ -87,6 +97,39 @@ pub struct UpdateTaskInput {
     pub title: Option<String>,
     /// A new status.
     pub status: Option<TaskStatus>,
+    /// A new description, up to 20,000 characters.
+    pub description: Option<String>,
+    /// A new deadline; null removes it, leaving it out keeps it.
+    pub deadline: MaybeUndefined<DateTime<Utc>>,
+}
+
+/// Gives a person of the account a role in a task.
+#[derive(InputObject)]
+pub struct AssignToTaskInput {
+    /// The task.
+    pub task_id: ID,
+    /// The person; they must be someone the viewer may see.
+    pub person_id: ID,
+    /// Their role from now on.
+    pub role: TaskRole,
+}
+
+/// Takes a person's role in a task away.
+#[derive(InputObject)]
+pub struct UnassignFromTaskInput {
+    /// The task.
+    pub task_id: ID,
+    /// The person.
+    pub person_id: ID,
+}
+
+/// A comment on a task.
+#[derive(InputObject)]
+pub struct CommentOnTaskInput {
+    /// The task.
+    pub task_id: ID,
+    /// 1 to 10,000 characters.
+    pub text: String,
 }
 
 /// The outcome of changing a task.
@@ -165,14 +208,24 @@ impl TaskMutation {
         if !state.permissions.may_create_task(viewer) {
             return Ok(fail(forbidden("only employees can create tasks here")));
         }
+        let workgroup = match &input.workgroup_id {
+            Some(id) => {
+                let group: WorkgroupId = parse_id(id)?;
+                if !state.permissions.may_see_group(viewer, group).await? {
+                    return Err(ApiError::NotFound);
+                }
+                Some(group)
+            }
+            None => None,
+        };
         let task = TaskId::new_random();
         let command = TaskCommand::Create {
             task,
             title: input.title,
             description: input.description.unwrap_or_default(),
             creator: viewer.person,
-            workgroup: None,
-            deadline: None,
+            workgroup,
+            deadline: input.deadline.map(|t| Timestamp(t.timestamp_millis())),
         };
         let key = AggregateKey::new(viewer.account, task.0);
         if let Err(e) = state
@@ -297,6 +350,9 @@ impl TaskMutation {
                 person_id: ID(person.to_string()),
                 email: email.to_string(),
                 status: InvitationStatus::Pending,
+                kind: Some(PersonKind::Guest),
+                issued_at: None,
+                expires_at: None,
             }),
             user_errors: Vec::new(),
         })
@@ -334,6 +390,16 @@ impl TaskMutation {
                 status: status.into(),
             });
         }
+        if let Some(description) = input.description {
+            commands.push(TaskCommand::ChangeDescription { description });
+        }
+        match input.deadline {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => commands.push(TaskCommand::SetDeadline { deadline: None }),
+            MaybeUndefined::Value(at) => commands.push(TaskCommand::SetDeadline {
+                deadline: Some(Timestamp(at.timestamp_millis())),
+            }),
+        }
         for command in commands {
             if let Err(e) = state
                 .execute::<TaskAggregate>(key, command, Some(viewer.person))
@@ -348,4 +414,104 @@ impl TaskMutation {
             user_errors: Vec::new(),
         })
     }
+
+    /// Gives a person a role in a task (an existing guest too: they then see it).
+    /// Those who may change the task.
+    async fn assign_to_task(
+        &self,
+        ctx: &Context<'_>,
+        input: AssignToTaskInput,
+    ) -> Result<UpdateTaskPayload, ApiError> {
+        let role = input.role.into();
+        change_roles(ctx, &input.task_id, &input.person_id, |person| {
+            TaskCommand::Assign { person, role }
+        })
+        .await
+    }
+
+    /// Takes a person's role in a task away: from their next request on, they no
+    /// longer see it unless another rule lets them.
+    async fn unassign_from_task(
+        &self,
+        ctx: &Context<'_>,
+        input: UnassignFromTaskInput,
+    ) -> Result<UpdateTaskPayload, ApiError> {
+        change_roles(ctx, &input.task_id, &input.person_id, |person| {
+            TaskCommand::Unassign { person }
+        })
+        .await
+    }
+
+    /// Comments on a task. Everyone who may see the task, guests included; everyone
+    /// else on the task is emailed.
+    async fn comment_on_task(
+        &self,
+        ctx: &Context<'_>,
+        input: CommentOnTaskInput,
+    ) -> Result<UpdateTaskPayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let task: TaskId = parse_id(&input.task_id)?;
+        if !state.permissions.may_comment_task(viewer, task).await? {
+            return Err(ApiError::NotFound);
+        }
+        let command = TaskCommand::Comment {
+            comment: CommentId::new_random(),
+            author: viewer.person,
+            text: input.text,
+        };
+        run_on_task(ctx, task, command).await
+    }
+}
+
+/// Assigning and unassigning: the task must be one the viewer may change, the person
+/// one they may see.
+async fn change_roles(
+    ctx: &Context<'_>,
+    task_id: &ID,
+    person_id: &ID,
+    command: impl FnOnce(PersonId) -> TaskCommand,
+) -> Result<UpdateTaskPayload, ApiError> {
+    let viewer = viewer(ctx)?;
+    let state = state(ctx);
+    let task: TaskId = parse_id(task_id)?;
+    let person: PersonId = parse_id(person_id)?;
+    if !state.permissions.may_see_task(viewer, task).await?
+        || !state.permissions.may_see_person(viewer, person).await?
+    {
+        return Err(ApiError::NotFound);
+    }
+    if !state.permissions.may_change_task(viewer, task).await? {
+        return Ok(UpdateTaskPayload {
+            task: None,
+            user_errors: vec![forbidden(
+                "only an administrator, the task's creator or its responsible person can change who works on it",
+            )],
+        });
+    }
+    run_on_task(ctx, task, command(person)).await
+}
+
+async fn run_on_task(
+    ctx: &Context<'_>,
+    task: TaskId,
+    command: TaskCommand,
+) -> Result<UpdateTaskPayload, ApiError> {
+    let viewer = viewer(ctx)?;
+    let state = state(ctx);
+    let key = AggregateKey::new(viewer.account, task.0);
+    if let Err(e) = state
+        .execute::<TaskAggregate>(key, command, Some(viewer.person))
+        .await
+    {
+        return Ok(UpdateTaskPayload {
+            task: None,
+            user_errors: vec![refusal(e)?],
+        });
+    }
+    let record = tasks::get(&state.db.any, viewer.account, task).await?;
+    Ok(UpdateTaskPayload {
+        task: record.map(Task::from),
+        user_errors: Vec::new(),
+    })
 }

@@ -4,13 +4,16 @@
 
 use super::context::{parse_id, state, viewer};
 use super::error::ApiError;
+use super::page;
 use super::refusal::{forbidden, refusal};
-use super::types::{Person, UserError};
+use super::types::{time, Person, PersonStatus, UserError};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
 use domain::{AggregateKey, PersonId, Timestamp};
-use projections::directory;
+use projections::permission::{Explanation, Viewer};
+use projections::{directory, history};
 
 #[derive(Default)]
 pub struct PeopleMutation;
@@ -188,4 +191,257 @@ async fn administer(
         person: record.map(Person::from),
         user_errors: Vec::new(),
     })
+}
+
+#[derive(Default)]
+pub struct PeopleQuery;
+
+/// Why a person may or may not see something: the facts that grant it (membership,
+/// role, the group's external-access flag, a shared group or task), or the rule that
+/// refuses it.
+#[derive(SimpleObject)]
+pub struct AccessExplanation {
+    /// Whether they may see it.
+    pub allowed: bool,
+    /// The chain of facts that grants it, or the one rule that refuses it, in words
+    /// addressed to the person asked about ("you ...").
+    pub because: Vec<String>,
+}
+
+impl From<Explanation> for AccessExplanation {
+    fn from(e: Explanation) -> Self {
+        Self {
+            allowed: e.allowed,
+            because: e.because,
+        }
+    }
+}
+
+/// One event in a person's history.
+#[derive(SimpleObject)]
+pub struct HistoryEntry {
+    /// When it happened.
+    pub at: Option<DateTime<Utc>>,
+    /// What happened: the event's name, e.g. `PersonDismissed`, `MemberAdded`.
+    pub event: String,
+    /// What kind of thing it happened to: person, task, workgroup, invitation, account.
+    pub about: String,
+    /// The id of the thing it happened to.
+    pub about_id: ID,
+    /// Who made it happen; null for the system (expiry, the trial's end).
+    pub actor_id: Option<ID>,
+    /// Whether the person was what the event is about (true) or only who caused it.
+    pub subject: bool,
+    /// The person id they had then: an earlier one before a re-invitation.
+    pub as_person_id: ID,
+}
+
+/// What to explain: exactly one of the three.
+#[derive(InputObject)]
+pub struct AccessQuestion {
+    /// Whose access: the viewer when null. Only administrators may ask about others.
+    pub person_id: Option<ID>,
+    /// A task.
+    pub task_id: Option<ID>,
+    /// A workgroup.
+    pub workgroup_id: Option<ID>,
+    /// Another person.
+    pub other_person_id: Option<ID>,
+}
+
+#[Object]
+impl PeopleQuery {
+    /// The people the viewer may see, in the order they joined: employees see every
+    /// employee and the external people they share a group or task with; extranet
+    /// users see the members of their groups and the people of their tasks; guests
+    /// see the people of their tasks.
+    async fn people(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Person>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let first = page::size(first)?;
+        let from = page::after::<PersonId>(after.as_deref())?;
+        let rows = page::visible(
+            first,
+            from,
+            |after, n| {
+                Box::pin(
+                    async move { Ok(directory::page(&state.db, viewer.account, after, n).await?) },
+                )
+            },
+            |p: &directory::PersonRecord| {
+                let person = p.id;
+                Box::pin(async move { Ok(state.permissions.may_see_person(viewer, person).await?) })
+            },
+            |p| (p.joined_at, p.id),
+        )
+        .await?;
+        Ok(page::connection(
+            rows,
+            first,
+            after.is_some(),
+            |p| page::cursor(p.joined_at, p.id),
+            Person::from,
+        ))
+    }
+
+    /// Whether the viewer may send `personId` a direct message: employees with each
+    /// other; an extranet user and an employee only when both belong to one extranet
+    /// group; guests with nobody.
+    async fn can_message(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person to message.")] person_id: ID,
+    ) -> Result<bool, ApiError> {
+        let viewer = viewer(ctx)?;
+        let permissions = &state(ctx).permissions;
+        let person: PersonId = parse_id(&person_id)?;
+        if !permissions.may_see_person(viewer, person).await? {
+            return Err(ApiError::NotFound);
+        }
+        Ok(permissions.may_message(viewer, person).await?)
+    }
+
+    /// Why someone may or may not see a task, a workgroup or a person. About
+    /// themselves anyone may ask; about others only administrators.
+    async fn explain_access(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Who, and about what.")] question: AccessQuestion,
+    ) -> Result<AccessExplanation, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let asked_about = match &question.person_id {
+            None => viewer.clone(),
+            Some(id) => {
+                let person: PersonId = parse_id(id)?;
+                if person != viewer.person && !state.permissions.may_administer(viewer) {
+                    return Err(ApiError::Forbidden(
+                        "only administrators may ask about someone else's access",
+                    ));
+                }
+                let record = directory::by_id(&state.db, viewer.account, person)
+                    .await?
+                    .ok_or(ApiError::NotFound)?;
+                Viewer::from_record(&record).ok_or_else(|| {
+                    ApiError::BadInput("this person cannot log in, so sees nothing".into())
+                })?
+            }
+        };
+        let permissions = &state.permissions;
+        let explanation = match (
+            &question.task_id,
+            &question.workgroup_id,
+            &question.other_person_id,
+        ) {
+            (Some(task), None, None) => {
+                permissions
+                    .explain_see_task(&asked_about, parse_id(task)?)
+                    .await?
+            }
+            (None, Some(group), None) => {
+                permissions
+                    .explain_see_group(&asked_about, parse_id(group)?)
+                    .await?
+            }
+            (None, None, Some(person)) => {
+                permissions
+                    .explain_see_person(&asked_about, parse_id(person)?)
+                    .await?
+            }
+            _ => {
+                return Err(ApiError::BadInput(
+                    "give exactly one of taskId, workgroupId and otherPersonId".into(),
+                ))
+            }
+        };
+        // "Why not" is for administrators; anyone else learns of something they may
+        // not see exactly what "not found" tells.
+        if !explanation.allowed && !state.permissions.may_administer(viewer) {
+            return Err(ApiError::NotFound);
+        }
+        Ok(explanation.into())
+    }
+
+    /// Everything that concerned a person, oldest first, across re-invitations, for
+    /// audit. Administrators only.
+    async fn person_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person.")] person_id: ID,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, HistoryEntry>, ApiError> {
+        let (viewer, person) = audited(ctx, &person_id).await?;
+        let state = state(ctx);
+        let first = page::size(first)?;
+        let from = page::after::<i64>(after.as_deref())?;
+        let entries = history::history_of(&state.db, viewer.account, person).await?;
+        let rows: Vec<_> = entries
+            .into_iter()
+            .filter(|e| {
+                from.is_none_or(|(tx, position)| {
+                    (e.event.position.tx, e.event.position.position) > (tx, position)
+                })
+            })
+            .take(first + 1)
+            .collect();
+        Ok(page::connection(
+            rows,
+            first,
+            after.is_some(),
+            |e| page::cursor(e.event.position.tx, e.event.position.position),
+            |e| HistoryEntry {
+                at: time(e.event.metadata.at.0),
+                about: e.event.aggregate_type.clone(),
+                about_id: ID(e.event.entity_id().to_string()),
+                event: e.event.event_type,
+                actor_id: e.event.metadata.actor.map(|a| ID(a.to_string())),
+                subject: e.subject,
+                as_person_id: ID(e.as_person.to_string()),
+            },
+        ))
+    }
+
+    /// Where a person stood at a past moment, folded from their own history.
+    /// Administrators only.
+    async fn person_status_at(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The person.")] person_id: ID,
+        #[graphql(desc = "The moment.")] at: DateTime<Utc>,
+    ) -> Result<Option<PersonStatus>, ApiError> {
+        let (viewer, person) = audited(ctx, &person_id).await?;
+        let status = history::status_at(
+            &state(ctx).db,
+            viewer.account,
+            person,
+            Timestamp(at.timestamp_millis()),
+        )
+        .await?;
+        Ok(PersonStatus::at(status))
+    }
+}
+
+/// The person an administrator asks an audit question about.
+async fn audited<'a>(
+    ctx: &Context<'a>,
+    person_id: &ID,
+) -> Result<(&'a Viewer, PersonId), ApiError> {
+    let viewer = viewer(ctx)?;
+    let state = state(ctx);
+    let person: PersonId = parse_id(person_id)?;
+    if !state.permissions.may_see_person(viewer, person).await? {
+        return Err(ApiError::NotFound);
+    }
+    if !state.permissions.may_administer(viewer) {
+        return Err(ApiError::Forbidden(
+            "only administrators may read a person's history",
+        ));
+    }
+    Ok((viewer, person))
 }

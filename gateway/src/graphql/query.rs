@@ -6,13 +6,14 @@ use async_graphql::{Context, Object, ID};
 use projections::tasks::{self, TaskCursor};
 use projections::{directory, workgroups};
 
-pub struct Query;
+#[derive(Default)]
+pub struct TaskQuery;
 
 const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;
 
 #[Object]
-impl Query {
+impl TaskQuery {
     /// The person logged in, or null without a session.
     async fn viewer(&self, ctx: &Context<'_>) -> Result<Option<Person>, ApiError> {
         let Some(viewer) = auth(ctx).viewer.as_ref() else {

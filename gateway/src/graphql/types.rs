@@ -2,9 +2,13 @@
 
 use async_graphql::{Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use domain::person::PersonKind as DomainPersonKind;
+use domain::invitation::InvitationState;
+use domain::person::{
+    PersonKind as DomainPersonKind, PersonStatus as DomainPersonStatus, SuspensionReason,
+};
 use domain::task::{TaskRole as DomainTaskRole, TaskStatus as DomainTaskStatus};
 use projections::directory::PersonRecord;
+use projections::invitations::InvitationRecord;
 use projections::tasks::TaskRecord;
 use projections::workgroups::WorkgroupRecord;
 
@@ -172,6 +176,25 @@ pub enum PersonStatus {
 }
 
 impl PersonStatus {
+    /// A status from the domain's fold of a person's events; null before they joined.
+    pub fn at(status: DomainPersonStatus) -> Option<Self> {
+        Some(match status {
+            DomainPersonStatus::None => return None,
+            DomainPersonStatus::Active => PersonStatus::Active,
+            DomainPersonStatus::Suspended(SuspensionReason::TrialExpired) => {
+                PersonStatus::SuspendedTrialExpired
+            }
+            DomainPersonStatus::Suspended(SuspensionReason::AccessExpired) => {
+                PersonStatus::SuspendedAccessExpired
+            }
+            DomainPersonStatus::Suspended(SuspensionReason::Administrative) => {
+                PersonStatus::SuspendedByAdministrator
+            }
+            DomainPersonStatus::Dismissed => PersonStatus::Dismissed,
+            DomainPersonStatus::Erased => PersonStatus::Erased,
+        })
+    }
+
     fn from_record(status: &str, reason: Option<&str>) -> Self {
         match (status, reason) {
             ("active", _) => PersonStatus::Active,
@@ -189,8 +212,32 @@ impl PersonStatus {
 pub enum InvitationStatus {
     /// Sent; the link has not been used yet.
     Pending,
+    /// Registered through the account's link; an administrator has to approve.
+    AwaitingApproval,
     /// The person followed the link and joined.
     Accepted,
+    /// The person said no.
+    Declined,
+    /// Taken back by the inviter or an administrator.
+    Revoked,
+    /// The link ran out before it was used.
+    Expired,
+    /// An administrator turned the registration down.
+    Rejected,
+}
+
+impl From<InvitationState> for InvitationStatus {
+    fn from(state: InvitationState) -> Self {
+        match state {
+            InvitationState::None | InvitationState::Pending => InvitationStatus::Pending,
+            InvitationState::AwaitingApproval => InvitationStatus::AwaitingApproval,
+            InvitationState::Accepted => InvitationStatus::Accepted,
+            InvitationState::Declined => InvitationStatus::Declined,
+            InvitationState::Revoked => InvitationStatus::Revoked,
+            InvitationState::Expired => InvitationStatus::Expired,
+            InvitationState::Rejected => InvitationStatus::Rejected,
+        }
+    }
 }
 
 /// An invitation sent to someone by email.
@@ -200,10 +247,31 @@ pub struct Invitation {
     pub id: ID,
     /// The id the person has once they accept.
     pub person_id: ID,
-    /// Where the invitation was sent.
+    /// Where the invitation was sent: an email address, or a phone number starting
+    /// with +.
     pub email: String,
-    /// Whether it has been accepted yet.
+    /// Where it stands.
     pub status: InvitationStatus,
+    /// What accepting makes of the person.
+    pub kind: Option<PersonKind>,
+    /// When it was sent.
+    pub issued_at: Option<DateTime<Utc>>,
+    /// When its link stops working; null for a registration awaiting approval.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<InvitationRecord> for Invitation {
+    fn from(i: InvitationRecord) -> Self {
+        Self {
+            id: ID(i.id.to_string()),
+            person_id: ID(i.person.to_string()),
+            email: i.address,
+            status: i.state.into(),
+            kind: Some(i.kind.into()),
+            issued_at: time(i.issued_at),
+            expires_at: i.expires_at.and_then(|t| time(t.0)),
+        }
+    }
 }
 
 /// A refusal the user can act on: which input field it concerns, a message for
@@ -232,6 +300,7 @@ impl UserError {
 
 /// A workgroup or project of the account.
 #[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct Workgroup {
     /// Stable and opaque.
     pub id: ID,

@@ -3,15 +3,18 @@
 
 use super::context::{parse_id, state, viewer};
 use super::error::ApiError;
+use super::page;
 use super::refusal::{forbidden, refusal};
-use super::types::{UserError, Workgroup};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use super::types::{time, Person, Task, UserError, Workgroup};
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use domain::workgroup::{
     InvitePolicy as DomainInvitePolicy, MemberRole as DomainMemberRole,
     Workgroup as WorkgroupAggregate, WorkgroupCommand,
 };
-use domain::{AggregateKey, PersonId, Timestamp, WorkgroupId};
+use domain::{AggregateKey, PersonId, TaskId, Timestamp, WorkgroupId};
+use projections::tasks::{self, TaskCursor};
 use projections::{directory, workgroups};
 
 #[derive(Default)]
@@ -370,4 +373,134 @@ async fn answer(ctx: &Context<'_>, group: WorkgroupId) -> Result<WorkgroupPayloa
         workgroup: record.map(Workgroup::from),
         user_errors: Vec::new(),
     })
+}
+
+#[derive(Default)]
+pub struct WorkgroupQuery;
+
+#[Object]
+impl WorkgroupQuery {
+    /// The workgroups the viewer may see, oldest first: for employees the company's
+    /// groups and the extranet groups they belong to; for extranet users their own
+    /// groups; none for guests.
+    async fn workgroups(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Workgroup>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let first = page::size(first)?;
+        let from = page::after::<WorkgroupId>(after.as_deref())?;
+        let rows = page::visible(
+            first,
+            from,
+            |after, n| {
+                Box::pin(
+                    async move { Ok(workgroups::page(&state.db, viewer.account, after, n).await?) },
+                )
+            },
+            |g: &workgroups::WorkgroupRecord| {
+                let group = g.id;
+                Box::pin(async move { Ok(state.permissions.may_see_group(viewer, group).await?) })
+            },
+            |g| (g.created_at, g.id),
+        )
+        .await?;
+        Ok(page::connection(
+            rows,
+            first,
+            after.is_some(),
+            |g| page::cursor(g.created_at, g.id),
+            Workgroup::from,
+        ))
+    }
+}
+
+/// A member of a group.
+#[derive(SimpleObject)]
+pub struct Membership {
+    /// Who.
+    pub person: Person,
+    /// Their role in the group.
+    pub role: MemberRole,
+    /// When the membership ends by itself; null when it does not.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Workgroup {
+    /// The group's members, by id. Shown to whoever may see the group.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Membership>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let group: WorkgroupId = parse_id(&self.id)?;
+        let first = page::size(first)?;
+        let from = page::after::<PersonId>(after.as_deref())?.map(|(_, id)| id);
+        let rows =
+            workgroups::members(&state.db, viewer.account, group, from, first as i64 + 1).await?;
+        let mut members = Vec::with_capacity(rows.len());
+        for m in rows {
+            if let Some(record) = directory::by_id(&state.db, viewer.account, m.person).await? {
+                members.push(Membership {
+                    person: Person::from(record),
+                    role: m.role.into(),
+                    expires_at: m.expires_at.and_then(time),
+                });
+            }
+        }
+        Ok(page::connection(
+            members,
+            first,
+            after.is_some(),
+            |m| page::cursor(0, &m.person.id.0),
+            |m| m,
+        ))
+    }
+
+    /// The group's tasks, oldest first.
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Task>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let group: WorkgroupId = parse_id(&self.id)?;
+        let first = page::size(first)?;
+        let from = page::after::<TaskId>(after.as_deref())?
+            .map(|(at, id)| TaskCursor { created_at: at, id });
+        let rows = tasks::of_group(
+            &state.db,
+            viewer.account,
+            group,
+            from.as_ref(),
+            first as i64 + 1,
+        )
+        .await?;
+        Ok(page::connection(
+            rows,
+            first,
+            after.is_some(),
+            |t| t.cursor().encode(),
+            Task::from,
+        ))
+    }
+}
+
+impl From<DomainMemberRole> for MemberRole {
+    fn from(role: DomainMemberRole) -> Self {
+        match role {
+            DomainMemberRole::Owner => MemberRole::Owner,
+            DomainMemberRole::Moderator => MemberRole::Moderator,
+            DomainMemberRole::Member => MemberRole::Member,
+        }
+    }
 }

@@ -1,0 +1,74 @@
+//! The viewer's activity stream.
+
+use super::context::{state, viewer};
+use super::error::ApiError;
+use super::page;
+use super::types::time;
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use projections::activity::{self, Entry};
+use projections::LogPosition;
+
+#[derive(Default)]
+pub struct ActivityQuery;
+
+/// Something that happened in a workgroup.
+#[derive(SimpleObject)]
+pub struct ActivityEntry {
+    /// When it happened.
+    pub at: Option<DateTime<Utc>>,
+    /// The group it happened in.
+    pub workgroup_id: ID,
+    /// Whether that group lets external users in: shown marked as extranet activity.
+    pub extranet: bool,
+    /// Who did it; null for the system.
+    pub actor_id: Option<ID>,
+    /// `group_created`, `member_added`, `member_removed`, `task_created`,
+    /// `task_changed` or `comment_added`.
+    pub kind: String,
+    /// The task or person it is about, if any.
+    pub subject_id: Option<ID>,
+    /// A task's title or a comment's text.
+    pub detail: String,
+}
+
+impl From<Entry> for ActivityEntry {
+    fn from(e: Entry) -> Self {
+        Self {
+            at: time(e.at.0),
+            workgroup_id: ID(e.workgroup.to_string()),
+            extranet: e.extranet,
+            actor_id: e.actor.map(|a| ID(a.to_string())),
+            kind: e.kind,
+            subject_id: e.subject.map(ID),
+            detail: e.detail,
+        }
+    }
+}
+
+#[Object]
+impl ActivityQuery {
+    /// What happened in the groups the viewer may see, newest first. Employees see
+    /// the company's groups and their extranet groups (marked `extranet`); extranet
+    /// users see their own groups; guests have no stream.
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, ActivityEntry>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let first = page::size(first)?;
+        let before = page::after::<i64>(after.as_deref())?
+            .map(|(tx, position)| LogPosition { tx, position });
+        let rows = activity::stream_for(&state(ctx).db, viewer, before, first as i64 + 1).await?;
+        Ok(page::connection(
+            rows,
+            first,
+            after.is_some(),
+            |e| page::cursor(e.position.tx, e.position.position),
+            ActivityEntry::from,
+        ))
+    }
+}

@@ -1,0 +1,261 @@
+//! Invitations: inviting many people at once (a result per address), the "invited"
+//! list, resending a link and taking an invitation back.
+
+use super::context::{parse_id, state, viewer};
+use super::error::ApiError;
+use super::page;
+use super::refusal::refusal;
+use super::types::{Invitation, UserError, Workgroup};
+use crate::invite::{invite_many, Destination, InviteError, InviteMany, Outcome};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand};
+use domain::person::PersonKind as DomainPersonKind;
+use domain::{AggregateKey, InvitationId};
+use projections::{invitations, workgroups};
+
+#[derive(Default)]
+pub struct InvitationQuery;
+
+#[derive(Default)]
+pub struct InvitationMutation;
+
+/// Whom an invitation into the company or a group makes of people.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum InviteeKind {
+    /// Colleagues: into the company (or a department) or a workgroup.
+    Employee,
+    /// Outsiders who work in extranet workgroups.
+    Extranet,
+}
+
+/// People to invite, as pasted.
+#[derive(InputObject)]
+pub struct InvitePeopleInput {
+    /// Email addresses and phone numbers (starting with +), separated by commas,
+    /// semicolons, spaces or new lines. Each is judged on its own.
+    pub addresses: String,
+    /// Employees or extranet users; guests are invited into a task with
+    /// `inviteGuestToTask`.
+    pub kind: InviteeKind,
+    /// An existing workgroup to invite into.
+    pub workgroup_id: Option<ID>,
+    /// Or: the name of a new extranet workgroup to create for them.
+    pub new_workgroup_name: Option<String>,
+}
+
+/// What happened to one address.
+#[derive(SimpleObject)]
+pub struct InviteResult {
+    /// The address as it was understood.
+    pub address: String,
+    /// The invitation sent; null when this address was refused.
+    pub invitation: Option<Invitation>,
+    /// Why this address was refused; null when it was invited.
+    pub error: Option<UserError>,
+}
+
+/// The outcome of inviting people.
+#[derive(SimpleObject)]
+pub struct InvitePeoplePayload {
+    /// The group they were invited into (the new one, if one was created).
+    pub workgroup: Option<Workgroup>,
+    /// One result per address, in the order given.
+    pub results: Vec<InviteResult>,
+    /// Why nobody was invited (the request as a whole was refused); empty otherwise.
+    pub user_errors: Vec<UserError>,
+}
+
+/// Names one invitation.
+#[derive(InputObject)]
+pub struct InvitationInput {
+    /// The invitation.
+    pub invitation_id: ID,
+}
+
+/// The outcome of a change to an invitation.
+#[derive(SimpleObject)]
+pub struct InvitationPayload {
+    /// The invitation as it is now; null when refused.
+    pub invitation: Option<Invitation>,
+    /// Why the change was refused; empty on success.
+    pub user_errors: Vec<UserError>,
+}
+
+#[Object]
+impl InvitationQuery {
+    /// The "invited" list: invitations still waiting for their person (sent, or
+    /// registrations awaiting approval), oldest first. Administrators only.
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many, from 1 to 100; 20 if not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<Connection<String, Invitation>, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        if !state.permissions.may_administer(viewer) {
+            return Err(ApiError::Forbidden(
+                "only administrators see the list of invitations",
+            ));
+        }
+        let first = page::size(first)?;
+        let from = page::after::<InvitationId>(after.as_deref())?;
+        let rows = invitations::waiting(&state.db, viewer.account, from, first as i64 + 1).await?;
+        Ok(page::connection(
+            rows,
+            first,
+            after.is_some(),
+            |i| page::cursor(i.issued_at, i.id),
+            Invitation::from,
+        ))
+    }
+}
+
+#[Object]
+impl InvitationMutation {
+    /// Invites many people at once into the company or a workgroup (a new extranet
+    /// workgroup, if named). Each address gets its own result: one refused address
+    /// (invalid, taken, over the plan's limit, a blocked domain) does not stop the
+    /// others.
+    async fn invite_people(
+        &self,
+        ctx: &Context<'_>,
+        input: InvitePeopleInput,
+    ) -> Result<InvitePeoplePayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let destination = match (&input.workgroup_id, input.new_workgroup_name) {
+            (Some(id), None) => Destination::Workgroup(parse_id(id)?),
+            (None, Some(name)) => Destination::NewExtranetGroup { name },
+            (None, None) => Destination::Company { department: None },
+            (Some(_), Some(_)) => {
+                return Err(ApiError::BadInput(
+                    "give a workgroupId or a newWorkgroupName, not both".into(),
+                ))
+            }
+        };
+        let request = InviteMany {
+            addresses: input.addresses,
+            kind: match input.kind {
+                InviteeKind::Employee => DomainPersonKind::Employee,
+                InviteeKind::Extranet => DomainPersonKind::Extranet,
+            },
+            destination,
+        };
+        let (group, outcomes) = match invite_many(state, viewer, request).await {
+            Ok(done) => done,
+            Err(InviteError::GroupNotFound) => return Err(ApiError::NotFound),
+            Err(InviteError::Store(e)) => return Err(e.into()),
+            Err(InviteError::EventStore(error)) => {
+                tracing::error!(%error, "event store failure while inviting");
+                return Err(ApiError::Internal);
+            }
+            Err(e) => {
+                let code = match e {
+                    InviteError::Forbidden => "FORBIDDEN",
+                    InviteError::NoAddresses => "NO_ADDRESSES",
+                    InviteError::GroupNotExtranet => "NOT_AN_EXTRANET_GROUP",
+                    InviteError::ExtranetNeedsGroup => "EXTRANET_NEEDS_GROUP",
+                    InviteError::GuestsOnlyInTasks => "GUESTS_ONLY_IN_TASKS",
+                    _ => "INVALID_NAME",
+                };
+                return Ok(InvitePeoplePayload {
+                    workgroup: None,
+                    results: Vec::new(),
+                    user_errors: vec![UserError::new(&["input"], e, code)],
+                });
+            }
+        };
+        let mut results = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            results.push(match outcome {
+                Outcome::Invited {
+                    address,
+                    invitation,
+                    ..
+                } => InviteResult {
+                    invitation: invitations::get(&state.db.any, viewer.account, invitation)
+                        .await?
+                        .map(Invitation::from),
+                    address,
+                    error: None,
+                },
+                Outcome::Refused {
+                    address,
+                    code,
+                    message,
+                } => InviteResult {
+                    address,
+                    invitation: None,
+                    error: Some(UserError::new(&["input", "addresses"], message, code)),
+                },
+            });
+        }
+        let workgroup = match group {
+            Some(group) => workgroups::get(&state.db, viewer.account, group)
+                .await?
+                .map(Workgroup::from),
+            None => None,
+        };
+        Ok(InvitePeoplePayload {
+            workgroup,
+            results,
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Sends a pending invitation again with a new link; the old link stops working.
+    /// Its sponsor or an administrator.
+    async fn resend_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: InvitationInput,
+    ) -> Result<InvitationPayload, ApiError> {
+        change(ctx, &input.invitation_id, InvitationCommand::Resend).await
+    }
+
+    /// Takes a pending invitation back; its link stops working and its place under
+    /// the plan's limit is given back. Its sponsor or an administrator.
+    async fn revoke_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: InvitationInput,
+    ) -> Result<InvitationPayload, ApiError> {
+        change(ctx, &input.invitation_id, InvitationCommand::Revoke).await
+    }
+}
+
+/// Runs a sponsor's or administrator's command on an invitation.
+async fn change(
+    ctx: &Context<'_>,
+    invitation_id: &ID,
+    command: InvitationCommand,
+) -> Result<InvitationPayload, ApiError> {
+    let viewer = viewer(ctx)?;
+    let state = state(ctx);
+    let id: InvitationId = parse_id(invitation_id)?;
+    let record = invitations::get(&state.db.any, viewer.account, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let sponsor = record.sponsor == Some(viewer.person);
+    if !sponsor && !state.permissions.may_administer(viewer) {
+        // Someone else's invitation: its existence is not theirs to learn.
+        return Err(ApiError::NotFound);
+    }
+    let key = AggregateKey::new(viewer.account, id.0);
+    if let Err(e) = state
+        .execute::<InvitationAggregate>(key, command, Some(viewer.person))
+        .await
+    {
+        return Ok(InvitationPayload {
+            invitation: None,
+            user_errors: vec![refusal(e)?],
+        });
+    }
+    let record = invitations::get(&state.db.any, viewer.account, id).await?;
+    Ok(InvitationPayload {
+        invitation: record.map(Invitation::from),
+        user_errors: Vec::new(),
+    })
+}

@@ -1,0 +1,634 @@
+//! The GraphQL API as each kind of person meets it: an administrator, an employee, an
+//! extranet user, a guest, and the administrator of another account. Every query and
+//! mutation is asked by the people who may and by people who may not, and both what
+//! they get and what they are refused is checked.
+
+use e2e::{data, error_code, App, Auth, Backend, SmtpSink, SESSION_COOKIE};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "a passphrase of their own";
+
+/// Follows the newest invitation link mailed to `email`, fills in a name and a
+/// password, and returns the session the acceptance opens.
+async fn join(app: &App, smtp: &SmtpSink, email: &str, first: &str, last: &str) -> Auth {
+    let mail = smtp.wait_for_mail_to(email).await;
+    let link = mail.link().expect("the invitation has a link");
+    let mut page = app.open_invitation(&link).await;
+    page.form
+        .fill("first_name", first)
+        .fill("last_name", last)
+        .fill("password", PASSWORD);
+    let accepted = app.submit_invitation(&page.action, &page.form).await;
+    let cookie = accepted
+        .cookie(SESSION_COOKIE)
+        .unwrap_or_else(|| panic!("accepting logs {email} in: {}", accepted.body));
+    Auth::Session(cookie)
+}
+
+/// The ids of a connection's nodes at `path`.
+fn ids(response: &Value, path: &str) -> Vec<String> {
+    data(response.clone(), path)["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path} is a connection: {response}"))
+        .iter()
+        .map(|edge| edge["node"]["id"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn user_error_code(response: &Value, path: &str) -> String {
+    data(response.clone(), path)["userErrors"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const INVITE_PEOPLE: &str = "mutation($input: InvitePeopleInput!) {
+  invitePeople(input: $input) {
+    workgroup { id extranet }
+    results { address invitation { id personId status } error { code message } }
+    userErrors { code message }
+  }
+}";
+const CREATE_TASK: &str = "mutation($input: CreateTaskInput!) {
+  createTask(input: $input) { task { id } userErrors { code message } }
+}";
+const PEOPLE: &str = "{ people(first: 100) { edges { node { id kind status } } } }";
+const WORKGROUPS: &str = "{ workgroups { edges { node { id name extranet } } } }";
+const MEMBERS: &str = "query($id: ID!) { workgroup(id: $id) {
+  members { edges { node { person { id } role } } }
+  tasks { edges { node { id title } } }
+} }";
+const ACTIVITY: &str =
+    "{ activity(first: 50) { edges { node { kind extranet workgroupId detail } } } }";
+const CAN_MESSAGE: &str = "query($id: ID!) { canMessage(personId: $id) }";
+const EXPLAIN: &str =
+    "query($q: AccessQuestion!) { explainAccess(question: $q) { allowed because } }";
+const TASK: &str = "query($id: ID!) { task(id: $id) { id title description } }";
+const PERSON_INPUT: &str = "mutation($input: PersonInput!) {
+  dismissPerson(input: $input) { person { id status } userErrors { code message } }
+}";
+
+#[tokio::test]
+async fn every_kind_of_person_gets_what_is_theirs_and_nothing_else() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Sqlite, &smtp).await;
+    let admin = app.login_admin().await;
+
+    // An employee, judged address by address: the nonsense one is refused alone.
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "emma@acme.test; not-an-address", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let results = data(invited.clone(), "/invitePeople")["results"].clone();
+    assert_eq!(results.as_array().map(Vec::len), Some(2), "{invited}");
+    assert_eq!(results[0]["invitation"]["status"], "PENDING", "{invited}");
+    assert!(results[1]["invitation"].is_null(), "{invited}");
+    assert!(results[1]["error"]["code"].is_string(), "{invited}");
+    let emma_id = results[0]["invitation"]["personId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // An extranet user, into a new extranet group made for them.
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "xavier@partner.test", "kind": "EXTRANET", "newWorkgroupName": "Partner room" } }),
+        )
+        .await;
+    let payload = data(invited.clone(), "/invitePeople");
+    assert_eq!(payload["workgroup"]["extranet"], true, "{invited}");
+    let room = payload["workgroup"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let xavier_id = payload["results"][0]["invitation"]["personId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // A task in the room, and one outside it with a guest.
+    let in_room = app
+        .graphql(
+            &admin,
+            CREATE_TASK,
+            json!({ "input": { "title": "Room plan", "workgroupId": room } }),
+        )
+        .await;
+    let room_task = data(in_room, "/createTask")["task"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let outside = app
+        .create_task(&admin, "Print run", Some("200 copies"))
+        .await;
+    let guest_invited = app
+        .invite_guest(
+            &admin,
+            &outside,
+            "gus@client.test",
+            "Gus",
+            "Guest",
+            "OBSERVER",
+        )
+        .await;
+    let gus_id = guest_invited["invitation"]["personId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // The invited list: three waiting, for administrators only.
+    let waiting = app
+        .graphql(
+            &admin,
+            "{ invitations { edges { node { id status kind } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(ids(&waiting, "/invitations").len(), 3, "{waiting}");
+
+    let emma = join(&app, &smtp, "emma@acme.test", "Emma", "Employee").await;
+    let xavier = join(&app, &smtp, "xavier@partner.test", "Xavier", "Partner").await;
+    let gus = join(&app, &smtp, "gus@client.test", "Gus", "Guest").await;
+    let refused = app
+        .graphql(
+            &emma,
+            "{ invitations { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
+
+    // Another account entirely.
+    let other = app
+        .run_command_with_env(
+            &[
+                "create-account",
+                "--name",
+                "Other",
+                "--admin-email",
+                "olga@other.test",
+                "--admin-first-name",
+                "Olga",
+                "--admin-last-name",
+                "Other",
+            ],
+            &[("EXTRANET_ADMIN_PASSWORD", PASSWORD)],
+        )
+        .await;
+    let other_account = String::from_utf8_lossy(&other.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("account ").map(str::to_owned))
+        .expect("create-account prints the account");
+    // Made by another process: the server follows the log within moments.
+    let mut token = None;
+    for _ in 0..100 {
+        let login = app
+            .graphql(
+                &Auth::Anonymous,
+                "mutation($input: LoginInput!) { login(input: $input) { token } }",
+                json!({ "input": { "accountId": other_account, "email": "olga@other.test", "password": PASSWORD } }),
+            )
+            .await;
+        token = data(login, "/login")["token"].as_str().map(str::to_owned);
+        if token.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let olga = Auth::Bearer(token.expect("Olga logs in to the other account"));
+
+    // People: each sees exactly whom the rules let them see.
+    let mut everyone = vec![
+        app.admin_id.clone(),
+        emma_id.clone(),
+        xavier_id.clone(),
+        gus_id.clone(),
+    ];
+    everyone.sort();
+    let mut seen = ids(&app.graphql(&admin, PEOPLE, json!({})).await, "/people");
+    seen.sort();
+    assert_eq!(seen, everyone, "the administrator sees everyone");
+    let mut seen = ids(&app.graphql(&emma, PEOPLE, json!({})).await, "/people");
+    seen.sort();
+    let mut employees = vec![app.admin_id.clone(), emma_id.clone()];
+    employees.sort();
+    assert_eq!(
+        seen, employees,
+        "an employee sees employees, not outsiders they share nothing with"
+    );
+    let mut seen = ids(&app.graphql(&xavier, PEOPLE, json!({})).await, "/people");
+    seen.sort();
+    let mut room_people = vec![app.admin_id.clone(), xavier_id.clone()];
+    room_people.sort();
+    assert_eq!(
+        seen, room_people,
+        "an extranet user sees the people of their group"
+    );
+    let mut seen = ids(&app.graphql(&gus, PEOPLE, json!({})).await, "/people");
+    seen.sort();
+    let mut task_people = vec![app.admin_id.clone(), gus_id.clone()];
+    task_people.sort();
+    assert_eq!(seen, task_people, "a guest sees the people of their task");
+    assert_eq!(
+        ids(&app.graphql(&olga, PEOPLE, json!({})).await, "/people").len(),
+        1,
+        "another account's administrator sees only their own"
+    );
+
+    // Workgroups and what is in them.
+    assert_eq!(
+        ids(
+            &app.graphql(&admin, WORKGROUPS, json!({})).await,
+            "/workgroups"
+        ),
+        vec![room.clone()]
+    );
+    assert!(ids(
+        &app.graphql(&emma, WORKGROUPS, json!({})).await,
+        "/workgroups"
+    )
+    .is_empty());
+    assert_eq!(
+        ids(
+            &app.graphql(&xavier, WORKGROUPS, json!({})).await,
+            "/workgroups"
+        ),
+        vec![room.clone()]
+    );
+    assert!(ids(
+        &app.graphql(&gus, WORKGROUPS, json!({})).await,
+        "/workgroups"
+    )
+    .is_empty());
+    assert!(ids(
+        &app.graphql(&olga, WORKGROUPS, json!({})).await,
+        "/workgroups"
+    )
+    .is_empty());
+    let inside = app.graphql(&xavier, MEMBERS, json!({ "id": room })).await;
+    let members = data(inside.clone(), "/workgroup")["members"]["edges"].clone();
+    assert_eq!(members.as_array().map(Vec::len), Some(2), "{inside}");
+    assert_eq!(
+        data(inside.clone(), "/workgroup")["tasks"]["edges"][0]["node"]["id"],
+        room_task.as_str()
+    );
+    for outsider in [&emma, &gus, &olga] {
+        let refused = app.graphql(outsider, MEMBERS, json!({ "id": room })).await;
+        assert_eq!(error_code(&refused), "NOT_FOUND", "{refused}");
+    }
+
+    // The activity stream: the room's, marked extranet, for its members only.
+    let stream = app.graphql(&xavier, ACTIVITY, json!({})).await;
+    let entries = data(stream.clone(), "/activity")["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["node"]["kind"] == "task_created" && e["node"]["extranet"] == true),
+        "{stream}"
+    );
+    for outsider in [&emma, &gus, &olga] {
+        let stream = app.graphql(outsider, ACTIVITY, json!({})).await;
+        assert_eq!(
+            data(stream.clone(), "/activity")["edges"],
+            json!([]),
+            "{stream}"
+        );
+    }
+
+    // Direct messages.
+    let ask = async |who: &Auth, id: &str| app.graphql(who, CAN_MESSAGE, json!({ "id": id })).await;
+    assert_eq!(data(ask(&emma, &app.admin_id).await, "/canMessage"), true);
+    assert_eq!(data(ask(&xavier, &app.admin_id).await, "/canMessage"), true);
+    assert_eq!(data(ask(&gus, &app.admin_id).await, "/canMessage"), false);
+    assert_eq!(error_code(&ask(&emma, &xavier_id).await), "NOT_FOUND");
+    assert_eq!(error_code(&ask(&olga, &app.admin_id).await), "NOT_FOUND");
+
+    // Why: the chain of facts for a yes; "why not" only for administrators.
+    let why = app
+        .graphql(&xavier, EXPLAIN, json!({ "q": { "taskId": room_task } }))
+        .await;
+    let why = data(why, "/explainAccess");
+    assert_eq!(why["allowed"], true, "{why}");
+    assert!(
+        why["because"].to_string().contains("Partner room")
+            || why["because"].to_string().contains("group"),
+        "{why}"
+    );
+    let hidden = app
+        .graphql(&gus, EXPLAIN, json!({ "q": { "taskId": room_task } }))
+        .await;
+    assert_eq!(error_code(&hidden), "NOT_FOUND", "{hidden}");
+    let why_not = app
+        .graphql(
+            &admin,
+            EXPLAIN,
+            json!({ "q": { "personId": gus_id, "taskId": room_task } }),
+        )
+        .await;
+    assert_eq!(data(why_not, "/explainAccess")["allowed"], false);
+    let nosy = app
+        .graphql(
+            &emma,
+            EXPLAIN,
+            json!({ "q": { "personId": gus_id, "taskId": outside } }),
+        )
+        .await;
+    assert_eq!(error_code(&nosy), "FORBIDDEN", "{nosy}");
+
+    // Tasks: comments, roles, details.
+    let comment = "mutation($input: CommentOnTaskInput!) { commentOnTask(input: $input) { task { id } userErrors { code } } }";
+    let said = app
+        .graphql(
+            &gus,
+            comment,
+            json!({ "input": { "taskId": outside, "text": "Looks good" } }),
+        )
+        .await;
+    assert_eq!(data(said, "/commentOnTask")["task"]["id"], outside.as_str());
+    let stray = app
+        .graphql(
+            &gus,
+            comment,
+            json!({ "input": { "taskId": room_task, "text": "hi" } }),
+        )
+        .await;
+    assert_eq!(error_code(&stray), "NOT_FOUND");
+    assert_eq!(
+        error_code(&app.graphql(&emma, TASK, json!({ "id": outside })).await),
+        "NOT_FOUND"
+    );
+    let assign = "mutation($input: AssignToTaskInput!) { assignToTask(input: $input) { task { id } userErrors { code } } }";
+    let unassign = "mutation($input: UnassignFromTaskInput!) { unassignFromTask(input: $input) { task { id } userErrors { code } } }";
+    let refused = app
+        .graphql(
+            &gus,
+            assign,
+            json!({ "input": { "taskId": outside, "personId": gus_id, "role": "PARTICIPANT" } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&refused, "/assignToTask"),
+        "FORBIDDEN",
+        "{refused}"
+    );
+    app.graphql(
+        &admin,
+        assign,
+        json!({ "input": { "taskId": outside, "personId": emma_id, "role": "PARTICIPANT" } }),
+    )
+    .await;
+    assert_eq!(
+        data(
+            app.graphql(&emma, TASK, json!({ "id": outside })).await,
+            "/task"
+        )["id"],
+        outside.as_str()
+    );
+    app.graphql(
+        &admin,
+        unassign,
+        json!({ "input": { "taskId": outside, "personId": emma_id } }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&app.graphql(&emma, TASK, json!({ "id": outside })).await),
+        "NOT_FOUND"
+    );
+    let update = "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { task { description } userErrors { code } } }";
+    let updated = app
+        .graphql(&admin, update, json!({ "input": { "taskId": outside, "description": "300 copies", "deadline": "2026-12-24T12:00:00Z" } }))
+        .await;
+    assert_eq!(
+        data(updated, "/updateTask")["task"]["description"],
+        "300 copies"
+    );
+    assert_eq!(
+        error_code(&app.graphql(&olga, TASK, json!({ "id": outside })).await),
+        "NOT_FOUND"
+    );
+
+    // Workgroups: who may make and change them, and the external-access rule.
+    let create = "mutation($input: CreateWorkgroupInput!) { createWorkgroup(input: $input) { workgroup { id } userErrors { code } } }";
+    let made = app
+        .graphql(
+            &emma,
+            create,
+            json!({ "input": { "name": "Design", "extranet": false } }),
+        )
+        .await;
+    let design = data(made, "/createWorkgroup")["workgroup"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let refused = app
+        .graphql(
+            &gus,
+            create,
+            json!({ "input": { "name": "Mine", "extranet": false } }),
+        )
+        .await;
+    assert_eq!(user_error_code(&refused, "/createWorkgroup"), "FORBIDDEN");
+    let add = "mutation($input: AddMemberInput!) { addWorkgroupMember(input: $input) { workgroup { id } userErrors { code } } }";
+    let external = "mutation($input: SetExternalAccessInput!) { setExternalAccess(input: $input) { workgroup { extranet } userErrors { code } } }";
+    let added = app
+        .graphql(
+            &admin,
+            add,
+            json!({ "input": { "workgroupId": design, "personId": xavier_id, "role": "MEMBER" } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&added, "/addWorkgroupMember"),
+        "NOT_AN_EXTRANET_GROUP",
+        "{added}"
+    );
+    let opened = app
+        .graphql(
+            &emma,
+            external,
+            json!({ "input": { "workgroupId": design, "extranet": true } }),
+        )
+        .await;
+    assert_eq!(
+        data(opened, "/setExternalAccess")["workgroup"]["extranet"],
+        true
+    );
+    let added = app
+        .graphql(
+            &admin,
+            add,
+            json!({ "input": { "workgroupId": design, "personId": xavier_id, "role": "MEMBER" } }),
+        )
+        .await;
+    assert_eq!(
+        data(added.clone(), "/addWorkgroupMember")["workgroup"]["id"],
+        design.as_str(),
+        "{added}"
+    );
+    let closed = app
+        .graphql(
+            &emma,
+            external,
+            json!({ "input": { "workgroupId": design, "extranet": false } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&closed, "/setExternalAccess"),
+        "EXTERNAL_MEMBERS_INSIDE",
+        "{closed}"
+    );
+    let meddling = app
+        .graphql(
+            &xavier,
+            external,
+            json!({ "input": { "workgroupId": design, "extranet": false } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&meddling, "/setExternalAccess"),
+        "FORBIDDEN",
+        "{meddling}"
+    );
+
+    // The account: settings for administrators only; plans changed by them alone.
+    let account = "{ account { name plan seatsInUse invitationSettings { registrationLink } } }";
+    let mine = data(app.graphql(&admin, account, json!({})).await, "/account");
+    assert!(mine["invitationSettings"].is_object(), "{mine}");
+    let theirs = data(app.graphql(&emma, account, json!({})).await, "/account");
+    assert!(theirs["invitationSettings"].is_null(), "{theirs}");
+    let plan =
+        "mutation { changePlan(plan: PROFESSIONAL) { account { plan } userErrors { code } } }";
+    assert_eq!(
+        user_error_code(&app.graphql(&emma, plan, json!({})).await, "/changePlan"),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        data(app.graphql(&admin, plan, json!({})).await, "/changePlan")["account"]["plan"],
+        "PROFESSIONAL"
+    );
+    let settings = "mutation($s: InvitationSettingsInput!) { updateInvitationSettings(settings: $s) { account { name } userErrors { code } } }";
+    let blocked = app
+        .graphql(
+            &admin,
+            settings,
+            json!({ "s": {
+            "everyoneMayInvite": false, "registrationLink": false, "approvalRequired": true,
+            "approvalFreeDomains": [], "allowedDomains": [], "blockedDomains": ["spam.test"] } }),
+        )
+        .await;
+    assert_eq!(
+        data(blocked.clone(), "/updateInvitationSettings")["userErrors"],
+        json!([]),
+        "{blocked}"
+    );
+    let spam = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "eve@spam.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    assert!(
+        data(spam.clone(), "/invitePeople")["results"][0]["error"]["code"].is_string(),
+        "{spam}"
+    );
+
+    // Invitations taken back stop working.
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "late@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let late = data(invited, "/invitePeople")["results"][0]["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let revoke = "mutation($input: InvitationInput!) { revokeInvitation(input: $input) { invitation { status } userErrors { code } } }";
+    assert_eq!(
+        error_code(
+            &app.graphql(&emma, revoke, json!({ "input": { "invitationId": late } }))
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    let revoked = app
+        .graphql(&admin, revoke, json!({ "input": { "invitationId": late } }))
+        .await;
+    assert_eq!(
+        data(revoked, "/revokeInvitation")["invitation"]["status"],
+        "REVOKED"
+    );
+
+    // Audit: administrators read a person's history and past standing.
+    let history =
+        "query($id: ID!) { personHistory(personId: $id) { edges { node { event subject } } } }";
+    let record = app.graphql(&admin, history, json!({ "id": gus_id })).await;
+    let events = data(record.clone(), "/personHistory")["edges"].to_string();
+    assert!(events.contains("PersonJoined"), "{record}");
+    assert_eq!(
+        error_code(&app.graphql(&emma, history, json!({ "id": emma_id })).await),
+        "FORBIDDEN"
+    );
+
+    // Dismissal: only administrators; the session ends at once.
+    let refused = app
+        .graphql(
+            &emma,
+            PERSON_INPUT,
+            json!({ "input": { "personId": app.admin_id } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&refused, "/dismissPerson"),
+        "FORBIDDEN",
+        "{refused}"
+    );
+    let unseen = app
+        .graphql(
+            &emma,
+            PERSON_INPUT,
+            json!({ "input": { "personId": gus_id } }),
+        )
+        .await;
+    assert_eq!(error_code(&unseen), "NOT_FOUND", "{unseen}");
+    let foreign = app
+        .graphql(
+            &olga,
+            PERSON_INPUT,
+            json!({ "input": { "personId": gus_id } }),
+        )
+        .await;
+    assert_eq!(error_code(&foreign), "NOT_FOUND", "{foreign}");
+    let dismissed = app
+        .graphql(
+            &admin,
+            PERSON_INPUT,
+            json!({ "input": { "personId": gus_id } }),
+        )
+        .await;
+    assert_eq!(
+        data(dismissed, "/dismissPerson")["person"]["status"],
+        "DISMISSED"
+    );
+    let after = app.graphql(&gus, TASK, json!({ "id": outside })).await;
+    assert_eq!(error_code(&after), "UNAUTHENTICATED", "{after}");
+    let status_at = "query($id: ID!, $at: DateTime!) { personStatusAt(personId: $id, at: $at) }";
+    let then = app
+        .graphql(
+            &admin,
+            status_at,
+            json!({ "id": gus_id, "at": "2100-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(data(then, "/personStatusAt"), "DISMISSED");
+}
