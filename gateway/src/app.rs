@@ -175,6 +175,7 @@ impl Application {
         };
         let router = Router::new()
             .route("/graphql", graphql_route)
+            .route("/graphql/ws", get(graphql::subscription::handle))
             .route(
                 "/invitations/{account}/{invitation}",
                 get(pages::invitation::show).post(pages::invitation::accept),

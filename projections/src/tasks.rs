@@ -8,7 +8,7 @@ use domain::{AccountId, PersonId, TaskId, WorkgroupId};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
     pub id: TaskId,
     pub title: String,

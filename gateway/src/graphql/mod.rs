@@ -10,6 +10,7 @@ mod page;
 mod people;
 mod query;
 mod refusal;
+pub mod subscription;
 mod types;
 mod workgroup;
 
@@ -20,7 +21,7 @@ use crate::auth;
 use crate::config::Mode;
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, MergedObject, Schema};
+use async_graphql::{BatchRequest, BatchResponse, MergedObject, Schema};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -48,17 +49,22 @@ pub struct Query(
     workgroup::WorkgroupQuery,
 );
 
-pub type ExtranetSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type ExtranetSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Deep or wide queries are refused before they run.
 const MAX_DEPTH: usize = 12;
 const MAX_COMPLEXITY: usize = 500;
 
 /// The schema without its data, for printing the SDL.
-pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscription::Subscription>
+{
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscription::Subscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
 }
 
 pub fn sdl() -> String {
