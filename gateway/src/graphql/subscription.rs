@@ -29,6 +29,9 @@ const RECHECK: Duration = Duration::from_millis(500);
 #[derive(Default)]
 pub struct Subscription;
 
+/// What a client can follow as it happens, over WebSocket (graphql-transport-ws) at
+/// `/graphql/ws`; the session is the cookie, the `Authorization` header, or
+/// `{"token": …}` in `connection_init`.
 #[SubscriptionRoot]
 impl Subscription {
     /// New entries of the viewer's activity stream, oldest first, from now on.
