@@ -178,6 +178,18 @@ impl Reactor {
                     return Ok(());
                 };
                 match event.decode::<PersonEvent>()? {
+                    // The new address was claimed before the change; the old one is
+                    // free from now on.
+                    PersonEvent::EmailChanged { from, .. } => {
+                        let release = EmailClaimCommand::Release { person };
+                        let key = EmailClaim::key(account, &from, self.bus.secrets());
+                        settled(
+                            "release the old email",
+                            self.bus
+                                .execute::<EmailClaim>(key, release, &metadata)
+                                .await,
+                        )?;
+                    }
                     PersonEvent::PersonDismissed => {
                         let Some(record) = directory::by_id(&self.db, account, person).await?
                         else {

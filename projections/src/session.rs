@@ -89,6 +89,25 @@ impl Sessions {
         .transpose()
     }
 
+    /// Ends every session of a person but the one `keep` opens (after a password
+    /// change: whoever else knew the old password is out).
+    pub async fn close_others(
+        &self,
+        account: AccountId,
+        person: PersonId,
+        keep: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM sessions WHERE account_id = $1 AND person_id = $2 AND token_hash <> $3",
+        )
+        .bind(account.to_string())
+        .bind(person.to_string())
+        .bind(hash(keep))
+        .execute(&self.db.any)
+        .await?;
+        Ok(())
+    }
+
     pub async fn close(&self, token: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(hash(token))

@@ -632,3 +632,93 @@ async fn every_kind_of_person_gets_what_is_theirs_and_nothing_else() {
         .await;
     assert_eq!(data(then, "/personStatusAt"), "DISMISSED");
 }
+
+#[tokio::test]
+async fn people_change_their_own_name_password_and_address() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Postgres, &smtp).await;
+    let admin = app.login_admin().await;
+    app.graphql(
+        &admin,
+        INVITE_PEOPLE,
+        json!({ "input": { "addresses": "emma@acme.test", "kind": "EMPLOYEE" } }),
+    )
+    .await;
+    let emma = join(&app, &smtp, "emma@acme.test", "Emma", "Employee").await;
+    let login = async |email: &str, password: &str| {
+        let answer = app
+            .graphql(
+                &Auth::Anonymous,
+                "mutation($input: LoginInput!) { login(input: $input) { token } }",
+                json!({ "input": { "accountId": app.account_id, "email": email, "password": password } }),
+            )
+            .await;
+        data(answer, "/login")["token"].as_str().map(str::to_owned)
+    };
+    let second = Auth::Bearer(
+        login("emma@acme.test", PASSWORD)
+            .await
+            .expect("Emma logs in"),
+    );
+
+    let renamed = app
+        .graphql(
+            &emma,
+            "mutation($input: UpdateMyProfileInput!) { updateMyProfile(input: $input) { person { firstName lastName } userErrors { code } } }",
+            json!({ "input": { "firstName": "Emmy", "lastName": "Employee" } }),
+        )
+        .await;
+    assert_eq!(
+        data(renamed, "/updateMyProfile")["person"]["firstName"],
+        "Emmy"
+    );
+
+    let change = "mutation($input: ChangeMyPasswordInput!) { changeMyPassword(input: $input) { person { id } userErrors { code field } } }";
+    let wrong = app
+        .graphql(&emma, change, json!({ "input": { "currentPassword": "not it at all", "newPassword": "a brand new passphrase" } }))
+        .await;
+    assert_eq!(
+        user_error_code(&wrong, "/changeMyPassword"),
+        "INVALID_CREDENTIALS"
+    );
+    let short = app
+        .graphql(
+            &emma,
+            change,
+            json!({ "input": { "currentPassword": PASSWORD, "newPassword": "short" } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&short, "/changeMyPassword"),
+        "INVALID_PASSWORD"
+    );
+    let changed = app
+        .graphql(&emma, change, json!({ "input": { "currentPassword": PASSWORD, "newPassword": "a brand new passphrase" } }))
+        .await;
+    assert_eq!(data(changed, "/changeMyPassword")["userErrors"], json!([]));
+    // The session that changed it stays; the other one ends; the old password is gone.
+    let me = "{ viewer { id } }";
+    assert!(data(app.graphql(&emma, me, json!({})).await, "/viewer")["id"].is_string());
+    assert!(data(app.graphql(&second, me, json!({})).await, "/viewer").is_null());
+    assert_eq!(login("emma@acme.test", PASSWORD).await, None);
+
+    let move_to = "mutation($input: ChangeMyEmailInput!) { changeMyEmail(input: $input) { person { email } userErrors { code } } }";
+    let taken = app
+        .graphql(&emma, move_to, json!({ "input": { "email": "admin@acme.test", "currentPassword": "a brand new passphrase" } }))
+        .await;
+    assert_eq!(user_error_code(&taken, "/changeMyEmail"), "EMAIL_TAKEN");
+    let moved = app
+        .graphql(&emma, move_to, json!({ "input": { "email": "emmy@acme.test", "currentPassword": "a brand new passphrase" } }))
+        .await;
+    assert_eq!(
+        data(moved, "/changeMyEmail")["person"]["email"],
+        "emmy@acme.test"
+    );
+    assert!(login("emmy@acme.test", "a brand new passphrase")
+        .await
+        .is_some());
+    assert_eq!(
+        login("emma@acme.test", "a brand new passphrase").await,
+        None
+    );
+}

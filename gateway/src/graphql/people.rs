@@ -2,16 +2,19 @@
 //! kinds, access end dates and erasure. Only administrators may; a person the viewer
 //! may not see is "not found".
 
-use super::context::{parse_id, state, viewer};
+use super::context::{auth, parse_id, state, viewer};
 use super::error::ApiError;
 use super::page;
-use super::refusal::{forbidden, refusal};
+use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{time, Person, PersonStatus, UserError};
+use crate::password;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
-use domain::{AggregateKey, PersonId, Timestamp};
+use domain::{AggregateKey, Email, PersonId, PersonName, Timestamp};
+use projections::commands::CommandError;
 use projections::permission::{Explanation, Viewer};
 use projections::{directory, history};
 
@@ -35,6 +38,33 @@ pub struct SetAccessExpiryInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The viewer's own name.
+#[derive(InputObject)]
+pub struct UpdateMyProfileInput {
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+}
+
+/// A new password for the viewer.
+#[derive(InputObject)]
+pub struct ChangeMyPasswordInput {
+    /// The password they log in with now.
+    pub current_password: String,
+    /// The new one: at least 10 characters.
+    pub new_password: String,
+}
+
+/// A new login address for the viewer.
+#[derive(InputObject)]
+pub struct ChangeMyEmailInput {
+    /// The new address; it must not belong to anyone else in the account.
+    pub email: String,
+    /// Their password, to show it is them.
+    pub current_password: String,
+}
+
 /// The outcome of a change to a person.
 #[derive(SimpleObject)]
 pub struct PersonPayload {
@@ -55,6 +85,92 @@ impl PersonPayload {
 
 #[Object]
 impl PeopleMutation {
+    /// Changes the viewer's own name.
+    async fn update_my_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMyProfileInput,
+    ) -> Result<PersonPayload, ApiError> {
+        let name = match PersonName::parse(&input.first_name, &input.last_name) {
+            Ok(name) => name,
+            Err(e) => return Ok(PersonPayload::refused(e.user_error())),
+        };
+        change_self(ctx, PersonCommand::ChangeProfile { name }).await
+    }
+
+    /// Changes the viewer's password; every other session of theirs ends.
+    async fn change_my_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeMyPasswordInput,
+    ) -> Result<PersonPayload, ApiError> {
+        if let Some(refused) = wrong_password(ctx, input.current_password).await? {
+            return Ok(refused);
+        }
+        let password_hash = match password::hash(input.new_password).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                return Ok(PersonPayload::refused(UserError::new(
+                    &["input", "newPassword"],
+                    e,
+                    "INVALID_PASSWORD",
+                )))
+            }
+        };
+        let changed = change_self(ctx, PersonCommand::ChangePassword { password_hash }).await?;
+        if changed.user_errors.is_empty() {
+            let viewer = viewer(ctx)?;
+            if let Some(token) = auth(ctx).token.as_deref() {
+                state(ctx)
+                    .sessions
+                    .close_others(viewer.account, viewer.person, token)
+                    .await?;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Changes the address the viewer logs in with and is emailed at.
+    async fn change_my_email(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeMyEmailInput,
+    ) -> Result<PersonPayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        if let Some(refused) = wrong_password(ctx, input.current_password).await? {
+            return Ok(refused);
+        }
+        let email = match Email::parse(&input.email) {
+            Ok(email) => email,
+            Err(e) => return Ok(PersonPayload::refused(e.user_error())),
+        };
+        // One current person per address: the claim is where racing changes meet.
+        let claim = EmailClaimCommand::Claim {
+            email: email.clone(),
+            person: viewer.person,
+        };
+        let key = EmailClaim::key(viewer.account, &email, &state.secrets);
+        match state
+            .execute::<EmailClaim>(key, claim, Some(viewer.person))
+            .await
+        {
+            Ok(()) => {}
+            Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
+                return Ok(PersonPayload::refused(UserError::new(
+                    &["input", "email"],
+                    format!("{email} already belongs to a person of this account"),
+                    "EMAIL_TAKEN",
+                )))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "email claim failed");
+                return Err(ApiError::Internal);
+            }
+        }
+        change_self(ctx, PersonCommand::ChangeEmail { email }).await
+    }
+
     /// Dismisses a person: their sessions end at once, they can no longer log in,
     /// their email address and their place under the plan's limit are freed. Their
     /// history stays; `reinstatePerson` brings them back.
@@ -151,6 +267,41 @@ impl PeopleMutation {
     ) -> Result<PersonPayload, ApiError> {
         administer(ctx, &input.person_id, PersonCommand::ErasePersonalData).await
     }
+}
+
+/// Runs the viewer's command on themselves.
+async fn change_self(ctx: &Context<'_>, command: PersonCommand) -> Result<PersonPayload, ApiError> {
+    let viewer = viewer(ctx)?;
+    let state = state(ctx);
+    let key = AggregateKey::new(viewer.account, viewer.person.0);
+    if let Err(e) = state
+        .execute::<PersonAggregate>(key, command, Some(viewer.person))
+        .await
+    {
+        return Ok(PersonPayload::refused(refusal(e)?));
+    }
+    let record = directory::by_id(&state.db, viewer.account, viewer.person).await?;
+    Ok(PersonPayload {
+        person: record.map(Person::from),
+        user_errors: Vec::new(),
+    })
+}
+
+/// A refusal unless `password` is the viewer's.
+async fn wrong_password(
+    ctx: &Context<'_>,
+    password: String,
+) -> Result<Option<PersonPayload>, ApiError> {
+    let viewer = viewer(ctx)?;
+    let record = directory::by_id(&state(ctx).db, viewer.account, viewer.person).await?;
+    if password::verify(password, record.map(|r| r.password_hash)).await {
+        return Ok(None);
+    }
+    Ok(Some(PersonPayload::refused(UserError::new(
+        &["input", "currentPassword"],
+        "the current password is not right",
+        "INVALID_CREDENTIALS",
+    ))))
 }
 
 /// Runs an administrator's command on a person of their account and answers with the
