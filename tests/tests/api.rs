@@ -722,3 +722,61 @@ async fn people_change_their_own_name_password_and_address() {
         None
     );
 }
+
+#[tokio::test]
+async fn an_invitation_is_declined_by_its_link_alone() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Sqlite, &smtp).await;
+    let admin = app.login_admin().await;
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "nope@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let invitation = data(invited, "/invitePeople")["results"][0]["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let link = smtp
+        .wait_for_mail_to("nope@acme.test")
+        .await
+        .link()
+        .expect("a link");
+    let secret = link
+        .split_once("secret=")
+        .map(|(_, s)| s.split('&').next().unwrap_or_default().to_owned())
+        .expect("the link carries its secret");
+    let decline = "mutation($input: DeclineInvitationInput!) { declineInvitation(input: $input) { invitation { status } userErrors { code } } }";
+    let forged = app
+        .graphql(
+            &Auth::Anonymous,
+            decline,
+            json!({ "input": { "accountId": app.account_id, "invitationId": invitation, "secret": "0000" } }),
+        )
+        .await;
+    assert_eq!(
+        user_error_code(&forged, "/declineInvitation"),
+        "INVALID_LINK",
+        "{forged}"
+    );
+    let declined = app
+        .graphql(
+            &Auth::Anonymous,
+            decline,
+            json!({ "input": { "accountId": app.account_id, "invitationId": invitation, "secret": secret } }),
+        )
+        .await;
+    assert_eq!(
+        data(declined.clone(), "/declineInvitation")["invitation"]["status"],
+        "DECLINED",
+        "{declined}"
+    );
+    let page = app.get(&link, &Auth::Anonymous).await;
+    assert_ne!(
+        page.status, 200,
+        "a declined link opens nothing: {}",
+        page.body
+    );
+}

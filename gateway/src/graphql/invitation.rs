@@ -11,7 +11,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand};
 use domain::person::PersonKind as DomainPersonKind;
-use domain::{AggregateKey, InvitationId};
+use domain::{AccountId, AggregateKey, InvitationId};
 use projections::{invitations, workgroups};
 
 #[derive(Default)]
@@ -71,6 +71,17 @@ pub struct InvitePeoplePayload {
 pub struct InvitationInput {
     /// The invitation.
     pub invitation_id: ID,
+}
+
+/// An invitation's link, as the person it was sent to has it.
+#[derive(InputObject)]
+pub struct DeclineInvitationInput {
+    /// The account, from the link.
+    pub account_id: ID,
+    /// The invitation, from the link.
+    pub invitation_id: ID,
+    /// The secret the link carries (its `secret` parameter).
+    pub secret: String,
 }
 
 /// The outcome of a change to an invitation.
@@ -213,6 +224,43 @@ impl InvitationMutation {
         input: InvitationInput,
     ) -> Result<InvitationPayload, ApiError> {
         change(ctx, &input.invitation_id, InvitationCommand::Resend).await
+    }
+
+    /// Says no to an invitation, by its link; no session needed. The place it held
+    /// under the plan's limit is given back and the link stops working.
+    async fn decline_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: DeclineInvitationInput,
+    ) -> Result<InvitationPayload, ApiError> {
+        let state = state(ctx);
+        let account: AccountId = parse_id(&input.account_id)?;
+        let id: InvitationId = parse_id(&input.invitation_id)?;
+        if invitations::get(&state.db.any, account, id)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::NotFound);
+        }
+        let key = AggregateKey::new(account, id.0);
+        let decline = InvitationCommand::Decline {
+            secret: input.secret,
+        };
+        if let Err(e) = state
+            .execute::<InvitationAggregate>(key, decline, None)
+            .await
+        {
+            return Ok(InvitationPayload {
+                invitation: None,
+                user_errors: vec![refusal(e)?],
+            });
+        }
+        tracing::info!(%account, invitation = %id, "invitation declined");
+        let record = invitations::get(&state.db.any, account, id).await?;
+        Ok(InvitationPayload {
+            invitation: record.map(Invitation::from),
+            user_errors: Vec::new(),
+        })
     }
 
     /// Takes a pending invitation back; its link stops working and its place under
