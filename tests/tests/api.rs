@@ -780,3 +780,216 @@ async fn an_invitation_is_declined_by_its_link_alone() {
         page.body
     );
 }
+
+/// Runs one of the person-administration mutations on `person` and returns its payload.
+async fn administer(app: &App, who: &Auth, mutation: &str, person: &str) -> Value {
+    let query = format!(
+        "mutation($input: PersonInput!) {{ {mutation}(input: $input) {{ person {{ status kind firstName email }} userErrors {{ code message }} }} }}"
+    );
+    let answer = app
+        .graphql(who, &query, json!({ "input": { "personId": person } }))
+        .await;
+    data(answer, &format!("/{mutation}"))
+}
+
+#[tokio::test]
+async fn administrators_run_the_whole_life_of_people_and_groups() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Sqlite, &smtp).await;
+    let admin = app.login_admin().await;
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "emma@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let emma_id = data(invited, "/invitePeople")["results"][0]["invitation"]["personId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let emma = join(&app, &smtp, "emma@acme.test", "Emma", "Employee").await;
+
+    // Resending draws a new link; the old one stops working.
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "resent@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let resent = data(invited, "/invitePeople")["results"][0]["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let first_link = smtp
+        .wait_for_mail_to("resent@acme.test")
+        .await
+        .link()
+        .expect("a link");
+    let again = app
+        .graphql(
+            &admin,
+            "mutation($input: InvitationInput!) { resendInvitation(input: $input) { invitation { status } userErrors { code } } }",
+            json!({ "input": { "invitationId": resent } }),
+        )
+        .await;
+    assert_eq!(
+        data(again, "/resendInvitation")["invitation"]["status"],
+        "PENDING"
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while smtp.count_to("resent@acme.test") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the invitation is sent again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_ne!(app.get(&first_link, &Auth::Anonymous).await.status, 200);
+
+    // Suspension and its lifting; dismissal and reinstatement.
+    assert_eq!(
+        administer(&app, &admin, "suspendPerson", &emma_id).await["person"]["status"],
+        "SUSPENDED_BY_ADMINISTRATOR"
+    );
+    assert!(data(
+        app.graphql(&emma, "{ viewer { id } }", json!({})).await,
+        "/viewer"
+    )
+    .is_null());
+    assert_eq!(
+        administer(&app, &admin, "liftSuspension", &emma_id).await["person"]["status"],
+        "ACTIVE"
+    );
+    assert_eq!(
+        administer(&app, &admin, "dismissPerson", &emma_id).await["person"]["status"],
+        "DISMISSED"
+    );
+    assert_eq!(
+        administer(&app, &admin, "reinstatePerson", &emma_id).await["person"]["status"],
+        "ACTIVE"
+    );
+    assert_eq!(
+        administer(&app, &admin, "reinstatePerson", &emma_id).await["userErrors"][0]["code"],
+        "NOT_DISMISSED"
+    );
+    assert_eq!(
+        administer(&app, &admin, "dismissPerson", &app.admin_id).await["userErrors"][0]["code"],
+        "SELF"
+    );
+
+    // A company group, then Emma converted to an extranet user: she leaves it.
+    let create = "mutation($input: CreateWorkgroupInput!) { createWorkgroup(input: $input) { workgroup { id } } }";
+    let made = app
+        .graphql(
+            &admin,
+            create,
+            json!({ "input": { "name": "Sales", "extranet": false } }),
+        )
+        .await;
+    let sales = data(made, "/createWorkgroup")["workgroup"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let add = "mutation($input: AddMemberInput!) { addWorkgroupMember(input: $input) { workgroup { id } userErrors { code } } }";
+    app.graphql(
+        &admin,
+        add,
+        json!({ "input": { "workgroupId": sales, "personId": emma_id, "role": "MEMBER" } }),
+    )
+    .await;
+    let role = "mutation($input: ChangeMemberRoleInput!) { changeMemberRole(input: $input) { workgroup { id } userErrors { code } } }";
+    let promoted = app
+        .graphql(
+            &admin,
+            role,
+            json!({ "input": { "workgroupId": sales, "personId": emma_id, "role": "MODERATOR" } }),
+        )
+        .await;
+    assert_eq!(data(promoted, "/changeMemberRole")["userErrors"], json!([]));
+    let rename = "mutation($input: RenameWorkgroupInput!) { renameWorkgroup(input: $input) { workgroup { name } userErrors { code } } }";
+    let renamed = app
+        .graphql(
+            &emma,
+            rename,
+            json!({ "input": { "workgroupId": sales, "name": "Sales and marketing" } }),
+        )
+        .await;
+    assert_eq!(
+        data(renamed, "/renameWorkgroup")["workgroup"]["name"],
+        "Sales and marketing",
+        "a moderator manages the group"
+    );
+    let policy = "mutation($input: SetInvitePolicyInput!) { setInvitePolicy(input: $input) { workgroup { id } userErrors { code } } }";
+    let set = app
+        .graphql(
+            &admin,
+            policy,
+            json!({ "input": { "workgroupId": sales, "policy": "MEMBERS" } }),
+        )
+        .await;
+    assert_eq!(data(set, "/setInvitePolicy")["userErrors"], json!([]));
+    let expiry = "mutation($input: SetMembershipExpiryInput!) { setMembershipExpiry(input: $input) { workgroup { id } userErrors { code } } }";
+    let set = app
+        .graphql(&admin, expiry, json!({ "input": { "workgroupId": sales, "personId": emma_id, "expiresAt": "2100-01-01T00:00:00Z" } }))
+        .await;
+    assert_eq!(data(set, "/setMembershipExpiry")["userErrors"], json!([]));
+    let members = app.graphql(&admin, MEMBERS, json!({ "id": sales })).await;
+    assert_eq!(
+        data(members.clone(), "/workgroup")["members"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{members}"
+    );
+
+    let converted = administer(&app, &admin, "convertToExtranet", &emma_id).await;
+    assert_eq!(converted["person"]["kind"], "EXTRANET", "{converted}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        // The reactor takes her out of the company group a moment later.
+        let left = app
+            .graphql(
+                &emma,
+                "query($id: ID!) { workgroup(id: $id) { id } }",
+                json!({ "id": sales }),
+            )
+            .await;
+        if error_code(&left) == "NOT_FOUND" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "an extranet user leaves company groups: {left}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Access end dates for external people.
+    let access = "mutation($input: SetAccessExpiryInput!) { setAccessExpiry(input: $input) { person { accessExpiresAt } userErrors { code } } }";
+    let set = app
+        .graphql(
+            &admin,
+            access,
+            json!({ "input": { "personId": emma_id, "expiresAt": "2100-01-01T00:00:00Z" } }),
+        )
+        .await;
+    assert_eq!(
+        data(set, "/setAccessExpiry")["person"]["accessExpiresAt"],
+        "2100-01-01T00:00:00+00:00"
+    );
+    let transferred = administer(&app, &admin, "transferToEmployee", &emma_id).await;
+    assert_eq!(transferred["person"]["kind"], "EMPLOYEE", "{transferred}");
+
+    // Erasure: only after dismissal; afterwards nothing personal is left to read.
+    assert_eq!(
+        administer(&app, &admin, "erasePersonalData", &emma_id).await["userErrors"][0]["code"],
+        "DISMISS_FIRST"
+    );
+    administer(&app, &admin, "dismissPerson", &emma_id).await;
+    let erased = administer(&app, &admin, "erasePersonalData", &emma_id).await;
+    assert_eq!(erased["person"]["status"], "ERASED", "{erased}");
+    assert_eq!(erased["person"]["firstName"], "", "{erased}");
+    assert!(erased["person"]["email"].is_null(), "{erased}");
+}
