@@ -136,6 +136,10 @@ pub struct Person {
     pub administrator: bool,
     /// When an external person's access ends; null when it does not.
     pub access_expires_at: Option<DateTime<Utc>>,
+    /// Who invited them; null for the first administrator and for registrations.
+    pub sponsor_id: Option<ID>,
+    /// When they joined.
+    pub joined_at: Option<DateTime<Utc>>,
 }
 
 impl From<PersonRecord> for Person {
@@ -149,6 +153,8 @@ impl From<PersonRecord> for Person {
             status: PersonStatus::from_record(&p.status, p.suspension_reason.as_deref()),
             administrator: p.administrator,
             access_expires_at: p.access_expires_at.and_then(time),
+            sponsor_id: p.sponsor.map(|s| ID(s.to_string())),
+            joined_at: time(p.joined_at),
         }
     }
 }
