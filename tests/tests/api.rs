@@ -993,3 +993,22 @@ async fn administrators_run_the_whole_life_of_people_and_groups() {
     assert_eq!(erased["person"]["firstName"], "", "{erased}");
     assert!(erased["person"]["email"].is_null(), "{erased}");
 }
+
+#[tokio::test]
+async fn lists_nested_in_lists_are_refused_before_they_run() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Sqlite, &smtp).await;
+    let admin = app.login_admin().await;
+    let small = app
+        .graphql(&admin, "{ workgroups(first: 5) { edges { node { members(first: 5) { edges { node { role } } } } } } }", json!({}))
+        .await;
+    assert!(small["errors"].is_null(), "{small}");
+    let huge = app
+        .graphql(&admin, "{ workgroups(first: 100) { edges { node { members(first: 100) { edges { node { role person { id } } } } } } } }", json!({}))
+        .await;
+    let message = huge["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(message.contains("complex"), "{huge}");
+}

@@ -52,6 +52,7 @@ impl ActivityQuery {
     /// What happened in the groups the viewer may see, newest first. Employees see
     /// the company's groups and their extranet groups (marked `extranet`); extranet
     /// users see their own groups; guests have no stream.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn activity(
         &self,
         ctx: &Context<'_>,

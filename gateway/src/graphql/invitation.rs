@@ -97,6 +97,7 @@ pub struct InvitationPayload {
 impl InvitationQuery {
     /// The "invited" list: invitations still waiting for their person (sent, or
     /// registrations awaiting approval), oldest first. Administrators only.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn invitations(
         &self,
         ctx: &Context<'_>,

@@ -17,6 +17,13 @@ const MAX_PAGE: i32 = 100;
 /// Rows read at a time while filling a page the permission engine filters.
 const SCAN: usize = 200;
 
+/// What a list costs against the query's complexity limit: each of up to `first`
+/// items costs what is asked of it, so lists nested in lists add up quickly.
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let first = first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+    first.saturating_mul(child_complexity.max(1))
+}
+
 /// How many a page holds.
 pub fn size(first: Option<i32>) -> Result<usize, ApiError> {
     let first = first.unwrap_or(DEFAULT_PAGE);

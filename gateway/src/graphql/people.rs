@@ -406,6 +406,7 @@ impl PeopleQuery {
     /// employee and the external people they share a group or task with; extranet
     /// users see the members of their groups and the people of their tasks; guests
     /// see the people of their tasks.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn people(
         &self,
         ctx: &Context<'_>,
@@ -520,6 +521,7 @@ impl PeopleQuery {
 
     /// Everything that concerned a person, oldest first, across re-invitations, for
     /// audit. Administrators only.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn person_history(
         &self,
         ctx: &Context<'_>,

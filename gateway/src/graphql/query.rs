@@ -1,5 +1,6 @@
 use super::context::{auth, parse_id, state, viewer};
 use super::error::ApiError;
+use super::page;
 use super::types::{Person, Task, Workgroup};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, ID};
@@ -61,6 +62,7 @@ impl TaskQuery {
     }
 
     /// The tasks the viewer created or holds a role in, oldest first.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn my_tasks(
         &self,
         ctx: &Context<'_>,

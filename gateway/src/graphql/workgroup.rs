@@ -383,6 +383,7 @@ impl WorkgroupQuery {
     /// The workgroups the viewer may see, oldest first: for employees the company's
     /// groups and the extranet groups they belong to; for extranet users their own
     /// groups; none for guests.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn workgroups(
         &self,
         ctx: &Context<'_>,
@@ -432,6 +433,7 @@ pub struct Membership {
 #[ComplexObject]
 impl Workgroup {
     /// The group's members, by id. Shown to whoever may see the group.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -465,6 +467,7 @@ impl Workgroup {
     }
 
     /// The group's tasks, oldest first.
+    #[graphql(complexity = "page::cost(first, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
