@@ -1,6 +1,6 @@
 //! The viewer's activity stream.
 
-use super::context::{state, viewer};
+use super::context::{follower_caught_up, state, viewer};
 use super::error::ApiError;
 use super::page;
 use super::types::time;
@@ -60,6 +60,7 @@ impl ActivityQuery {
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Connection<String, ActivityEntry>, ApiError> {
         let viewer = viewer(ctx)?;
+        follower_caught_up(state(ctx), "activity").await?;
         let first = page::size(first)?;
         let before = page::after::<i64>(after.as_deref())?
             .map(|(tx, position)| LogPosition { tx, position });

@@ -29,3 +29,23 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
 pub fn parse_id<T: FromStr>(id: &ID) -> Result<T, ApiError> {
     id.parse().map_err(|_| ApiError::NotFound)
 }
+
+/// Waits, five seconds at most, until `projection` (one that follows the read models,
+/// such as history or activity) includes everything the read models do, so a read
+/// right after a change shows it.
+pub async fn follower_caught_up(state: &AppState, projection: &str) -> Result<(), ApiError> {
+    let target = state.read_models.position();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while projections::checkpoint::load(&state.db.any, projection).await? < target {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                projection,
+                ?target,
+                "a follower of the read models is behind; answering anyway"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! kinds, access end dates and erasure. Only administrators may; a person the viewer
 //! may not see is "not found".
 
-use super::context::{auth, parse_id, state, viewer};
+use super::context::{auth, follower_caught_up, parse_id, state, viewer};
 use super::error::ApiError;
 use super::page;
 use super::refusal::{forbidden, refusal, Refusal};
@@ -596,5 +596,8 @@ async fn audited<'a>(
             "only administrators may read a person's history",
         ));
     }
+    // History follows the read models a moment behind; an audit read right after a
+    // change must show it.
+    follower_caught_up(state, "history").await?;
     Ok((viewer, person))
 }
