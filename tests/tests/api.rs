@@ -874,6 +874,18 @@ async fn administrators_run_the_whole_life_of_people_and_groups() {
         administer(&app, &admin, "reinstatePerson", &emma_id).await["userErrors"][0]["code"],
         "NOT_DISMISSED"
     );
+    // Reinstated, she has her address back: nobody else can be invited with it.
+    let twin = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "emma@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    assert!(
+        data(twin.clone(), "/invitePeople")["results"][0]["invitation"].is_null(),
+        "{twin}"
+    );
     assert_eq!(
         administer(&app, &admin, "dismissPerson", &app.admin_id).await["userErrors"][0]["code"],
         "SELF"
@@ -1011,4 +1023,61 @@ async fn lists_nested_in_lists_are_refused_before_they_run() {
         .unwrap_or_default()
         .to_lowercase();
     assert!(message.contains("complex"), "{huge}");
+}
+
+#[tokio::test]
+async fn reinstatement_takes_the_address_back_or_says_who_has_it() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Sqlite, &smtp).await;
+    let admin = app.login_admin().await;
+    let invite = async |address: &str| {
+        let invited = app
+            .graphql(
+                &admin,
+                INVITE_PEOPLE,
+                json!({ "input": { "addresses": address, "kind": "EMPLOYEE" } }),
+            )
+            .await;
+        data(invited, "/invitePeople")["results"][0]["invitation"]["personId"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let first = invite("sam@acme.test").await.expect("Sam is invited");
+    join(&app, &smtp, "sam@acme.test", "Sam", "First").await;
+    administer(&app, &admin, "dismissPerson", &first).await;
+
+    // A new Sam joins with the freed address (once the dismissal has freed it).
+    let second = invite("sam@acme.test")
+        .await
+        .expect("the address is free again");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while smtp.count_to("sam@acme.test") < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the second invitation is sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mail = smtp
+        .all()
+        .into_iter()
+        .rfind(|m| m.is_addressed_to("sam@acme.test"))
+        .expect("the second invitation");
+    let mut page = app.open_invitation(&mail.link().expect("a link")).await;
+    page.form
+        .fill("first_name", "Sam")
+        .fill("last_name", "Second")
+        .fill("password", PASSWORD);
+    let accepted = app.submit_invitation(&page.action, &page.form).await;
+    assert!(
+        accepted.cookie(SESSION_COOKIE).is_some(),
+        "{}",
+        accepted.body
+    );
+
+    // The first Sam cannot come back under the address the second one has.
+    let refused = administer(&app, &admin, "reinstatePerson", &first).await;
+    assert_eq!(refused["userErrors"][0]["code"], "EMAIL_TAKEN", "{refused}");
+    let people = app.graphql(&admin, PEOPLE, json!({})).await;
+    assert!(people.to_string().contains(&second), "{people}");
 }

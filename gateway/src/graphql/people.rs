@@ -11,6 +11,7 @@ use crate::password;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use domain::account::{Account, AccountCommand};
 use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
 use domain::{AggregateKey, Email, PersonId, PersonName, Timestamp};
@@ -182,12 +183,65 @@ impl PeopleMutation {
         administer(ctx, &input.person_id, PersonCommand::Dismiss).await
     }
 
-    /// Brings a dismissed person back as they were.
+    /// Brings a dismissed person back as they were. Their email address and a place
+    /// under the plan's limit are taken back first; if someone else has the address
+    /// now, or the plan is full, they stay dismissed and the refusal says why.
     async fn reinstate_person(
         &self,
         ctx: &Context<'_>,
         input: PersonInput,
     ) -> Result<PersonPayload, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let person: PersonId = parse_id(&input.person_id)?;
+        let record = match directory::by_id(&state.db, viewer.account, person).await? {
+            Some(record) if record.dismissed && state.permissions.may_administer(viewer) => record,
+            // Not dismissed, or not theirs to do: the usual answer says which.
+            _ => return administer(ctx, &input.person_id, PersonCommand::Reinstate).await,
+        };
+        let Ok(email) = Email::parse(&record.email) else {
+            return administer(ctx, &input.person_id, PersonCommand::Reinstate).await;
+        };
+        let claim = EmailClaimCommand::Claim {
+            email: email.clone(),
+            person,
+        };
+        let claim_key = EmailClaim::key(viewer.account, &email, &state.secrets);
+        match state
+            .execute::<EmailClaim>(claim_key, claim, Some(viewer.person))
+            .await
+        {
+            Ok(()) => {}
+            Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
+                return Ok(PersonPayload::refused(UserError::new(
+                    &["input", "personId"],
+                    format!("{email} belongs to someone else in this account now"),
+                    "EMAIL_TAKEN",
+                )))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "email claim failed");
+                return Err(ApiError::Internal);
+            }
+        }
+        let seat = AccountCommand::TakeSeat {
+            person,
+            external: record.kind != domain::person::PersonKind::Employee,
+        };
+        let account_key = AggregateKey::account(viewer.account);
+        if let Err(e) = state
+            .execute::<Account>(account_key, seat, Some(viewer.person))
+            .await
+        {
+            let release = EmailClaimCommand::Release { person };
+            if let Err(error) = state
+                .execute::<EmailClaim>(claim_key, release, Some(viewer.person))
+                .await
+            {
+                tracing::warn!(%error, %person, "an address claimed for a reinstatement that failed was not freed");
+            }
+            return Ok(PersonPayload::refused(refusal(e)?));
+        }
         administer(ctx, &input.person_id, PersonCommand::Reinstate).await
     }
 
