@@ -6,6 +6,7 @@ mod mutation;
 mod people;
 mod query;
 mod refusal;
+mod session;
 mod types;
 mod workgroup;
 
@@ -26,6 +27,7 @@ use axum::Json;
 /// Every mutation, grouped by what it changes.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
+    session::SessionMutation,
     mutation::TaskMutation,
     people::PeopleMutation,
     workgroup::WorkgroupMutation,
