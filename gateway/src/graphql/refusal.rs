@@ -96,6 +96,10 @@ impl Refusal for PersonError {
             PersonError::NotExternal => "NOT_EXTERNAL",
             PersonError::AccessNotExpired => "ACCESS_NOT_EXPIRED",
             PersonError::SameEmail => "SAME_EMAIL",
+            PersonError::Suspended => "SUSPENDED",
+            PersonError::ResetLinkInvalid => "INVALID_LINK",
+            PersonError::ResetLinkExpired => "EXPIRED",
+            PersonError::ResetLinkUsed => "ALREADY_USED",
         };
         UserError::new(&["input", "personId"], self, code)
     }
