@@ -29,3 +29,17 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
 pub fn parse_id<T: FromStr>(id: &ID) -> Result<T, ApiError> {
     id.parse().map_err(|_| ApiError::NotFound)
 }
+
+/// The site the schema serves (public address, rate limits).
+pub fn site<'a>(ctx: &Context<'a>) -> Result<&'a crate::graphql::Site, ApiError> {
+    ctx.data::<crate::graphql::Site>().map_err(|_| {
+        tracing::error!("the schema was built without its site");
+        ApiError::Internal
+    })
+}
+
+/// The IP the request came from, when the server knows it.
+pub fn client_ip(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<crate::rate_limit::ClientIp>()
+        .and_then(|client| client.0)
+}

@@ -6,6 +6,7 @@ mod mutation;
 mod people;
 mod query;
 mod refusal;
+mod registration;
 mod session;
 mod types;
 mod workgroup;
@@ -15,6 +16,7 @@ pub use error::ApiError;
 
 use crate::auth;
 use crate::config::Mode;
+use crate::rate_limit::{ClientIp, RateLimiter};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, MergedObject, Schema};
@@ -28,12 +30,21 @@ use axum::Json;
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     session::SessionMutation,
+    registration::RegistrationMutation,
     mutation::TaskMutation,
     people::PeopleMutation,
     workgroup::WorkgroupMutation,
 );
 
 pub type ExtranetSchema = Schema<query::Query, Mutation, EmptySubscription>;
+
+/// What resolvers need of the site beyond the state: where people reach it, for the
+/// links it hands out, and the counts of attempts to get in.
+#[derive(Clone)]
+pub struct Site {
+    pub public_url: String,
+    pub limiter: RateLimiter,
+}
 
 /// Deep or wide queries are refused before they run.
 const MAX_DEPTH: usize = 12;
@@ -53,8 +64,8 @@ pub fn sdl() -> String {
 /// The served schema. In production nobody explores it live: introspection and
 /// "did you mean" suggestions (which leak field names to someone guessing) are off,
 /// and clients build against the published `schema.graphql`.
-pub fn schema(state: AppState, mode: Mode) -> ExtranetSchema {
-    let builder = schema_builder().data(state);
+pub fn schema(state: AppState, mode: Mode, site: Site) -> ExtranetSchema {
+    let builder = schema_builder().data(state).data(site);
     match mode {
         Mode::Development => builder.finish(),
         Mode::Production => builder
@@ -73,6 +84,7 @@ pub const MAX_BATCH: usize = 10;
 /// whole, before any of it runs.
 pub async fn handle(
     State(app): State<crate::app::Shared>,
+    client: ClientIp,
     headers: HeaderMap,
     request: GraphQLBatchRequest,
 ) -> Response {
@@ -98,7 +110,7 @@ pub async fn handle(
     let auth = RequestAuth { viewer, token };
     let response = match request {
         BatchRequest::Single(request) => {
-            BatchResponse::Single(app.schema.execute(request.data(auth)).await)
+            BatchResponse::Single(app.schema.execute(request.data(auth).data(client)).await)
         }
         // One after another, as if sent in separate requests: async-graphql's
         // `execute_batch` would run them all at once, so the mutations of a batch would
@@ -106,7 +118,8 @@ pub async fn handle(
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                responses.push(app.schema.execute(request.data(auth.clone())).await);
+                let request = request.data(auth.clone()).data(client);
+                responses.push(app.schema.execute(request).await);
             }
             BatchResponse::Batch(responses)
         }

@@ -162,3 +162,8 @@ pub fn refusal<E: Refusal>(error: CommandError<E>) -> Result<UserError, ApiError
 pub fn forbidden(message: &str) -> UserError {
     UserError::new(&[], message, "FORBIDDEN")
 }
+
+/// Too many attempts to get in; the message says how long to wait.
+pub fn rate_limited(limited: crate::rate_limit::Limited) -> UserError {
+    UserError::new(&[], limited.message(), "RATE_LIMITED")
+}

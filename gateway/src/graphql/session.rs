@@ -1,8 +1,14 @@
-//! Logging in and out.
+//! Logging in and out, and asking for a link to set a new password.
+//!
+//! Both answer an unknown email exactly as a known one, and both are rate-limited per
+//! address and per client (see `rate_limit`).
 
-use super::context::{auth, state};
+use super::context::{auth, client_ip, site, state};
 use super::error::ApiError;
+use super::refusal::{rate_limited, Refusal};
 use super::types::{Person, UserError};
+use crate::password_reset;
+use crate::rate_limit::Attempt;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use domain::{AccountId, Email};
 use projections::directory;
@@ -32,6 +38,31 @@ pub struct LoginPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Ask for a link to set a new password.
+#[derive(InputObject)]
+pub struct RequestPasswordResetInput {
+    /// The account (workspace) the person belongs to.
+    pub account_id: ID,
+    /// The address the person logs in with; case does not matter.
+    pub email: String,
+}
+
+/// The outcome of asking for a password reset link. The same whether or not the
+/// address belongs to someone, so it tells nobody who has an account.
+#[derive(SimpleObject)]
+pub struct RequestPasswordResetPayload {
+    /// What happens now, for people; null when refused.
+    pub message: Option<String>,
+    /// Why the request was refused (a malformed address, too many attempts); empty
+    /// otherwise, including for an address nobody has.
+    pub user_errors: Vec<UserError>,
+}
+
+/// The key attempts for one address are counted under.
+fn address_key(what: &str, account: &ID, email: &str) -> String {
+    format!("{what} {}/{}", account.as_str(), email.trim())
+}
+
 fn refused_login() -> LoginPayload {
     LoginPayload {
         token: None,
@@ -47,9 +78,22 @@ fn refused_login() -> LoginPayload {
 
 #[Object]
 impl SessionMutation {
-    /// Opens a session.
+    /// Opens a session. Refused with `RATE_LIMITED` after too many attempts for one
+    /// address or from one client; the message says when to try again.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, ApiError> {
         let state = state(ctx);
+        let address = address_key("login", &input.account_id, &input.email);
+        if let Err(limited) =
+            site(ctx)?
+                .limiter
+                .check(Attempt::Login, Some(&address), client_ip(ctx))
+        {
+            return Ok(LoginPayload {
+                token: None,
+                viewer: None,
+                user_errors: vec![rate_limited(limited)],
+            });
+        }
         let account: Option<AccountId> = input.account_id.parse().ok();
         let email = Email::parse(&input.email).ok();
         let person = match (account, &email) {
@@ -71,6 +115,39 @@ impl SessionMutation {
         Ok(LoginPayload {
             token: Some(token),
             viewer: Some(person.into()),
+            user_errors: Vec::new(),
+        })
+    }
+
+    /// Emails a single-use link for setting a new password, valid for an hour, if an
+    /// active person of the account has this address. Answers the same either way.
+    async fn request_password_reset(
+        &self,
+        ctx: &Context<'_>,
+        input: RequestPasswordResetInput,
+    ) -> Result<RequestPasswordResetPayload, ApiError> {
+        let refuse = |e: UserError| RequestPasswordResetPayload {
+            message: None,
+            user_errors: vec![e],
+        };
+        let address = address_key("reset", &input.account_id, &input.email);
+        if let Err(limited) =
+            site(ctx)?
+                .limiter
+                .check(Attempt::PasswordReset, Some(&address), client_ip(ctx))
+        {
+            return Ok(refuse(rate_limited(limited)));
+        }
+        let email = match Email::parse(&input.email) {
+            Ok(email) => email,
+            Err(e) => return Ok(refuse(e.user_error())),
+        };
+        // An account that does not exist has nobody with this address either.
+        if let Ok(account) = input.account_id.parse::<AccountId>() {
+            password_reset::request(state(ctx), account, &email).await?;
+        }
+        Ok(RequestPasswordResetPayload {
+            message: Some(password_reset::sent_message(email.as_str())),
             user_errors: Vec::new(),
         })
     }
