@@ -32,12 +32,38 @@ use tokio::process::{Child, Command};
 const INJECTED: &str = r#"<script>document.title="owned"</script>Gus"#;
 
 /// A headless Chromium, driven through a chromedriver this test started. Both stop
-/// when it is dropped.
+/// when it is dropped, whether the test passed or failed.
 struct Browser {
     client: Client,
     _driver: Child,
+    driver_port: u16,
+    session: Option<String>,
     artifacts: PathBuf,
     shots: u32,
+}
+
+impl Drop for Browser {
+    /// Chromium outlives a chromedriver that is killed, so the session is ended first,
+    /// which closes the browser. `Drop` cannot await, and the WebDriver client's
+    /// connection lives on the test's runtime, so this is one plain blocking request.
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let Some(session) = &self.session else {
+            return;
+        };
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.driver_port)) else {
+            return;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let request = format!(
+            "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+             Connection: close\r\nContent-Length: 0\r\n\r\n",
+            port = self.driver_port
+        );
+        if stream.write_all(request.as_bytes()).is_ok() {
+            let _ = stream.read_to_end(&mut Vec::new());
+        }
+    }
 }
 
 fn program(variable: &str, default: &str, package: &str) -> PathBuf {
@@ -107,9 +133,10 @@ impl Browser {
             }),
         );
         let url = format!("http://127.0.0.1:{port}");
-        // chromedriver takes a moment to listen.
+        // chromedriver takes a moment to listen; longer on a machine busy with the other
+        // tests.
         let mut last_error = String::new();
-        for _ in 0..100 {
+        for _ in 0..300 {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
             match ClientBuilder::new(connector)
                 .capabilities(capabilities.clone())
@@ -117,12 +144,15 @@ impl Browser {
                 .await
             {
                 Ok(client) => {
+                    let session = client.session_id().await.ok().flatten();
                     return Browser {
                         client,
                         _driver: driver,
+                        driver_port: port,
+                        session,
                         artifacts,
                         shots: 0,
-                    }
+                    };
                 }
                 Err(e) => last_error = e.to_string(),
             }
@@ -216,7 +246,8 @@ impl Browser {
             .await
             .expect("mark the page");
         self.keys(&[Key::Enter.into()]).await;
-        for _ in 0..200 {
+        // Up to 30 s: hashing a password takes a while on a busy machine.
+        for _ in 0..600 {
             let loaded = self
                 .client
                 .execute(
@@ -358,10 +389,11 @@ async fn configure_link(app: &App, admin: &Auth, approval_required: bool) -> Str
 
 #[tokio::test]
 async fn the_pages_work_with_the_keyboard_alone() {
+    // The browser first: without one, nothing else is worth starting.
+    let mut browser = Browser::start("the_pages_work_with_the_keyboard_alone").await;
     let smtp = SmtpSink::start();
     let app = App::spawn(Backend::Sqlite, &smtp).await;
     let admin = app.login_admin().await;
-    let mut browser = Browser::start("the_pages_work_with_the_keyboard_alone").await;
 
     // 1. A guest accepts an invitation. The inviter typed markup into the name.
     let task = app
@@ -538,5 +570,4 @@ async fn the_pages_work_with_the_keyboard_alone() {
     browser.open(&reset).await;
     browser.shot("reset-link-spent").await;
     assert_eq!(browser.text("h1").await, "This link was already used");
-    let _ = browser.client.clone().close().await;
 }
