@@ -10,6 +10,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+    pub const MILLIS_PER_MINUTE: i64 = 60 * 1000;
 
     pub fn millis(self) -> i64 {
         self.0
@@ -19,6 +20,13 @@ impl Timestamp {
         Timestamp(
             self.0
                 .saturating_add(days.saturating_mul(Self::MILLIS_PER_DAY)),
+        )
+    }
+
+    pub fn plus_minutes(self, minutes: i64) -> Timestamp {
+        Timestamp(
+            self.0
+                .saturating_add(minutes.saturating_mul(Self::MILLIS_PER_MINUTE)),
         )
     }
 }

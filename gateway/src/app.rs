@@ -5,6 +5,7 @@ use crate::graphql::{self, ExtranetSchema};
 use crate::layers::{self, Limits};
 use crate::metrics::{HttpMetrics, MetricsError};
 use crate::pages;
+use crate::rate_limit::RateLimiter;
 use crate::state::AppState;
 use crate::{clock, readiness, secret_key};
 use axum::routing::{get, post};
@@ -62,6 +63,10 @@ pub struct Shared {
     pub start_head: LogPosition,
     /// Requests counted by the HTTP layer, served at `/metrics`.
     pub http_metrics: HttpMetrics,
+    /// Counts attempts to get in (logins, resets, registrations, acceptances).
+    pub limiter: RateLimiter,
+    /// Where people reach this gateway, for the links it hands out.
+    pub public_url: String,
 }
 
 /// The store and the domain services: all a command needs.
@@ -122,7 +127,7 @@ impl Application {
         let caught_up = read_projector.catch_up_to(start_head).await?;
         tracing::info!(events = caught_up, "read models caught up with the log");
         let outbox = Outbox {
-            public_url,
+            public_url: public_url.clone(),
             secrets: services.secrets.clone(),
         };
         let (outbox_projector, outbox_handle) = Projector::new(outbox, db.clone()).await?;
@@ -161,12 +166,19 @@ impl Application {
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
         let http_metrics = HttpMetrics::new()?;
+        let limiter = RateLimiter::new(settings.rate_limits());
+        let site = graphql::Site {
+            public_url: public_url.clone(),
+            limiter: limiter.clone(),
+        };
         let shared = Shared {
             notifier: outbox_handle.clone(),
-            schema: graphql::schema(state.clone(), settings.mode),
+            schema: graphql::schema(state.clone(), settings.mode, site),
             state,
             start_head,
             http_metrics: http_metrics.clone(),
+            limiter,
+            public_url,
         };
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),
@@ -179,6 +191,18 @@ impl Application {
             .route(
                 "/invitations/{account}/{invitation}",
                 get(pages::invitation::show).post(pages::invitation::accept),
+            )
+            .route(
+                "/register/{account}",
+                get(pages::registration::show).post(pages::registration::register),
+            )
+            .route(
+                "/password-reset/{account}",
+                get(pages::password_reset::ask).post(pages::password_reset::request),
+            )
+            .route(
+                "/password-reset/{account}/{person}",
+                get(pages::password_reset::show).post(pages::password_reset::reset),
             )
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readiness::handle))
@@ -205,7 +229,11 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM, then stops accepting, lets requests in flight
     /// finish, stops the projector and notifier, and closes the store.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
-        let served = axum::serve(self.listener, self.router)
+        // With each connection's address, for the per-client rate limits.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(stop_signal())
             .await;
         let _ = self.shutdown.send(true);

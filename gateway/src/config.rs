@@ -1,6 +1,7 @@
 //! Every setting, read in one place: command-line flags, each with an environment
 //! variable of the same name. Nothing else reads the environment.
 
+use crate::rate_limit::RateLimits;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -126,6 +127,35 @@ pub struct Settings {
         global = true
     )]
     pub request_timeout_secs: u64,
+    /// Attempts to log in, ask for a password reset, register or accept an invitation
+    /// allowed for one address (an account's email, or one link) per window.
+    #[arg(
+        long,
+        env = "EXTRANET_RATE_LIMIT_PER_ADDRESS",
+        default_value_t = RateLimits::default().per_address,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub rate_limit_per_address: u32,
+    /// The same attempts allowed from one client IP per window, whatever the address.
+    /// Behind a reverse proxy every client shares the proxy's IP: raise it there.
+    #[arg(
+        long,
+        env = "EXTRANET_RATE_LIMIT_PER_CLIENT",
+        default_value_t = RateLimits::default().per_client,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub rate_limit_per_client: u32,
+    /// The sliding window the two limits above count in, in seconds.
+    #[arg(
+        long,
+        env = "EXTRANET_RATE_LIMIT_WINDOW_SECS",
+        default_value_t = RateLimits::default().window.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub rate_limit_window_secs: u64,
     /// `text` for people reading a terminal, `json` (one object a line) for a log
     /// collector.
     #[arg(
@@ -170,6 +200,14 @@ impl Settings {
         std::time::Duration::from_secs(self.request_timeout_secs)
     }
 
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            per_address: self.rate_limit_per_address,
+            per_client: self.rate_limit_per_client,
+            window: std::time::Duration::from_secs(self.rate_limit_window_secs),
+        }
+    }
+
     pub fn outbox_dir(&self) -> PathBuf {
         self.outbox_dir
             .clone()
@@ -193,6 +231,42 @@ mod tests {
         assert_eq!(cli.settings.mode, Mode::Development);
         assert_eq!(cli.settings.log_format, LogFormat::Text);
         assert_eq!(cli.settings.request_timeout_secs, 30);
+        assert_eq!(
+            cli.settings.rate_limits(),
+            RateLimits {
+                per_address: 10,
+                per_client: 100,
+                window: std::time::Duration::from_secs(900),
+            }
+        );
+    }
+
+    #[test]
+    fn rate_limits_are_read_from_flags_and_none_may_be_zero() {
+        let cli = Cli::try_parse_from([
+            "extranet",
+            "serve",
+            "--rate-limit-per-address",
+            "3",
+            "--rate-limit-per-client",
+            "7",
+            "--rate-limit-window-secs",
+            "60",
+        ])
+        .expect("parse");
+        assert_eq!(cli.settings.rate_limits().per_address, 3);
+        assert_eq!(cli.settings.rate_limits().per_client, 7);
+        assert_eq!(
+            cli.settings.rate_limits().window,
+            std::time::Duration::from_secs(60)
+        );
+        for flag in [
+            "--rate-limit-per-address",
+            "--rate-limit-per-client",
+            "--rate-limit-window-secs",
+        ] {
+            assert!(Cli::try_parse_from(["extranet", "serve", flag, "0"]).is_err());
+        }
     }
 
     #[test]

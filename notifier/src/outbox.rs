@@ -1,12 +1,13 @@
 use crate::render::{self, Email};
 use cqrs_es::Aggregate;
-use domain::invitation::{Invitation, InvitationEvent, SecretKey};
+use domain::invitation::{Approval, Invitation, InvitationEvent, Link, SecretKey};
+use domain::person::{Person, PersonEvent};
 use domain::task::{Task, TaskEvent};
-use domain::{AccountId, InvitationId, TaskId};
-use projections::directory::contact_of;
+use domain::{AccountId, InvitationId, PersonId, TaskId};
+use projections::directory::{contact_of, Contact};
 use projections::projector::Projection;
 use projections::{invitations, tasks, StoreError, StoredEvent};
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 type Tx = Transaction<'static, Any>;
 
@@ -30,6 +31,7 @@ impl Projection for Outbox {
         let emails = match event.aggregate_type.as_str() {
             Invitation::TYPE => self.invitation_emails(tx, account, event).await?,
             Task::TYPE => task_change_emails(tx, account, event).await?,
+            Person::TYPE => self.password_reset_emails(tx, account, event).await?,
             _ => Vec::new(),
         };
         for email in emails {
@@ -58,21 +60,84 @@ async fn enqueue(tx: &mut Tx, event: &StoredEvent, email: &Email) -> Result<(), 
 }
 
 impl Outbox {
-    /// An invitation's email, when it is issued or sent again. Everything but the
-    /// nonce comes from the read model, which this projection follows.
+    /// The reset link, to the person's own address, while they are active. Like an
+    /// invitation's, the link is written from the event's nonce, so it is decided once
+    /// with the checkpoint and never sent twice.
+    async fn password_reset_emails(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        event: &StoredEvent,
+    ) -> Result<Vec<Email>, StoreError> {
+        let PersonEvent::PasswordResetRequested { nonce, expires_at } = event.decode()? else {
+            return Ok(Vec::new());
+        };
+        let Ok(person) = event.entity_id().parse::<PersonId>() else {
+            return Ok(Vec::new());
+        };
+        let Some(contact) = contact_of(tx, account, person).await? else {
+            return Ok(Vec::new());
+        };
+        let secret = self
+            .secrets
+            .link_secret(Link::PasswordReset(person), &nonce);
+        let link = format!(
+            "{}/password-reset/{account}/{person}?secret={secret}",
+            self.public_url.trim_end_matches('/'),
+        );
+        Ok(vec![render::password_reset(&render::PasswordReset {
+            to: &contact.email,
+            first_name: &contact.first_name,
+            link: &link,
+            expires: &render::utc(expires_at.millis()),
+        })])
+    }
+
+    /// An invitation's email, when it is issued or sent again (everything but the
+    /// nonce comes from the read model, which this projection follows); and a
+    /// registration's: to the administrators while it waits for approval, to the
+    /// registrant once they decided.
     async fn invitation_emails(
         &self,
         tx: &mut Tx,
         account: AccountId,
         event: &StoredEvent,
     ) -> Result<Vec<Email>, StoreError> {
+        let Ok(id) = event.entity_id().parse::<InvitationId>() else {
+            return Ok(Vec::new());
+        };
         let nonce = match event.decode::<InvitationEvent>()? {
             InvitationEvent::InvitationIssued { nonce, .. } => nonce,
             InvitationEvent::InvitationResent { nonce, .. } => nonce,
+            InvitationEvent::RegistrationRequested {
+                email,
+                name,
+                approval: Approval::Required,
+                ..
+            } => {
+                let mut emails = Vec::new();
+                for admin in administrators(tx, account).await? {
+                    emails.push(render::registration_awaiting(
+                        &render::RegistrationAwaiting {
+                            to: &admin.email,
+                            admin_first_name: &admin.first_name,
+                            registrant_name: &name.full(),
+                            registrant_email: email.as_str(),
+                            registration_id: &id.to_string(),
+                        },
+                    ));
+                }
+                return Ok(emails);
+            }
+            // Only an administrator's decision: someone let in at once saw so on the
+            // page they registered on.
+            InvitationEvent::RegistrationApproved { by: Some(_) } => {
+                return registration_decided(tx, account, id, true).await
+            }
+            InvitationEvent::RegistrationRejected { .. } => {
+                return registration_decided(tx, account, id, false).await
+            }
             _ => return Ok(Vec::new()),
-        };
-        let Ok(id) = event.entity_id().parse::<InvitationId>() else {
-            return Ok(Vec::new());
         };
         let Some(invited) = invitations::get(&mut **tx, account, id).await? else {
             return Ok(Vec::new());
@@ -129,6 +194,47 @@ impl Outbox {
             },
         )])
     }
+}
+
+/// The registrant hears of an administrator's decision. Someone let in at once saw so on
+/// the page they registered on, and is not emailed.
+async fn registration_decided(
+    tx: &mut Tx,
+    account: AccountId,
+    id: InvitationId,
+    approved: bool,
+) -> Result<Vec<Email>, StoreError> {
+    let Some(registered) = invitations::get(&mut **tx, account, id).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(vec![render::registration_decided(
+        &render::RegistrationDecided {
+            to: &registered.address,
+            first_name: &registered.first_name,
+            approved,
+        },
+    )])
+}
+
+/// The account's active administrators, who decide on registrations.
+async fn administrators(tx: &mut Tx, account: AccountId) -> Result<Vec<Contact>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT email, first_name, last_name FROM people
+          WHERE account_id = $1 AND administrator = 1 AND status = 'active'
+          ORDER BY person_id",
+    )
+    .bind(account.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Contact {
+                email: row.try_get("email")?,
+                first_name: row.try_get("first_name")?,
+                last_name: row.try_get("last_name")?,
+            })
+        })
+        .collect()
 }
 
 /// Every person of the task but the one who made the change hears about it.

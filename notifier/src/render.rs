@@ -99,6 +99,85 @@ pub fn task_change(m: &TaskChange<'_>) -> Email {
     }
 }
 
+pub struct PasswordReset<'a> {
+    pub to: &'a str,
+    pub first_name: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+pub fn password_reset(m: &PasswordReset<'_>) -> Email {
+    Email {
+        to: m.to.to_string(),
+        subject: "Set a new password".to_string(),
+        body: format!(
+            "Hello {first},\n\n\
+             Someone, probably you, asked to set a new password for your account.\n\n\
+             To choose a new password, open this link:\n{link}\n\n\
+             The link works once and expires on {expires}. Setting a new password logs\n\
+             you out everywhere else.\n\
+             If you did not ask for this, ignore this email: your password stays as it is.\n",
+            first = m.first_name,
+            link = m.link,
+            expires = m.expires,
+        ),
+    }
+}
+
+pub struct RegistrationAwaiting<'a> {
+    pub to: &'a str,
+    pub admin_first_name: &'a str,
+    pub registrant_name: &'a str,
+    pub registrant_email: &'a str,
+    /// What `approveRegistration` and `rejectRegistration` take.
+    pub registration_id: &'a str,
+}
+
+pub fn registration_awaiting(m: &RegistrationAwaiting<'_>) -> Email {
+    Email {
+        to: m.to.to_string(),
+        subject: format!("{} asks to join your workspace", m.registrant_name),
+        body: format!(
+            "Hello {admin},\n\n\
+             {name} <{email}> registered through your workspace's registration link and\n\
+             waits for an administrator's approval. Approve or reject it from the list of\n\
+             invited people.\n\n\
+             Registration: {id}\n",
+            admin = m.admin_first_name,
+            name = m.registrant_name,
+            email = m.registrant_email,
+            id = m.registration_id,
+        ),
+    }
+}
+
+pub struct RegistrationDecided<'a> {
+    pub to: &'a str,
+    pub first_name: &'a str,
+    pub approved: bool,
+}
+
+pub fn registration_decided(m: &RegistrationDecided<'_>) -> Email {
+    let (subject, text) = if m.approved {
+        (
+            "Your registration was approved",
+            "An administrator approved your registration. You can now log in with this\n\
+             email address and the password you chose.\n",
+        )
+    } else {
+        (
+            "Your registration was not approved",
+            "An administrator did not approve your registration, so no account was made\n\
+             for you. If you think this is a mistake, ask someone in the workspace.\n",
+        )
+    };
+    Email {
+        to: m.to.to_string(),
+        subject: subject.to_string(),
+        body: format!("Hello {},\n\n{text}", m.first_name),
+    }
+}
+
 /// A date for people to read: `2026-12-02 13:05 UTC`.
 pub fn utc(millis: i64) -> String {
     let secs = millis.div_euclid(1000);
@@ -130,6 +209,44 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reset_email_carries_its_link_and_says_when_it_ends() {
+        let mail = password_reset(&PasswordReset {
+            to: "ann@example.com",
+            first_name: "Ann",
+            link: "http://x.test/password-reset/a/p?secret=00",
+            expires: "2026-01-01 10:00 UTC",
+        });
+        assert_eq!(mail.to, "ann@example.com");
+        assert!(mail.body.starts_with("Hello Ann,"));
+        assert!(mail
+            .body
+            .contains("\nhttp://x.test/password-reset/a/p?secret=00\n"));
+        assert!(mail
+            .body
+            .contains("works once and expires on 2026-01-01 10:00 UTC"));
+    }
+
+    #[test]
+    fn administrators_learn_which_registration_waits() {
+        let mail = registration_awaiting(&RegistrationAwaiting {
+            to: "ada@acme.test",
+            admin_first_name: "Ada",
+            registrant_name: "Bob Builder",
+            registrant_email: "bob@outside.test",
+            registration_id: "42",
+        });
+        assert_eq!(mail.subject, "Bob Builder asks to join your workspace");
+        assert!(mail.body.contains("Bob Builder <bob@outside.test>"));
+        assert!(mail.body.contains("\nRegistration: 42\n"));
+        let decided = registration_decided(&RegistrationDecided {
+            to: "bob@outside.test",
+            first_name: "Bob",
+            approved: false,
+        });
+        assert!(decided.subject.contains("not approved"));
+    }
 
     #[test]
     fn dates_read_as_utc() {

@@ -13,11 +13,15 @@ pub struct AccountRecord {
     pub trial_expired: bool,
     pub seats_in_use: i64,
     pub settings: InvitationSettings,
+    /// The registration link's current nonce: its secret is the MAC of it (see
+    /// `invitation::Link::Registration`).
+    pub registration_nonce: String,
 }
 
 pub async fn get(db: &Database, account: AccountId) -> Result<Option<AccountRecord>, StoreError> {
     let row = sqlx::query(
-        "SELECT name, plan, trial_expired, seats_in_use, invitation_settings FROM accounts
+        "SELECT name, plan, trial_expired, seats_in_use, invitation_settings, registration_nonce
+           FROM accounts
           WHERE account_id = $1",
     )
     .bind(account.to_string())
@@ -37,5 +41,6 @@ pub async fn get(db: &Database, account: AccountId) -> Result<Option<AccountReco
         trial_expired: trial_expired != 0,
         seats_in_use: row.try_get("seats_in_use")?,
         settings,
+        registration_nonce: row.try_get("registration_nonce")?,
     }))
 }

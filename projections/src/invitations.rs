@@ -2,11 +2,16 @@
 
 use crate::directory::parse_id;
 use crate::read_model::parse_label;
+use crate::EventLog;
 use crate::StoreError;
-use domain::invitation::InvitationState;
+use cqrs_es::Aggregate;
+use domain::invitation::{Approval, Invitation, InvitationEvent, InvitationState};
 use domain::person::PersonKind;
 use domain::task::TaskRole;
-use domain::{AccountId, InvitationId, PersonId, TaskId, Timestamp, WorkgroupId};
+use domain::{
+    AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId, Timestamp,
+    WorkgroupId,
+};
 use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
@@ -114,4 +119,45 @@ pub async fn waiting(
         }
     }
     Ok(list)
+}
+
+/// What someone gave when they registered through the account's link.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub person: PersonId,
+    pub email: Email,
+    pub name: PersonName,
+    /// argon2id, as chosen at registration; they log in with it once let in.
+    pub password_hash: String,
+    pub approval: Approval,
+}
+
+/// The registration `invitation` recorded, read from its event in the log: the read
+/// model does not keep the password hash, and should not.
+pub async fn registration(
+    log: &EventLog,
+    account: AccountId,
+    invitation: InvitationId,
+) -> Result<Option<Registration>, StoreError> {
+    let key = AggregateKey::new(account, invitation.0).to_string();
+    for event in log.of_aggregate(Invitation::TYPE, &key).await? {
+        if let InvitationEvent::RegistrationRequested {
+            person,
+            email,
+            name,
+            password_hash,
+            approval,
+            ..
+        } = event.decode()?
+        {
+            return Ok(Some(Registration {
+                person,
+                email,
+                name,
+                password_hash,
+                approval,
+            }));
+        }
+    }
+    Ok(None)
 }

@@ -160,6 +160,20 @@ SELECT 0 AS tx, global_position FROM events
  WHERE aggregate_type = $1 AND aggregate_id = $2
  ORDER BY sequence DESC LIMIT 1";
 
+const PG_OF_AGGREGATE: &str = "
+SELECT tx_id::text::bigint AS tx, global_position, aggregate_type, aggregate_id, account_id,
+       sequence, event_type, event_version, payload::text AS payload, metadata::text AS metadata
+  FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2
+ ORDER BY sequence";
+
+const SQLITE_OF_AGGREGATE: &str = "
+SELECT 0 AS tx, global_position, aggregate_type, aggregate_id, account_id,
+       sequence, event_type, event_version, payload, metadata
+  FROM events
+ WHERE aggregate_type = $1 AND aggregate_id = $2
+ ORDER BY sequence";
+
 const PG_HEAD: &str = "
 SELECT tx_id::text::bigint AS tx, global_position FROM events
  ORDER BY tx_id DESC, global_position DESC LIMIT 1";
@@ -221,6 +235,49 @@ impl EventLog {
                 .await?;
         }
         Ok(events)
+    }
+
+    /// Every event of one aggregate, oldest first, with personal data opened: for a
+    /// decision that needs a fact the read models do not keep (the password hash a
+    /// registration was made with) or a write model folded from the aggregate's own
+    /// events (a person's outstanding password reset), as the command side would.
+    pub async fn of_aggregate(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let sql = match self.db.backend {
+            Backend::Postgres => PG_OF_AGGREGATE,
+            Backend::Sqlite => SQLITE_OF_AGGREGATE,
+        };
+        let rows = sqlx::query(sql)
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .fetch_all(&self.db.any)
+            .await?;
+        let mut events = rows
+            .iter()
+            .map(StoredEvent::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        for e in &mut events {
+            self.personal
+                .open(&e.aggregate_id, &e.event_type, &mut e.payload)
+                .await?;
+        }
+        Ok(events)
+    }
+
+    /// An aggregate as its own events make it: the small write model a page checks a
+    /// link against before showing a form, without running a command.
+    pub async fn fold<A: cqrs_es::Aggregate>(
+        &self,
+        key: domain::AggregateKey,
+    ) -> Result<A, StoreError> {
+        let mut aggregate = A::default();
+        for event in self.of_aggregate(A::TYPE, &key.to_string()).await? {
+            aggregate.apply(event.decode()?);
+        }
+        Ok(aggregate)
     }
 
     /// The position of the newest committed event: a projection that has passed it has

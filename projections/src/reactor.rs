@@ -172,6 +172,22 @@ impl Reactor {
                 if still_ended {
                     self.release_seat(account, record.person, &metadata).await?;
                 }
+                // A registration claimed its address when it was made; a rejected one
+                // gives it back, so the person may register again or be invited.
+                if record.state == InvitationState::Rejected {
+                    if let Ok(email) = Email::parse(&record.address) {
+                        let release = EmailClaimCommand::Release {
+                            person: record.person,
+                        };
+                        let key = EmailClaim::key(account, &email, self.bus.secrets());
+                        settled(
+                            "release email",
+                            self.bus
+                                .execute::<EmailClaim>(key, release, &metadata)
+                                .await,
+                        )?;
+                    }
+                }
             }
             Person::TYPE => {
                 let Ok(person) = event.entity_id().parse::<PersonId>() else {

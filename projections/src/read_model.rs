@@ -172,10 +172,13 @@ async fn apply_person(tx: &mut Tx, e: &StoredEvent, event: PersonEvent) -> Resul
             update("UPDATE people SET email = $3 WHERE account_id = $1 AND person_id = $2")
                 .bind(to.as_str().to_string())
         }
-        PersonEvent::PasswordChanged { password_hash } => {
+        PersonEvent::PasswordChanged { password_hash }
+        | PersonEvent::PasswordResetCompleted { password_hash } => {
             update("UPDATE people SET password_hash = $3 WHERE account_id = $1 AND person_id = $2")
                 .bind(password_hash)
         }
+        // The link is the notifier's to send; the request changes no table.
+        PersonEvent::PasswordResetRequested { .. } => return Ok(()),
         PersonEvent::TransferredToEmployee { .. } => update(
             "UPDATE people SET kind = 'employee', access_expires_at = NULL
               WHERE account_id = $1 AND person_id = $2",

@@ -108,6 +108,21 @@ impl Sessions {
         Ok(())
     }
 
+    /// Ends every session of `person`: after their password was reset, whoever held
+    /// an old session (perhaps the reason for the reset) is out.
+    pub async fn close_all_of(
+        &self,
+        account: AccountId,
+        person: PersonId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND person_id = $2")
+            .bind(account.to_string())
+            .bind(person.to_string())
+            .execute(&self.db.any)
+            .await?;
+        Ok(())
+    }
+
     pub async fn close(&self, token: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(hash(token))

@@ -18,6 +18,10 @@
 //! `$CARGO_TARGET_DIR/debug/extranet`, else from `<workspace>/target/debug/extranet`.
 //! A stale binary is not detected: rebuild after changing the gateway.
 //!
+//! `tests/browser.rs` also needs Debian's `chromium` and `chromium-driver`; it fails,
+//! saying so, without them, and saves a screenshot of each step under
+//! `target/browser-artifacts/` (or `$EXTRANET_ARTIFACTS_DIR`).
+//!
 //! The PostgreSQL tests need a server that lets `postgres` in without a password on
 //! `127.0.0.1:5432` (override with `EXTRANET_TEST_POSTGRES_URL`, a URL to any
 //! database of a role that may `CREATE DATABASE`).

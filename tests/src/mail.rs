@@ -73,6 +73,12 @@ impl ReceivedMail {
         find_invitation_link(&self.body_text())
     }
 
+    /// The first link in the decoded body whose path contains `path`, such as
+    /// `/password-reset/`.
+    pub fn link_to(&self, path: &str) -> Option<String> {
+        find_link(&self.body_text(), path)
+    }
+
     /// The `Message-ID` header as sent (`<…>`), if the message has one.
     pub fn message_id(&self) -> Option<String> {
         self.parsed()
@@ -87,11 +93,16 @@ impl ReceivedMail {
 
 /// Finds the first `http(s)://…/invitations/…` URL in `text`.
 fn find_invitation_link(text: &str) -> Option<String> {
+    find_link(text, "/invitations/")
+}
+
+/// Finds the first `http(s)://…<path>…` URL in `text`.
+fn find_link(text: &str, path: &str) -> Option<String> {
     // A URL ends at the first character that cannot be part of one; this also cuts it
     // out of HTML attributes (`href="…"`) and angle brackets (`<…>`).
     let is_url_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'*+,;=%".contains(c);
     let mut rest = text;
-    while let Some(at) = rest.find("/invitations/") {
+    while let Some(at) = rest.find(path) {
         let start = rest[..at].rfind("http").filter(|start| {
             let candidate = &rest[*start..at];
             (candidate.starts_with("http://") || candidate.starts_with("https://"))

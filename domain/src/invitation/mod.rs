@@ -18,4 +18,4 @@ pub use aggregate::{Invitation, InvitationState, VALID_DAYS};
 pub use command::InvitationCommand;
 pub use error::InvitationError;
 pub use event::{Approval, Delivery, InvitationEvent, InvitationTarget};
-pub use secret::SecretKey;
+pub use secret::{Link, SecretKey};

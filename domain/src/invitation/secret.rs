@@ -5,14 +5,50 @@ use std::fmt;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// The server's key for invitation secrets.
+/// The server's key for the secrets in links.
 ///
 /// An invitation's event stores only a random nonce. The secret in the emailed link is
 /// `HMAC-SHA256(key, invitation id : nonce)`, so reading the event log is not enough to
 /// accept someone else's invitation, and the notifier can still write the link from the
 /// event alone. Resending draws a new nonce, which makes the old link worthless.
+///
+/// The account's registration link and password reset links work the same way (see
+/// [`Link`]): the log holds a nonce, the link holds its MAC.
 #[derive(Clone)]
 pub struct SecretKey(Arc<[u8; 32]>);
+
+/// What a link opens, and the id its secret is bound to. Each kind is signed under its
+/// own label, so a secret made for one kind of link never opens another, even were two
+/// ids to coincide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// An invitation's link, bound to the invitation.
+    Invitation(InvitationId),
+    /// The account's registration link, bound to the account.
+    Registration(crate::AccountId),
+    /// A password reset link, bound to the person whose password it resets.
+    PasswordReset(crate::PersonId),
+}
+
+impl Link {
+    /// The label signed before the id. Invitations have none: their links were signed
+    /// without one before the other kinds existed, and must stay valid.
+    fn label(&self) -> &'static [u8] {
+        match self {
+            Link::Invitation(_) => b"",
+            Link::Registration(_) => b"registration\0",
+            Link::PasswordReset(_) => b"password-reset\0",
+        }
+    }
+
+    fn id(&self) -> uuid::Uuid {
+        match self {
+            Link::Invitation(id) => id.0,
+            Link::Registration(id) => id.0,
+            Link::PasswordReset(id) => id.0,
+        }
+    }
+}
 
 impl SecretKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
@@ -20,15 +56,30 @@ impl SecretKey {
     }
 
     pub fn secret_for(&self, invitation: InvitationId, nonce: &str) -> String {
-        hex::encode(self.mac(invitation, nonce))
+        self.link_secret(Link::Invitation(invitation), nonce)
     }
 
     /// Compares in constant time, so response timing says nothing about the secret.
     pub fn verify(&self, invitation: InvitationId, nonce: &str, presented: &str) -> bool {
+        self.verify_link(Link::Invitation(invitation), nonce, presented)
+    }
+
+    /// The secret of `link` while its current nonce is `nonce`: 64 hex digits.
+    pub fn link_secret(&self, link: Link, nonce: &str) -> String {
+        hex::encode(self.mac(link, nonce))
+    }
+
+    /// Whether `presented` is the secret of `link` under `nonce`. Compares in constant
+    /// time, so response timing says nothing about the secret. An empty nonce (nothing
+    /// issued) verifies nothing.
+    pub fn verify_link(&self, link: Link, nonce: &str, presented: &str) -> bool {
+        if nonce.is_empty() {
+            return false;
+        }
         let Ok(presented) = hex::decode(presented) else {
             return false;
         };
-        let expected = self.mac(invitation, nonce);
+        let expected = self.mac(link, nonce);
         expected.len() == presented.len() && bool::from(expected.ct_eq(&presented))
     }
 
@@ -48,12 +99,13 @@ impl SecretKey {
         uuid::Builder::from_custom_bytes(bytes).into_uuid()
     }
 
-    fn mac(&self, invitation: InvitationId, nonce: &str) -> Vec<u8> {
+    fn mac(&self, link: Link, nonce: &str) -> Vec<u8> {
         // A 32-byte key is always accepted by HMAC; the fallback is unreachable.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.as_slice()) else {
             return Vec::new();
         };
-        mac.update(invitation.to_string().as_bytes());
+        mac.update(link.label());
+        mac.update(link.id().to_string().as_bytes());
         mac.update(b":");
         mac.update(nonce.as_bytes());
         mac.finalize().into_bytes().to_vec()
@@ -82,5 +134,29 @@ mod tests {
         assert!(!key.verify(id, "n1", "not hex"));
         assert!(!key.verify(id, "n1", &secret[..62]));
         assert!(!SecretKey::from_bytes([2; 32]).verify(id, "n1", &secret));
+    }
+
+    #[test]
+    fn a_secret_opens_only_its_kind_of_link() {
+        let key = SecretKey::from_bytes([1; 32]);
+        let uuid = uuid::Uuid::new_v4();
+        let links = [
+            Link::Invitation(InvitationId(uuid)),
+            Link::Registration(crate::AccountId(uuid)),
+            Link::PasswordReset(crate::PersonId(uuid)),
+        ];
+        for made in links {
+            let secret = key.link_secret(made, "n1");
+            for tried in links {
+                assert_eq!(key.verify_link(tried, "n1", &secret), made == tried);
+            }
+            assert!(!key.verify_link(made, "", &key.link_secret(made, "")));
+        }
+        // Invitation links sent before the other kinds existed still open.
+        let id = InvitationId(uuid);
+        assert_eq!(
+            key.secret_for(id, "n1"),
+            key.link_secret(Link::Invitation(id), "n1")
+        );
     }
 }

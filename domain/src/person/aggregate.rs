@@ -1,7 +1,21 @@
 use super::{PersonCommand, PersonError, PersonEvent, PersonKind, SuspensionReason};
+use crate::invitation::{Link, SecretKey};
 use crate::services::DomainServices;
 use crate::{Email, PersonId, Timestamp};
 use serde::{Deserialize, Serialize};
+
+/// How long a password reset link stays valid. Short: the link stands in for the
+/// password, and whoever asked for it is at their mailbox now.
+pub const RESET_VALID_MINUTES: i64 = 60;
+
+/// The password reset asked for last. Kept once used, so that the spent link is told
+/// apart from one that never was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PendingReset {
+    nonce: String,
+    expires_at: Timestamp,
+    used: bool,
+}
 
 /// Where a person stands. Only `Active` people can do anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -27,6 +41,8 @@ pub struct Person {
     status: PersonStatus,
     #[serde(default)]
     access_expires_at: Option<Timestamp>,
+    #[serde(default)]
+    reset: Option<PendingReset>,
 }
 
 impl Person {
@@ -36,6 +52,40 @@ impl Person {
 
     fn kind(&self) -> PersonKind {
         self.kind.unwrap_or(PersonKind::Guest)
+    }
+
+    /// Whether `secret` opens this person's password reset link at `now`. The secret is
+    /// checked first: without it, nothing about the person or the link is revealed.
+    /// The gateway asks this before showing the form; `ResetPassword` asks it again.
+    pub fn check_reset_link(
+        &self,
+        secrets: &SecretKey,
+        now: Timestamp,
+        secret: &str,
+    ) -> Result<(), PersonError> {
+        let (Some(id), Some(reset)) = (self.id, &self.reset) else {
+            return Err(PersonError::ResetLinkInvalid);
+        };
+        if !secrets.verify_link(Link::PasswordReset(id), &reset.nonce, secret) {
+            return Err(PersonError::ResetLinkInvalid);
+        }
+        if reset.used {
+            return Err(PersonError::ResetLinkUsed);
+        }
+        self.may_log_in()?;
+        if now >= reset.expires_at {
+            return Err(PersonError::ResetLinkExpired);
+        }
+        Ok(())
+    }
+
+    /// Refuses anyone who cannot log in now.
+    fn may_log_in(&self) -> Result<(), PersonError> {
+        self.present()?;
+        match self.status {
+            PersonStatus::Suspended(_) => Err(PersonError::Suspended),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses changes to someone who has left or whose data is gone.
@@ -103,11 +153,29 @@ impl Person {
                 }
             };
         }
+        // Before the general check below, so a wrong secret learns nothing of the
+        // person's standing.
+        if let PersonCommand::ResetPassword {
+            secret,
+            password_hash,
+        } = command
+        {
+            self.check_reset_link(&services.secrets, services.clock.now(), &secret)?;
+            return Ok(Some(PersonEvent::PasswordResetCompleted { password_hash }));
+        }
         self.present()?;
         Ok(match command {
             PersonCommand::Join { .. }
             | PersonCommand::Reinstate
-            | PersonCommand::ErasePersonalData => None,
+            | PersonCommand::ErasePersonalData
+            | PersonCommand::ResetPassword { .. } => None,
+            PersonCommand::RequestPasswordReset => {
+                self.may_log_in()?;
+                Some(PersonEvent::PasswordResetRequested {
+                    nonce: services.nonces.nonce(),
+                    expires_at: services.clock.now().plus_minutes(RESET_VALID_MINUTES),
+                })
+            }
             PersonCommand::ChangeProfile { name } => Some(PersonEvent::ProfileChanged { name }),
             PersonCommand::ChangeEmail { email } => {
                 let from = self.email.clone().ok_or(PersonError::NotFound)?;
@@ -194,19 +262,37 @@ impl Person {
                 self.administrator = administrator;
                 self.status = PersonStatus::Active;
             }
-            PersonEvent::ProfileChanged { .. } | PersonEvent::PasswordChanged { .. } => {}
+            PersonEvent::ProfileChanged { .. } => {}
+            // A password set another way voids an outstanding reset link.
+            PersonEvent::PasswordChanged { .. } => self.reset = None,
+            PersonEvent::PasswordResetRequested { nonce, expires_at } => {
+                self.reset = Some(PendingReset {
+                    nonce,
+                    expires_at,
+                    used: false,
+                })
+            }
+            PersonEvent::PasswordResetCompleted { .. } => {
+                if let Some(reset) = &mut self.reset {
+                    reset.used = true;
+                }
+            }
             PersonEvent::EmailChanged { to, .. } => self.email = Some(to),
             PersonEvent::TransferredToEmployee { .. } => {
                 self.kind = Some(PersonKind::Employee);
                 self.access_expires_at = None;
             }
             PersonEvent::ConvertedToExtranet => self.kind = Some(PersonKind::Extranet),
-            PersonEvent::PersonDismissed => self.status = PersonStatus::Dismissed,
+            PersonEvent::PersonDismissed => {
+                self.status = PersonStatus::Dismissed;
+                self.reset = None;
+            }
             PersonEvent::PersonReinstated | PersonEvent::SuspensionLifted { .. } => {
                 self.status = PersonStatus::Active
             }
             PersonEvent::PersonSuspended { reason } => {
-                self.status = PersonStatus::Suspended(reason)
+                self.status = PersonStatus::Suspended(reason);
+                self.reset = None;
             }
             PersonEvent::AccessExpirySet { expires_at } => self.access_expires_at = expires_at,
             PersonEvent::PersonalDataErased => {

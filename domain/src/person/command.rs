@@ -25,6 +25,15 @@ pub enum PersonCommand {
     ChangePassword {
         password_hash: String,
     },
+    /// Someone asked for a link to set a new password. Only an active person gets one;
+    /// a new request makes the previous link worthless.
+    RequestPasswordReset,
+    /// The person followed the reset link and chose a new password. `secret` is the
+    /// link's, checked here in constant time against the outstanding request.
+    ResetPassword {
+        secret: String,
+        password_hash: String,
+    },
     TransferToEmployee,
     ConvertToExtranet,
     Dismiss,

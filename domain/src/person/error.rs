@@ -34,4 +34,14 @@ pub enum PersonError {
     AccessNotExpired,
     #[error("the new email address is the current one")]
     SameEmail,
+    #[error("this person is suspended")]
+    Suspended,
+    /// Also the answer for a link of someone who asked for none, so a guessed link
+    /// learns nothing.
+    #[error("this password reset link is not valid: ask for a new one")]
+    ResetLinkInvalid,
+    #[error("this password reset link has expired: ask for a new one")]
+    ResetLinkExpired,
+    #[error("this password reset link was already used: log in, or ask for a new one")]
+    ResetLinkUsed,
 }

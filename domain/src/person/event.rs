@@ -61,6 +61,18 @@ pub enum PersonEvent {
     PasswordChanged {
         password_hash: String,
     },
+    /// A password reset link was sent. The event holds only a nonce: the link's secret
+    /// is `HMAC(server key, person : nonce)` (see `invitation::Link`), so the log alone
+    /// resets nobody's password, and the notifier writes the link from this event.
+    PasswordResetRequested {
+        nonce: String,
+        expires_at: Timestamp,
+    },
+    /// The person used the link: their password is now `password_hash` (argon2id),
+    /// and the link is spent.
+    PasswordResetCompleted {
+        password_hash: String,
+    },
     /// An extranet user or guest became an employee; everything else stays.
     TransferredToEmployee {
         from: PersonKind,
@@ -90,6 +102,8 @@ crate::domain_event!(PersonEvent {
     ProfileChanged: "1",
     EmailChanged: "1",
     PasswordChanged: "1",
+    PasswordResetRequested: "1",
+    PasswordResetCompleted: "1",
     TransferredToEmployee: "1",
     ConvertedToExtranet: "1",
     PersonDismissed: "1",

@@ -10,7 +10,7 @@ mod event;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Person, PersonStatus};
+pub use aggregate::{Person, PersonStatus, RESET_VALID_MINUTES};
 pub use command::PersonCommand;
 pub use error::PersonError;
 pub use event::{PersonEvent, PersonKind, SuspensionReason};

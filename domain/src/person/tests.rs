@@ -322,3 +322,143 @@ fn erasure_follows_dismissal_and_is_final() {
         })
         .then_expect_error(PersonError::Erased);
 }
+
+fn reset_requested(at: Timestamp) -> PersonEvent {
+    PersonEvent::PasswordResetRequested {
+        nonce: crate::testing::NONCE.into(),
+        expires_at: at.plus_minutes(RESET_VALID_MINUTES),
+    }
+}
+
+fn reset_secret(person: PersonId, nonce: &str) -> String {
+    services_at(NOW)
+        .secrets
+        .link_secret(crate::invitation::Link::PasswordReset(person), nonce)
+}
+
+fn reset_with(secret: String) -> PersonCommand {
+    PersonCommand::ResetPassword {
+        secret,
+        password_hash: "$argon2id$reset".into(),
+    }
+}
+
+fn reset_done() -> PersonEvent {
+    PersonEvent::PasswordResetCompleted {
+        password_hash: "$argon2id$reset".into(),
+    }
+}
+
+#[test]
+fn an_active_person_gets_a_reset_link_that_expires_within_the_hour() {
+    let (_, was) = employee();
+    test()
+        .given(vec![was])
+        .when(PersonCommand::RequestPasswordReset)
+        .then_expect_events(vec![reset_requested(NOW)]);
+}
+
+#[test]
+fn nobody_who_cannot_log_in_gets_a_reset_link() {
+    let (_, was) = external(PersonKind::Guest);
+    test()
+        .given(vec![
+            was.clone(),
+            PersonEvent::PersonSuspended {
+                reason: SuspensionReason::Administrative,
+            },
+        ])
+        .when(PersonCommand::RequestPasswordReset)
+        .then_expect_error(PersonError::Suspended);
+    test()
+        .given(vec![was, PersonEvent::PersonDismissed])
+        .when(PersonCommand::RequestPasswordReset)
+        .then_expect_error(PersonError::Dismissed);
+    test()
+        .given_no_previous_events()
+        .when(PersonCommand::RequestPasswordReset)
+        .then_expect_error(PersonError::NotFound);
+}
+
+#[test]
+fn the_right_secret_resets_the_password_once() {
+    let (p, was) = employee();
+    test()
+        .given(vec![was.clone(), reset_requested(NOW)])
+        .when(reset_with(reset_secret(p, crate::testing::NONCE)))
+        .then_expect_events(vec![reset_done()]);
+    test()
+        .given(vec![was, reset_requested(NOW), reset_done()])
+        .when(reset_with(reset_secret(p, crate::testing::NONCE)))
+        .then_expect_error(PersonError::ResetLinkUsed);
+}
+
+#[test]
+fn a_wrong_secret_or_no_request_is_an_invalid_link() {
+    let (p, was) = employee();
+    test()
+        .given(vec![was.clone(), reset_requested(NOW)])
+        .when(reset_with(reset_secret(p, "another nonce")))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+    test()
+        .given(vec![was.clone()])
+        .when(reset_with(reset_secret(p, crate::testing::NONCE)))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+    // Another person's link does not open this one's.
+    test()
+        .given(vec![was.clone(), reset_requested(NOW)])
+        .when(reset_with(reset_secret(
+            PersonId::new_random(),
+            crate::testing::NONCE,
+        )))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+    // A wrong secret learns nothing, not even that the link was used or the person left.
+    test()
+        .given(vec![
+            was,
+            reset_requested(NOW),
+            PersonEvent::PersonDismissed,
+        ])
+        .when(reset_with("00".repeat(32)))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+}
+
+#[test]
+fn a_reset_link_expires_and_a_newer_one_or_a_new_password_voids_it() {
+    let (p, was) = employee();
+    let secret = reset_secret(p, crate::testing::NONCE);
+    TestFramework::<Person>::with(services_at(NOW.plus_minutes(RESET_VALID_MINUTES)))
+        .given(vec![was.clone(), reset_requested(NOW)])
+        .when(reset_with(secret.clone()))
+        .then_expect_error(PersonError::ResetLinkExpired);
+    let newer = PersonEvent::PasswordResetRequested {
+        nonce: "newer".into(),
+        expires_at: NOW.plus_minutes(RESET_VALID_MINUTES),
+    };
+    test()
+        .given(vec![was.clone(), reset_requested(NOW), newer])
+        .when(reset_with(secret.clone()))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+    let changed = PersonEvent::PasswordChanged {
+        password_hash: "$argon2id$other".into(),
+    };
+    test()
+        .given(vec![was, reset_requested(NOW), changed])
+        .when(reset_with(secret))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+}
+
+#[test]
+fn a_link_asked_for_before_a_suspension_does_not_work_after_it() {
+    let (p, was) = external(PersonKind::Extranet);
+    let suspended = PersonEvent::PersonSuspended {
+        reason: SuspensionReason::Administrative,
+    };
+    let lifted = PersonEvent::SuspensionLifted {
+        reason: SuspensionReason::Administrative,
+    };
+    test()
+        .given(vec![was, reset_requested(NOW), suspended, lifted])
+        .when(reset_with(reset_secret(p, crate::testing::NONCE)))
+        .then_expect_error(PersonError::ResetLinkInvalid);
+}

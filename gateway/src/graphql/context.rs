@@ -49,3 +49,17 @@ pub async fn follower_caught_up(state: &AppState, projection: &str) -> Result<()
     }
     Ok(())
 }
+
+/// The site the schema serves (public address, rate limits).
+pub fn site<'a>(ctx: &Context<'a>) -> Result<&'a crate::graphql::Site, ApiError> {
+    ctx.data::<crate::graphql::Site>().map_err(|_| {
+        tracing::error!("the schema was built without its site");
+        ApiError::Internal
+    })
+}
+
+/// The IP the request came from, when the server knows it.
+pub fn client_ip(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<crate::rate_limit::ClientIp>()
+        .and_then(|client| client.0)
+}

@@ -10,6 +10,8 @@ mod page;
 mod people;
 mod query;
 mod refusal;
+mod registration;
+mod session;
 pub mod subscription;
 mod types;
 mod workgroup;
@@ -19,6 +21,7 @@ pub use error::ApiError;
 
 use crate::auth;
 use crate::config::Mode;
+use crate::rate_limit::{ClientIp, RateLimiter};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, MergedObject, Schema};
@@ -31,6 +34,8 @@ use axum::Json;
 /// Every mutation, grouped by what it changes.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
+    session::SessionMutation,
+    registration::RegistrationMutation,
     mutation::TaskMutation,
     people::PeopleMutation,
     invitation::InvitationMutation,
@@ -50,6 +55,14 @@ pub struct Query(
 );
 
 pub type ExtranetSchema = Schema<Query, Mutation, subscription::Subscription>;
+
+/// What resolvers need of the site beyond the state: where people reach it, for the
+/// links it hands out, and the counts of attempts to get in.
+#[derive(Clone)]
+pub struct Site {
+    pub public_url: String,
+    pub limiter: RateLimiter,
+}
 
 /// Deep or wide queries are refused before they run.
 const MAX_DEPTH: usize = 12;
@@ -74,8 +87,8 @@ pub fn sdl() -> String {
 /// The served schema. In production nobody explores it live: introspection and
 /// "did you mean" suggestions (which leak field names to someone guessing) are off,
 /// and clients build against the published `schema.graphql`.
-pub fn schema(state: AppState, mode: Mode) -> ExtranetSchema {
-    let builder = schema_builder().data(state);
+pub fn schema(state: AppState, mode: Mode, site: Site) -> ExtranetSchema {
+    let builder = schema_builder().data(state).data(site);
     match mode {
         Mode::Development => builder.finish(),
         Mode::Production => builder
@@ -94,6 +107,7 @@ pub const MAX_BATCH: usize = 10;
 /// whole, before any of it runs.
 pub async fn handle(
     State(app): State<crate::app::Shared>,
+    client: ClientIp,
     headers: HeaderMap,
     request: GraphQLBatchRequest,
 ) -> Response {
@@ -119,7 +133,7 @@ pub async fn handle(
     let auth = RequestAuth { viewer, token };
     let response = match request {
         BatchRequest::Single(request) => {
-            BatchResponse::Single(app.schema.execute(request.data(auth)).await)
+            BatchResponse::Single(app.schema.execute(request.data(auth).data(client)).await)
         }
         // One after another, as if sent in separate requests: async-graphql's
         // `execute_batch` would run them all at once, so the mutations of a batch would
@@ -127,7 +141,8 @@ pub async fn handle(
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                responses.push(app.schema.execute(request.data(auth.clone())).await);
+                let request = request.data(auth.clone()).data(client);
+                responses.push(app.schema.execute(request).await);
             }
             BatchResponse::Batch(responses)
         }

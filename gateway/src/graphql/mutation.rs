@@ -1,8 +1,8 @@
-use super::context::{auth, parse_id, state, viewer};
+use super::context::{parse_id, state, viewer};
 use super::error::ApiError;
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{
-    Invitation, InvitationStatus, Person, PersonKind, Task, TaskRole, TaskStatus, UserError,
+    Invitation, InvitationStatus, PersonKind, Task, TaskRole, TaskStatus, UserError,
 };
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -12,35 +12,13 @@ use domain::invitation::{
 };
 use domain::task::{Task as TaskAggregate, TaskCommand};
 use domain::{
-    AccountId, Address, AggregateKey, CommentId, Email, InvitationId, PersonId, PersonName, TaskId,
-    Timestamp, WorkgroupId,
+    Address, AggregateKey, CommentId, Email, InvitationId, PersonId, PersonName, TaskId, Timestamp,
+    WorkgroupId,
 };
 use projections::{accounts, directory, tasks};
 
 #[derive(Default)]
 pub struct TaskMutation;
-
-/// Log in with the email and password of a person of an account.
-#[derive(InputObject)]
-pub struct LoginInput {
-    /// The account (workspace) to log in to.
-    pub account_id: ID,
-    /// The address the person was invited or registered with; case does not matter.
-    pub email: String,
-    /// The person's password.
-    pub password: String,
-}
-
-/// The outcome of a login.
-#[derive(SimpleObject)]
-pub struct LoginPayload {
-    /// Send as `Authorization: Bearer <token>`. Null when the login was refused.
-    pub token: Option<String>,
-    /// The person now logged in.
-    pub viewer: Option<Person>,
-    /// Why the login was refused; empty on success.
-    pub user_errors: Vec<UserError>,
-}
 
 /// A new task.
 #[derive(InputObject)]
@@ -141,58 +119,8 @@ pub struct UpdateTaskPayload {
     pub user_errors: Vec<UserError>,
 }
 
-fn refused_login() -> LoginPayload {
-    LoginPayload {
-        token: None,
-        viewer: None,
-        // One answer for an unknown email and a wrong password alike.
-        user_errors: vec![UserError::new(
-            &["input", "password"],
-            "the email or password is not right",
-            "INVALID_CREDENTIALS",
-        )],
-    }
-}
-
 #[Object]
 impl TaskMutation {
-    /// Opens a session.
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, ApiError> {
-        let state = state(ctx);
-        let account: Option<AccountId> = input.account_id.parse().ok();
-        let email = Email::parse(&input.email).ok();
-        let person = match (account, &email) {
-            (Some(account), Some(email)) => directory::by_email(&state.db, account, email).await?,
-            _ => None,
-        };
-        let hash = person.as_ref().map(|p| p.password_hash.clone());
-        if !crate::password::verify(input.password, hash).await {
-            return Ok(refused_login());
-        }
-        let Some(person) = person.filter(|p| p.active) else {
-            return Ok(refused_login());
-        };
-        let token = state
-            .sessions
-            .open(person.account, person.id, state.clock.now())
-            .await?;
-        tracing::info!(account = %person.account, person = %person.id, "logged in");
-        Ok(LoginPayload {
-            token: Some(token),
-            viewer: Some(person.into()),
-            user_errors: Vec::new(),
-        })
-    }
-
-    /// Ends the session this request was made with. True if there was one.
-    async fn logout(&self, ctx: &Context<'_>) -> Result<bool, ApiError> {
-        let Some(token) = auth(ctx).token.as_deref() else {
-            return Ok(false);
-        };
-        state(ctx).sessions.close(token).await?;
-        Ok(true)
-    }
-
     /// Creates a task; its creator is the viewer.
     async fn create_task(
         &self,

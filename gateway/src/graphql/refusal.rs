@@ -96,6 +96,10 @@ impl Refusal for PersonError {
             PersonError::NotExternal => "NOT_EXTERNAL",
             PersonError::AccessNotExpired => "ACCESS_NOT_EXPIRED",
             PersonError::SameEmail => "SAME_EMAIL",
+            PersonError::Suspended => "SUSPENDED",
+            PersonError::ResetLinkInvalid => "INVALID_LINK",
+            PersonError::ResetLinkExpired => "EXPIRED",
+            PersonError::ResetLinkUsed => "ALREADY_USED",
         };
         UserError::new(&["input", "personId"], self, code)
     }
@@ -157,4 +161,9 @@ pub fn refusal<E: Refusal>(error: CommandError<E>) -> Result<UserError, ApiError
 
 pub fn forbidden(message: &str) -> UserError {
     UserError::new(&[], message, "FORBIDDEN")
+}
+
+/// Too many attempts to get in; the message says how long to wait.
+pub fn rate_limited(limited: crate::rate_limit::Limited) -> UserError {
+    UserError::new(&[], limited.message(), "RATE_LIMITED")
 }

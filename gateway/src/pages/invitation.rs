@@ -1,18 +1,17 @@
 //! Accepting an invitation: the page the emailed link opens, and its form.
 
-use super::html::{escape, page};
+use super::html::{self, escape, page, respond, Field, CORRECT_BELOW};
 use crate::app::Shared;
 use crate::auth::session_cookie;
+use crate::joining::{self, JoinError, Newcomer};
 use crate::password;
+use crate::rate_limit::{Attempt, ClientIp};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::{Invitation, InvitationCommand, InvitationError, InvitationState};
-use domain::person::{Person, PersonCommand, PersonError};
-use domain::task::{Task, TaskCommand};
-use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
 use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonName};
 use projections::commands::CommandError;
 use projections::directory;
@@ -99,32 +98,8 @@ impl IntoResponse for Dead {
                 "Something went wrong on our side; it has been logged. Please try again in a minute.".to_string(),
             ),
         };
-        let body = format!(r#"<p class="notice" role="alert">{}</p>"#, escape(&text));
-        html_response(status, page(title, &body), None)
+        html::notice(status, title, &text, true)
     }
-}
-
-fn html_response(status: StatusCode, body: String, cookie: Option<String>) -> Response {
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    // The page carries a secret: keep it out of caches and referrers.
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
-    );
-    if let Some(cookie) = cookie.and_then(|c| header::HeaderValue::from_str(&c).ok()) {
-        headers.insert(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 fn internal<E: std::fmt::Display>(error: E) -> Dead {
@@ -172,32 +147,18 @@ async fn pending_invitation(
 }
 
 fn form_page(record: &InvitationRecord, form: &AcceptForm, errors: &FieldErrors) -> String {
-    let field = |name: &str,
-                 label: &str,
-                 kind: &str,
-                 value: &str,
-                 autocomplete: &str,
-                 error: &Option<String>| {
-        let (invalid, described, message) = match error {
-            Some(e) => (
-                r#" aria-invalid="true""#.to_string(),
-                format!(r#" aria-describedby="{name}-error""#),
-                format!(r#"<p class="error" id="{name}-error">{}</p>"#, escape(e)),
-            ),
-            None => (String::new(), String::new(), String::new()),
-        };
-        format!(
-            r#"<label for="{name}">{label}</label>
-<input id="{name}" name="{name}" type="{kind}" value="{value}" autocomplete="{autocomplete}" required{invalid}{described}>
-{message}"#,
-            value = escape(value),
-        )
+    let field = |name, label, kind, value, autocomplete, error: &Option<String>| {
+        Field {
+            name,
+            label,
+            kind,
+            value,
+            autocomplete,
+            error: error.as_deref(),
+        }
+        .html()
     };
-    let summary = if errors.any() {
-        r#"<p class="notice" role="alert">Please correct the fields marked below.</p>"#
-    } else {
-        ""
-    };
+    let summary = if errors.any() { CORRECT_BELOW } else { "" };
     let body = format!(
         r#"<p>You were invited as <strong>{email}</strong>. Choose a password to join.</p>
 {summary}
@@ -254,7 +215,7 @@ pub async fn show(
                 last_name: record.last_name.clone(),
                 password: String::new(),
             };
-            html_response(
+            respond(
                 StatusCode::OK,
                 form_page(&record, &form, &FieldErrors::default()),
                 None,
@@ -267,9 +228,15 @@ pub async fn show(
 /// POST: accept, join, log in.
 pub async fn accept(
     State(app): State<Shared>,
+    ClientIp(client): ClientIp,
     Path((account, invitation)): Path<(String, String)>,
     Form(form): Form<AcceptForm>,
 ) -> Response {
+    // Counted per link: guessing a link's secret, or its password form, from anywhere.
+    let link = format!("invitation {account}/{invitation}");
+    if let Err(limited) = app.limiter.check(Attempt::Acceptance, Some(&link), client) {
+        return html::rate_limited(limited);
+    }
     match accept_inner(&app, &account, &invitation, form).await {
         Ok(response) | Err(response) => response,
     }
@@ -298,7 +265,7 @@ async fn accept_inner(
         errors.password = Some(e.to_string());
     }
     let (Ok(name), false) = (name, errors.any()) else {
-        return Err(html_response(
+        return Err(respond(
             StatusCode::UNPROCESSABLE_ENTITY,
             form_page(&record, &form, &errors),
             None,
@@ -355,59 +322,12 @@ async fn accept_inner(
     let hash = password::hash(form.password)
         .await
         .map_err(|e| dead(internal(e)))?;
-    let join = PersonCommand::Join {
-        person: record.person,
-        kind: record.kind,
-        email,
-        name,
-        administrator: false,
-        password_hash: hash,
-        invitation: Some(record.id),
-        sponsor: record.sponsor,
-        previous: None,
-    };
-    let person_key = AggregateKey::new(account, record.person.0);
-    match state
-        .execute::<Person>(person_key, join, Some(record.person))
-        .await
-    {
+    let newcomer = Newcomer::invited(account, &record, email, name, hash);
+    match joining::join(state, newcomer, Some(record.person)).await {
         Ok(()) => {}
-        Err(CommandError::Refused(PersonError::AlreadyJoined)) => return Err(dead(Dead::Used)),
-        Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
-        Err(e) => return Err(dead(internal(e))),
-    }
-
-    // A workgroup invitation makes them a member. Refused if the group stopped taking
-    // external users since: they are in the account, and an owner can add them later.
-    if let Some(group) = record.workgroup {
-        let add = WorkgroupCommand::AddMember {
-            person: record.person,
-            role: MemberRole::Member,
-            kind: record.kind,
-            expires_at: None,
-        };
-        let group_key = AggregateKey::new(account, group.0);
-        if let Err(e) = state
-            .execute::<Workgroup>(group_key, add, Some(record.person))
-            .await
-        {
-            tracing::warn!(error = %e, %group, "a new member could not join the group they were invited into");
-        }
-    }
-
-    // Idempotent: repairs an invitation whose role assignment was cut short.
-    if let Some((task, role)) = record.task {
-        let assign = TaskCommand::Assign {
-            person: record.person,
-            role,
-        };
-        let task_key = AggregateKey::new(account, task.0);
-        if let Err(e) = state
-            .execute::<Task>(task_key, assign, Some(record.person))
-            .await
-        {
-            tracing::warn!(error = %e, %task, "role of a new guest could not be assigned");
-        }
+        Err(JoinError::AlreadyJoined) => return Err(dead(Dead::Used)),
+        Err(JoinError::Busy) => return Err(dead(Dead::Busy)),
+        Err(e @ JoinError::Internal(_)) => return Err(dead(internal(e))),
     }
 
     let token = state
@@ -424,7 +344,7 @@ async fn accept_inner(
         r#"<p role="status">Welcome, {}. You are logged in and can now work on the tasks you were invited to.</p>"#,
         escape(&first)
     );
-    Ok(html_response(
+    Ok(respond(
         StatusCode::OK,
         page("You are in", &body),
         Some(session_cookie(&token)),

@@ -3,3 +3,5 @@
 
 mod html;
 pub mod invitation;
+pub mod password_reset;
+pub mod registration;
