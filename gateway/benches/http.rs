@@ -550,11 +550,20 @@ struct Measured {
     not_ok: u64,
     wrong_body: u64,
     socket_errors: u64,
+    /// CPU time the servers' process used during the run.
+    cpu: Option<Duration>,
 }
 
 impl Measured {
     fn per_second(&self) -> f64 {
         self.requests as f64 / self.seconds
+    }
+
+    /// Server CPU time per request, in microseconds: less sensitive than requests/s to
+    /// whatever else the machine runs at the same time.
+    fn cpu_per_request_us(&self) -> Option<f64> {
+        self.cpu
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64)
     }
 
     fn failures(&self) -> u64 {
@@ -659,11 +668,18 @@ end
     /// A warm-up run, then the measured one; prints wrk's own report of the latter.
     /// wrk runs on a blocking thread, so the servers keep every tokio worker.
     fn measure(&self, name: &str, address: SocketAddr, script: &Path) -> Measured {
-        let report = tokio::task::block_in_place(|| {
+        let (report, cpu) = tokio::task::block_in_place(|| {
             if !self.warmup.is_zero() {
                 self.run(address, script, self.warmup);
             }
-            self.run(address, script, self.duration)
+            let before = process_cpu();
+            let report = self.run(address, script, self.duration);
+            (
+                report,
+                process_cpu()
+                    .zip(before)
+                    .map(|(after, before)| after - before),
+            )
         });
         println!("\n== {name} (http://{address}/graphql)");
         print!("{report}");
@@ -686,17 +702,32 @@ end
             not_ok: value("not_ok") as u64,
             wrong_body: value("wrong_body") as u64,
             socket_errors: value("socket_errors") as u64,
+            cpu,
         }
     }
 }
 
+/// CPU time this process (every server in it, not `wrk`) has used so far, from
+/// `/proc/self/stat` on Linux (in clock ticks, 100 a second); `None` elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses: utime and stime are
+    // the 14th and 15th fields of the line, so the 12th and 13th of these.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn print_table(results: &[Measured]) {
     let plain = results[0].per_second();
-    println!("\n| server | requests/s | p50 | p99 | × plain |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("\n| server | requests/s | p50 | p99 | × plain | server CPU per request |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for result in results {
+        let cpu = result
+            .cpu_per_request_us()
+            .map_or_else(|| "n/a".to_owned(), |us| format!("{us:.1} µs"));
         println!(
-            "| {} | {} | {:.2} ms | {:.2} ms | {:.2} |",
+            "| {} | {} | {:.2} ms | {:.2} ms | {:.2} | {cpu} |",
             result.name,
             thousands(result.per_second()),
             result.p50_us / 1000.0,
