@@ -5,7 +5,6 @@ use domain::invitation::SecretKey;
 use domain::services::{Clock, DomainServices};
 use domain::{AggregateKey, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
-use projections::directory;
 use projections::log::Metadata;
 use projections::permission::{Permissions, Viewer};
 use projections::projector::{Projector, ProjectorHandle};
@@ -86,10 +85,7 @@ impl AppState {
     /// The active person a session token belongs to. Anyone no longer active is no
     /// viewer, whatever their token says.
     pub async fn viewer(&self, token: &str) -> Result<Option<Viewer>, StoreError> {
-        let Some((account, person)) = self.sessions.resolve(token, self.clock.now()).await? else {
-            return Ok(None);
-        };
-        let record = directory::by_id(&self.db, account, person).await?;
+        let record = self.sessions.person(token, self.clock.now()).await?;
         Ok(record.as_ref().and_then(Viewer::from_record))
     }
 }

@@ -1,7 +1,7 @@
 //! Login sessions. The token is 256 random bits handed to the client once; only its
 //! SHA-256 is stored, so a copy of the database opens no session.
 
-use crate::directory::parse_id;
+use crate::directory::{self, PersonRecord};
 use crate::{Database, StoreError};
 use domain::{AccountId, PersonId, Timestamp};
 use rand::RngCore;
@@ -48,21 +48,28 @@ impl Sessions {
         Ok(token)
     }
 
-    /// Whose session this token opens, if it is known and not expired.
-    pub async fn resolve(
+    /// The person this token opens a session for, if the token is known and not
+    /// expired, as the people read model has them at this moment. Session and person
+    /// come in one query, asked on every request: a closed session, or a person who has
+    /// been dismissed or suspended, is refused on the very next request, on every server
+    /// of the deployment.
+    pub async fn person(
         &self,
         token: &str,
         now: Timestamp,
-    ) -> Result<Option<(AccountId, PersonId)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT account_id, person_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-        )
-        .bind(hash(token))
-        .bind(now.0)
-        .fetch_optional(&self.db.any)
-        .await?;
-        row.map(|row| Ok((parse_id(&row, "account_id")?, parse_id(&row, "person_id")?)))
-            .transpose()
+    ) -> Result<Option<PersonRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM sessions s
+               JOIN people p ON p.account_id = s.account_id AND p.person_id = s.person_id
+              WHERE s.token_hash = $1 AND s.expires_at > $2",
+            directory::columns_of_p()
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash(token))
+            .bind(now.0)
+            .fetch_optional(&self.db.any)
+            .await?;
+        row.as_ref().map(PersonRecord::from_row).transpose()
     }
 
     pub async fn close(&self, token: &str) -> Result<(), StoreError> {
@@ -71,5 +78,74 @@ impl Sessions {
             .execute(&self.db.any)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fresh_postgres, fresh_sqlite, NOW};
+
+    async fn join(db: &Database, account: AccountId, person: PersonId, status: &str) {
+        sqlx::query(
+            "INSERT INTO people (account_id, person_id, kind, status, email, first_name,
+                                 last_name, administrator, password_hash, joined_at)
+             VALUES ($1, $2, 'guest', $3, 'gus@client.test', 'Gus', 'Guest', 0, '', 0)",
+        )
+        .bind(account.to_string())
+        .bind(person.to_string())
+        .bind(status)
+        .execute(&db.any)
+        .await
+        .expect("insert a person");
+    }
+
+    async fn a_token_opens_its_person_until_it_expires_or_is_closed(db: Database) {
+        let sessions = Sessions::new(db.clone());
+        let account = AccountId::new_random();
+        let (gus, dora) = (PersonId::new_random(), PersonId::new_random());
+        join(&db, account, gus, "active").await;
+        join(&db, account, dora, "dismissed").await;
+        let token = sessions.open(account, gus, NOW).await.expect("open");
+
+        let record = sessions.person(&token, NOW).await.expect("look up");
+        let record = record.expect("the token opens Gus's session");
+        assert_eq!(
+            (record.account, record.id, record.active),
+            (account, gus, true)
+        );
+
+        // A dismissed person's session still names them, and as not active: no viewer.
+        let dismissed = sessions.open(account, dora, NOW).await.expect("open");
+        let record = sessions.person(&dismissed, NOW).await.expect("look up");
+        assert!(record.is_some_and(|record| record.id == dora && !record.active));
+
+        let expired = NOW.plus_days(SESSION_DAYS);
+        assert!(sessions
+            .person(&token, expired)
+            .await
+            .expect("look up")
+            .is_none());
+        assert!(sessions
+            .person("unknown", NOW)
+            .await
+            .expect("look up")
+            .is_none());
+        sessions.close(&token).await.expect("close");
+        assert!(sessions
+            .person(&token, NOW)
+            .await
+            .expect("look up")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn on_sqlite() {
+        a_token_opens_its_person_until_it_expires_or_is_closed(fresh_sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn on_postgres() {
+        a_token_opens_its_person_until_it_expires_or_is_closed(fresh_postgres().await).await;
     }
 }
