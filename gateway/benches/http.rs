@@ -74,10 +74,27 @@ fn main() {
         .enable_all()
         .build()
         .expect("build the tokio runtime");
-    runtime.block_on(run(wrk));
+    let (gateways, failed) = runtime.block_on(run(wrk));
+    // The gateways' projectors and senders stop with their runtime, before their
+    // PostgreSQL databases are dropped under them.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a runtime to clean up")
+        .block_on(async {
+            for gateway in gateways {
+                gateway.remove().await;
+            }
+        });
+    if failed {
+        std::process::exit(1);
+    }
 }
 
-async fn run(wrk: Wrk) {
+/// Measures every server; returns the gateways, to be removed once they have stopped,
+/// and whether any request failed.
+async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -123,19 +140,15 @@ async fn run(wrk: Wrk) {
     }
 
     print_table(&results);
-    for gateway in gateways {
-        gateway.remove().await;
+    let mut failed = false;
+    for result in results.iter().filter(|r| r.failures() > 0) {
+        eprintln!(
+            "FAILED: {}: {} responses not 200, {} without the task, {} socket errors",
+            result.name, result.not_ok, result.wrong_body, result.socket_errors
+        );
+        failed = true;
     }
-    let failed: Vec<&Measured> = results.iter().filter(|r| r.failures() > 0).collect();
-    if !failed.is_empty() {
-        for result in failed {
-            eprintln!(
-                "FAILED: {}: {} responses not 200, {} without the task, {} socket errors",
-                result.name, result.not_ok, result.wrong_body, result.socket_errors
-            );
-        }
-        std::process::exit(1);
-    }
+    (gateways, failed)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -319,7 +332,7 @@ impl Gateway {
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Store::Postgres { admin_url, name } = &self.store {
             if let Ok(mut connection) = sqlx::PgConnection::connect(admin_url).await {
-                // FORCE: the gateway in this process still holds connections.
+                // FORCE: in case a connection of the stopped gateway lingers.
                 let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
                     .execute(&mut connection)
                     .await;
