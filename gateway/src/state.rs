@@ -5,7 +5,6 @@ use domain::invitation::SecretKey;
 use domain::services::{Clock, DomainServices};
 use domain::{AggregateKey, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
-use projections::directory;
 use projections::log::Metadata;
 use projections::permission::{Permissions, Viewer};
 use projections::projector::{Projector, ProjectorHandle};
@@ -86,13 +85,13 @@ impl AppState {
     /// The active person a session token belongs to. Anyone no longer active is no
     /// viewer, whatever their token says.
     pub async fn viewer(&self, token: &str) -> Result<Option<Viewer>, StoreError> {
-        let Some(session) = self.sessions.resolve(token, self.clock.now()).await? else {
+        let Some((record, read_models_at)) = self.sessions.person(token, self.clock.now()).await?
+        else {
             return Ok(None);
         };
         // Another process may have applied a revocation this one has not heard of
         // yet; the permission checks of this request catch up to it first.
-        self.read_models.observe(session.read_models_at);
-        let record = directory::by_id(&self.db, session.account, session.person).await?;
-        Ok(record.as_ref().and_then(Viewer::from_record))
+        self.read_models.observe(read_models_at);
+        Ok(Viewer::from_record(&record))
     }
 }

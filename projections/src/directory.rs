@@ -32,6 +32,16 @@ pub struct PersonRecord {
 
 const COLUMNS: &str = "account_id, person_id, kind, status, email, first_name, last_name, administrator, password_hash, suspension_reason, access_expires_at, sponsor_id, joined_at";
 
+/// [`COLUMNS`] of `people` under the alias `p`, for a query that joins another table
+/// with columns of the same names.
+pub(crate) fn columns_of_p() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("p.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn parse_id<T: std::str::FromStr>(
     row: &AnyRow,
     column: &'static str,
@@ -44,7 +54,7 @@ pub(crate) fn parse_id<T: std::str::FromStr>(
 }
 
 impl PersonRecord {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let kind: String = row.try_get("kind")?;
         let status: String = row.try_get("status")?;
         let administrator: i16 = row.try_get("administrator")?;

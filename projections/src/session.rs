@@ -1,7 +1,7 @@
 //! Login sessions. The token is 256 random bits handed to the client once; only its
 //! SHA-256 is stored, so a copy of the database opens no session.
 
-use crate::directory::parse_id;
+use crate::directory::{self, PersonRecord};
 use crate::{Database, LogPosition, StoreError};
 use domain::{AccountId, PersonId, Timestamp};
 use rand::RngCore;
@@ -10,15 +10,6 @@ use sqlx::Row;
 
 /// How long a session lasts without a new login.
 pub const SESSION_DAYS: i64 = 14;
-
-/// A session a token opens.
-#[derive(Debug, Clone, Copy)]
-pub struct Session {
-    pub account: AccountId,
-    pub person: PersonId,
-    /// The read models' shared checkpoint when the session was looked up.
-    pub read_models_at: LogPosition,
-}
 
 #[derive(Clone)]
 pub struct Sessions {
@@ -58,33 +49,35 @@ impl Sessions {
         Ok(token)
     }
 
-    /// Whose session this token opens, if it is known and not expired, and where the
-    /// read models stood when it was asked (read in the same statement, so it costs no
-    /// extra round trip): a request must not be judged on older facts than those,
-    /// whichever process applied them.
-    pub async fn resolve(
+    /// The person this token opens a session for, if the token is known and not
+    /// expired, as the people read model has them at this moment, and where the read
+    /// models stood then. One query, asked on every request: a closed session, or a
+    /// person who has been dismissed or suspended, is refused on the very next request
+    /// on every server of the deployment; and the request's permission checks catch up
+    /// to that position first, whichever process applied the change.
+    pub async fn person(
         &self,
         token: &str,
         now: Timestamp,
-    ) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(
-            "SELECT s.account_id, s.person_id, c.tx, c.position
-               FROM sessions s LEFT JOIN checkpoints c ON c.name = 'read_models'
+    ) -> Result<Option<(PersonRecord, LogPosition)>, StoreError> {
+        let sql = format!(
+            "SELECT {}, c.tx, c.position FROM sessions s
+               JOIN people p ON p.account_id = s.account_id AND p.person_id = s.person_id
+               LEFT JOIN checkpoints c ON c.name = 'read_models'
               WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(hash(token))
-        .bind(now.0)
-        .fetch_optional(&self.db.any)
-        .await?;
+            directory::columns_of_p()
+        );
+        let row = sqlx::query(&sql)
+            .bind(hash(token))
+            .bind(now.0)
+            .fetch_optional(&self.db.any)
+            .await?;
         row.map(|row| {
-            Ok(Session {
-                account: parse_id(&row, "account_id")?,
-                person: parse_id(&row, "person_id")?,
-                read_models_at: LogPosition {
-                    tx: row.try_get::<Option<i64>, _>("tx")?.unwrap_or(0),
-                    position: row.try_get::<Option<i64>, _>("position")?.unwrap_or(0),
-                },
-            })
+            let at = LogPosition {
+                tx: row.try_get::<Option<i64>, _>("tx")?.unwrap_or(0),
+                position: row.try_get::<Option<i64>, _>("position")?.unwrap_or(0),
+            };
+            Ok((PersonRecord::from_row(&row)?, at))
         })
         .transpose()
     }
@@ -129,5 +122,74 @@ impl Sessions {
             .execute(&self.db.any)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{fresh_postgres, fresh_sqlite, NOW};
+
+    async fn join(db: &Database, account: AccountId, person: PersonId, status: &str) {
+        sqlx::query(
+            "INSERT INTO people (account_id, person_id, kind, status, email, first_name,
+                                 last_name, administrator, password_hash, joined_at)
+             VALUES ($1, $2, 'guest', $3, 'gus@client.test', 'Gus', 'Guest', 0, '', 0)",
+        )
+        .bind(account.to_string())
+        .bind(person.to_string())
+        .bind(status)
+        .execute(&db.any)
+        .await
+        .expect("insert a person");
+    }
+
+    async fn a_token_opens_its_person_until_it_expires_or_is_closed(db: Database) {
+        let sessions = Sessions::new(db.clone());
+        let account = AccountId::new_random();
+        let (gus, dora) = (PersonId::new_random(), PersonId::new_random());
+        join(&db, account, gus, "active").await;
+        join(&db, account, dora, "dismissed").await;
+        let token = sessions.open(account, gus, NOW).await.expect("open");
+
+        let record = sessions.person(&token, NOW).await.expect("look up");
+        let (record, _) = record.expect("the token opens Gus's session");
+        assert_eq!(
+            (record.account, record.id, record.active),
+            (account, gus, true)
+        );
+
+        // A dismissed person's session still names them, and as not active: no viewer.
+        let dismissed = sessions.open(account, dora, NOW).await.expect("open");
+        let record = sessions.person(&dismissed, NOW).await.expect("look up");
+        assert!(record.is_some_and(|(record, _)| record.id == dora && !record.active));
+
+        let expired = NOW.plus_days(SESSION_DAYS);
+        assert!(sessions
+            .person(&token, expired)
+            .await
+            .expect("look up")
+            .is_none());
+        assert!(sessions
+            .person("unknown", NOW)
+            .await
+            .expect("look up")
+            .is_none());
+        sessions.close(&token).await.expect("close");
+        assert!(sessions
+            .person(&token, NOW)
+            .await
+            .expect("look up")
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn on_sqlite() {
+        a_token_opens_its_person_until_it_expires_or_is_closed(fresh_sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn on_postgres() {
+        a_token_opens_its_person_until_it_expires_or_is_closed(fresh_postgres().await).await;
     }
 }

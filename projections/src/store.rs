@@ -36,6 +36,11 @@ pub(crate) enum Native {
 impl Database {
     /// Connects to `url` (`postgres://…` or `sqlite://…`; a SQLite file is created if
     /// missing) and brings the schema up to date.
+    ///
+    /// A SQLite connection is not tested before each use: it is a file opened in this
+    /// process, which does not hang up, and sqlx's test is a round trip to the
+    /// connection's own thread, as dear as the query it precedes. A PostgreSQL
+    /// connection is, since the server may have closed it.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, native) =
@@ -56,6 +61,7 @@ impl Database {
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -68,6 +74,7 @@ impl Database {
                 Backend::Postgres => 16,
                 Backend::Sqlite => 8,
             })
+            .test_before_acquire(backend == Backend::Postgres)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
