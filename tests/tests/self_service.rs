@@ -48,10 +48,19 @@ async fn configure_link(app: &App, admin: &Auth, approval_required: bool, free: 
         "/configureRegistrationLink",
     );
     assert_eq!(payload["link"]["enabled"], true, "{payload}");
-    payload["link"]["url"]
+    let url = payload["link"]["url"]
         .as_str()
         .unwrap_or_else(|| panic!("the link has a URL: {payload}"))
-        .to_owned()
+        .to_owned();
+    let asked = app
+        .graphql(admin, "{ registrationLink { url enabled } }", json!({}))
+        .await;
+    assert_eq!(
+        asked["data"]["registrationLink"]["url"],
+        url.as_str(),
+        "{asked}"
+    );
+    url
 }
 
 /// Opens the registration link, fills in the form and submits it.

@@ -51,6 +51,7 @@ pub struct Query(
     invitation::InvitationQuery,
     activity::ActivityQuery,
     account::AccountQuery,
+    registration::RegistrationQuery,
     workgroup::WorkgroupQuery,
 );
 

@@ -1,6 +1,6 @@
 //! The account's registration link and the approval of the registrations made through
-//! it, for administrators. (`configureRegistrationLink` also answers with the current
-//! link: a `registrationLink` query belongs in `query.rs`.)
+//! it, for administrators. Registrations waiting for approval are in the invited list
+//! (`invitations`, status `AWAITING_APPROVAL`).
 //!
 //! The link itself is served by `pages::registration`; approving joins the person the
 //! same way accepting an invitation does (`joining`).
@@ -157,6 +157,23 @@ async fn account_of(state: &AppState, viewer: &Viewer) -> Result<AccountRecord, 
 }
 
 const ADMINISTRATORS_ONLY: &str = "only administrators manage registration through the link";
+
+#[derive(Default)]
+pub struct RegistrationQuery;
+
+#[Object]
+impl RegistrationQuery {
+    /// The account's registration link and how it lets people in. Administrators only.
+    async fn registration_link(&self, ctx: &Context<'_>) -> Result<RegistrationLink, ApiError> {
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        if !state.permissions.may_administer(viewer) {
+            return Err(ApiError::Forbidden(ADMINISTRATORS_ONLY));
+        }
+        let record = account_of(state, viewer).await?;
+        link_of(ctx, viewer.account, &record)
+    }
+}
 
 #[Object]
 impl RegistrationMutation {
