@@ -1,5 +1,6 @@
 use crate::render::{self, Email};
 use cqrs_es::Aggregate;
+use domain::account::{Account, AccountEvent};
 use domain::invitation::{Approval, Invitation, InvitationEvent, Link, SecretKey};
 use domain::person::{Person, PersonEvent};
 use domain::task::{Task, TaskEvent};
@@ -32,6 +33,7 @@ impl Projection for Outbox {
             Invitation::TYPE => self.invitation_emails(tx, account, event).await?,
             Task::TYPE => task_change_emails(tx, account, event).await?,
             Person::TYPE => self.password_reset_emails(tx, account, event).await?,
+            Account::TYPE => trial_emails(tx, account, event).await?,
             _ => Vec::new(),
         };
         for email in emails {
@@ -214,6 +216,31 @@ async fn registration_decided(
             approved,
         },
     )])
+}
+
+/// The trial's warnings and its end, to every active administrator: they are the ones
+/// who can choose a plan before extranet users and guests are locked out.
+async fn trial_emails(
+    tx: &mut Tx,
+    account: AccountId,
+    event: &StoredEvent,
+) -> Result<Vec<Email>, StoreError> {
+    let ending = match event.decode::<AccountEvent>()? {
+        AccountEvent::TrialEndingSoon { days_left, ends_at } => Some((days_left, ends_at)),
+        AccountEvent::TrialExpired => None,
+        _ => return Ok(Vec::new()),
+    };
+    Ok(administrators(tx, account)
+        .await?
+        .iter()
+        .map(|admin| {
+            render::trial(&render::Trial {
+                to: &admin.email,
+                first_name: &admin.first_name,
+                ending: ending.map(|(days, at)| (days, render::utc(at.0))),
+            })
+        })
+        .collect())
 }
 
 /// The account's active administrators, who decide on registrations.

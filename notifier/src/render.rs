@@ -178,6 +178,40 @@ pub fn registration_decided(m: &RegistrationDecided<'_>) -> Email {
     }
 }
 
+pub struct Trial<'a> {
+    pub to: &'a str,
+    pub first_name: &'a str,
+    /// Days left and the end date, for a warning; none once it has ended.
+    pub ending: Option<(u32, String)>,
+}
+
+pub fn trial(m: &Trial<'_>) -> Email {
+    let (subject, text) = match &m.ending {
+        Some((days, at)) => (
+            format!(
+                "Your trial ends in {days} day{}",
+                if *days == 1 { "" } else { "s" }
+            ),
+            format!(
+                "Your workspace's trial ends on {at}. Choose a paid plan before then, or\n\
+                 extranet users and guests lose access until you do. Employees keep working.\n"
+            ),
+        ),
+        None => (
+            "Your trial has ended".to_string(),
+            "Your workspace's trial has ended without a paid plan, so extranet users and\n\
+             guests can no longer log in. Choose a paid plan and they are let back in at\n\
+             once, with everything as they left it.\n"
+                .to_string(),
+        ),
+    };
+    Email {
+        to: m.to.to_string(),
+        subject,
+        body: format!("Hello {},\n\n{text}", m.first_name),
+    }
+}
+
 /// A date for people to read: `2026-12-02 13:05 UTC`.
 pub fn utc(millis: i64) -> String {
     let secs = millis.div_euclid(1000);
