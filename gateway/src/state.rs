@@ -1,9 +1,10 @@
 //! What every request handler shares.
 
 use cqrs_es::Aggregate;
+use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::SecretKey;
 use domain::services::{Clock, DomainServices};
-use domain::{AggregateKey, PersonId};
+use domain::{AccountId, AggregateKey, Email, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
 use projections::log::Metadata;
 use projections::permission::{Permissions, Viewer};
@@ -15,6 +16,15 @@ use std::sync::Arc;
 
 /// How long a mutation waits for the read models to include its events.
 const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How claiming an address for a person went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The address is the person's now (or already was).
+    Theirs,
+    /// Someone else in the account has it.
+    TakenByOther,
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -80,6 +90,43 @@ impl AppState {
             );
         }
         Ok(())
+    }
+
+    /// Claims `email` for `person`: one current person per address in an account, and
+    /// racing claims meet on the address's own stream.
+    pub async fn claim_email(
+        &self,
+        account: AccountId,
+        email: &Email,
+        person: PersonId,
+        actor: Option<PersonId>,
+    ) -> Result<Claim, CommandError<EmailClaimError>> {
+        let claim = EmailClaimCommand::Claim {
+            email: email.clone(),
+            person,
+        };
+        let key = EmailClaim::key(account, email, &self.secrets);
+        match self.execute::<EmailClaim>(key, claim, actor).await {
+            Ok(()) => Ok(Claim::Theirs),
+            Err(CommandError::Refused(EmailClaimError::Taken { .. })) => Ok(Claim::TakenByOther),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gives back an address claimed for something that then failed; a failure here
+    /// is logged, not returned, since the caller is already answering with the first.
+    pub async fn give_back_email(
+        &self,
+        account: AccountId,
+        email: &Email,
+        person: PersonId,
+        actor: Option<PersonId>,
+    ) {
+        let release = EmailClaimCommand::Release { person };
+        let key = EmailClaim::key(account, email, &self.secrets);
+        if let Err(error) = self.execute::<EmailClaim>(key, release, actor).await {
+            tracing::warn!(%error, %person, "an address claimed for a change that failed was not given back");
+        }
     }
 
     /// The active person a session token belongs to. Anyone no longer active is no

@@ -8,14 +8,13 @@ use super::page;
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{time, Person, PersonStatus, UserError};
 use crate::password;
+use crate::state::Claim;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use domain::account::{Account, AccountCommand};
-use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
 use domain::{AggregateKey, Email, PersonId, PersonName, Timestamp};
-use projections::commands::CommandError;
 use projections::permission::{Explanation, Viewer};
 use projections::{directory, history};
 
@@ -147,17 +146,12 @@ impl PeopleMutation {
             Err(e) => return Ok(PersonPayload::refused(e.user_error())),
         };
         // One current person per address: the claim is where racing changes meet.
-        let claim = EmailClaimCommand::Claim {
-            email: email.clone(),
-            person: viewer.person,
-        };
-        let key = EmailClaim::key(viewer.account, &email, &state.secrets);
         match state
-            .execute::<EmailClaim>(key, claim, Some(viewer.person))
+            .claim_email(viewer.account, &email, viewer.person, Some(viewer.person))
             .await
         {
-            Ok(()) => {}
-            Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
+            Ok(Claim::Theirs) => {}
+            Ok(Claim::TakenByOther) => {
                 return Ok(PersonPayload::refused(UserError::new(
                     &["input", "email"],
                     format!("{email} already belongs to a person of this account"),
@@ -202,17 +196,12 @@ impl PeopleMutation {
         let Ok(email) = Email::parse(&record.email) else {
             return administer(ctx, &input.person_id, PersonCommand::Reinstate).await;
         };
-        let claim = EmailClaimCommand::Claim {
-            email: email.clone(),
-            person,
-        };
-        let claim_key = EmailClaim::key(viewer.account, &email, &state.secrets);
         match state
-            .execute::<EmailClaim>(claim_key, claim, Some(viewer.person))
+            .claim_email(viewer.account, &email, person, Some(viewer.person))
             .await
         {
-            Ok(()) => {}
-            Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
+            Ok(Claim::Theirs) => {}
+            Ok(Claim::TakenByOther) => {
                 return Ok(PersonPayload::refused(UserError::new(
                     &["input", "personId"],
                     format!("{email} belongs to someone else in this account now"),
@@ -233,13 +222,9 @@ impl PeopleMutation {
             .execute::<Account>(account_key, seat, Some(viewer.person))
             .await
         {
-            let release = EmailClaimCommand::Release { person };
-            if let Err(error) = state
-                .execute::<EmailClaim>(claim_key, release, Some(viewer.person))
-                .await
-            {
-                tracing::warn!(%error, %person, "an address claimed for a reinstatement that failed was not freed");
-            }
+            state
+                .give_back_email(viewer.account, &email, person, Some(viewer.person))
+                .await;
             return Ok(PersonPayload::refused(refusal(e)?));
         }
         administer(ctx, &input.person_id, PersonCommand::Reinstate).await

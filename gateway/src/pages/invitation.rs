@@ -6,11 +6,11 @@ use crate::auth::session_cookie;
 use crate::joining::{self, JoinError, Newcomer};
 use crate::password;
 use crate::rate_limit::{Attempt, ClientIp};
+use crate::state::Claim;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::{Invitation, InvitationCommand, InvitationError, InvitationState};
 use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonName};
 use projections::commands::CommandError;
@@ -277,22 +277,12 @@ async fn accept_inner(
 
     // The address becomes this person's before anything else happens: if someone
     // current already has it, the invitation stays unused.
-    let claim = EmailClaimCommand::Claim {
-        email: email.clone(),
-        person: record.person,
-    };
     match state
-        .execute::<EmailClaim>(
-            EmailClaim::key(account, &email, &state.secrets),
-            claim,
-            Some(record.person),
-        )
+        .claim_email(account, &email, record.person, Some(record.person))
         .await
     {
-        Ok(()) => {}
-        Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
-            return Err(dead(Dead::EmailTaken))
-        }
+        Ok(Claim::Theirs) => {}
+        Ok(Claim::TakenByOther) => return Err(dead(Dead::EmailTaken)),
         Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
         Err(e) => return Err(dead(internal(e))),
     }

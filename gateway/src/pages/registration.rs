@@ -11,12 +11,12 @@ use crate::joining::{self, JoinError, Newcomer};
 use crate::password;
 use crate::rate_limit::{Attempt, ClientIp};
 use crate::state::AppState;
+use crate::state::Claim;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
 use domain::account::{Account, AccountCommand};
-use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::{Approval, Invitation, InvitationCommand, Link};
 use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonId, PersonName};
 use projections::accounts::{self, AccountRecord};
@@ -277,32 +277,19 @@ async fn register_inner(
     // The address is theirs from now on, even while they wait for approval, so that
     // two registrations for one address cannot both be let in; a rejection gives it
     // back (the reactor).
-    let claim = EmailClaimCommand::Claim {
-        email: email.clone(),
-        person,
-    };
-    let claim_key = EmailClaim::key(account, &email, &state.secrets);
     match state
-        .execute::<EmailClaim>(claim_key, claim, Some(person))
+        .claim_email(account, &email, person, Some(person))
         .await
     {
-        Ok(()) => {}
-        Err(CommandError::Refused(EmailClaimError::Taken { .. })) => {
+        Ok(Claim::Theirs) => {}
+        Ok(Claim::TakenByOther) => {
             errors.email = Some(EMAIL_TAKEN.to_string());
             return Err(refused(&record, &form, &errors));
         }
         Err(CommandError::Conflict) => return Err(busy()),
         Err(e) => return Err(html::internal("claiming an address", e)),
     }
-    let release_claim = || async {
-        let release = EmailClaimCommand::Release { person };
-        if let Err(error) = state
-            .execute::<EmailClaim>(claim_key, release, Some(person))
-            .await
-        {
-            tracing::warn!(%error, %person, "an address claimed for a registration that failed was not given back");
-        }
-    };
+    let release_claim = || state.give_back_email(account, &email, person, Some(person));
 
     // A place under the plan's limit, as for anyone invited.
     let seat = AccountCommand::TakeSeat {
