@@ -84,29 +84,11 @@ pub async fn of_person(
     after: Option<&TaskCursor>,
     limit: i64,
 ) -> Result<Vec<TaskRecord>, StoreError> {
-    let (after_at, after_id) = match after {
-        Some(c) => (c.created_at, c.id.to_string()),
-        None => (i64::MIN, String::new()),
-    };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM tasks t
-          WHERE t.account_id = $1
-            AND (t.creator_id = $2 OR EXISTS (
-                 SELECT 1 FROM task_roles r
-                  WHERE r.account_id = t.account_id AND r.task_id = t.task_id AND r.person_id = $2))
-            AND (t.created_at > $3 OR (t.created_at = $3 AND t.task_id > $4))
-          ORDER BY t.created_at, t.task_id
-          LIMIT $5"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(account.to_string())
-        .bind(person.to_string())
-        .bind(after_at)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&db.any)
-        .await?;
-    rows.iter().map(TaskRecord::from_row).collect()
+    let theirs = "(t.creator_id = $2 OR EXISTS (
+                   SELECT 1 FROM task_roles r
+                    WHERE r.account_id = t.account_id AND r.task_id = t.task_id
+                      AND r.person_id = $2))";
+    page(db, account, theirs, person.to_string(), after, limit).await
 }
 
 /// The tasks of a workgroup, a page at a time, oldest first.
@@ -117,20 +99,41 @@ pub async fn of_group(
     after: Option<&TaskCursor>,
     limit: i64,
 ) -> Result<Vec<TaskRecord>, StoreError> {
+    page(
+        db,
+        account,
+        "t.workgroup_id = $2",
+        group.to_string(),
+        after,
+        limit,
+    )
+    .await
+}
+
+/// A page of the account's tasks that meet `condition` (which may use `$2`, bound to
+/// `argument`), oldest first, after `after`.
+async fn page(
+    db: &Database,
+    account: AccountId,
+    condition: &str,
+    argument: String,
+    after: Option<&TaskCursor>,
+    limit: i64,
+) -> Result<Vec<TaskRecord>, StoreError> {
     let (after_at, after_id) = match after {
         Some(c) => (c.created_at, c.id.to_string()),
         None => (i64::MIN, String::new()),
     };
     let sql = format!(
         "SELECT {COLUMNS} FROM tasks t
-          WHERE t.account_id = $1 AND t.workgroup_id = $2
+          WHERE t.account_id = $1 AND {condition}
             AND (t.created_at > $3 OR (t.created_at = $3 AND t.task_id > $4))
           ORDER BY t.created_at, t.task_id
           LIMIT $5"
     );
     let rows = sqlx::query(&sql)
         .bind(account.to_string())
-        .bind(group.to_string())
+        .bind(argument)
         .bind(after_at)
         .bind(after_id)
         .bind(limit)
