@@ -67,6 +67,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// Where people reach this gateway, for the links it hands out.
     pub public_url: String,
+    /// The parse of each query text clients sent lately.
+    pub documents: graphql::ParsedDocuments,
 }
 
 /// The store and the domain services: all a command needs.
@@ -179,6 +181,7 @@ impl Application {
             http_metrics: http_metrics.clone(),
             limiter,
             public_url,
+            documents: graphql::ParsedDocuments::default(),
         };
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),

@@ -1,10 +1,10 @@
 //! The directory of people: who is who in an account, read from the `people` table.
 
 use crate::read_model::parse_label;
+use crate::row::RecordRow;
 use crate::{Database, StoreError};
 use domain::person::{PersonKind, PersonStatus};
 use domain::{AccountId, Email, PersonId};
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
 #[derive(Debug, Clone)]
@@ -43,10 +43,10 @@ pub(crate) fn columns_of_p() -> String {
 }
 
 pub(crate) fn parse_id<T: std::str::FromStr>(
-    row: &AnyRow,
+    row: &impl RecordRow,
     column: &'static str,
 ) -> Result<T, StoreError> {
-    let text: String = row.try_get(column)?;
+    let text: String = row.value(column)?;
     text.parse().map_err(|_| StoreError::UnknownValue {
         what: column,
         value: text,
@@ -54,27 +54,27 @@ pub(crate) fn parse_id<T: std::str::FromStr>(
 }
 
 impl PersonRecord {
-    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
-        let kind: String = row.try_get("kind")?;
-        let status: String = row.try_get("status")?;
-        let administrator: i16 = row.try_get("administrator")?;
+    pub(crate) fn from_row(row: &impl RecordRow) -> Result<Self, StoreError> {
+        let kind: String = row.value("kind")?;
+        let status: String = row.value("status")?;
+        let administrator: i16 = row.value("administrator")?;
         Ok(Self {
             account: parse_id(row, "account_id")?,
             id: parse_id(row, "person_id")?,
             kind: parse_label("person kind", &kind)?,
             active: status == "active",
             dismissed: status == "dismissed",
-            email: row.try_get("email")?,
-            first_name: row.try_get("first_name")?,
-            last_name: row.try_get("last_name")?,
+            email: row.value("email")?,
+            first_name: row.value("first_name")?,
+            last_name: row.value("last_name")?,
             administrator: administrator != 0,
-            password_hash: row.try_get("password_hash")?,
-            suspension_reason: row.try_get("suspension_reason")?,
-            access_expires_at: row.try_get("access_expires_at")?,
+            password_hash: row.value("password_hash")?,
+            suspension_reason: row.value("suspension_reason")?,
+            access_expires_at: row.value("access_expires_at")?,
             sponsor: row
-                .try_get::<Option<String>, _>("sponsor_id")?
+                .value::<Option<String>>("sponsor_id")?
                 .and_then(|id| id.parse().ok()),
-            joined_at: row.try_get("joined_at")?,
+            joined_at: row.value("joined_at")?,
             status,
         })
     }

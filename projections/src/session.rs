@@ -2,11 +2,12 @@
 //! SHA-256 is stored, so a copy of the database opens no session.
 
 use crate::directory::{self, PersonRecord};
+use crate::row::RecordRow;
 use crate::{Database, LogPosition, StoreError};
 use domain::{AccountId, PersonId, Timestamp};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use std::sync::LazyLock;
 
 /// How long a session lasts without a new login.
 pub const SESSION_DAYS: i64 = 14;
@@ -18,6 +19,25 @@ pub struct Sessions {
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The session's person, and where the read models stood: see [`Sessions::person`].
+static PERSON_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, c.tx, c.position FROM sessions s
+           JOIN people p ON p.account_id = s.account_id AND p.person_id = s.person_id
+           LEFT JOIN checkpoints c ON c.name = 'read_models'
+          WHERE s.token_hash = $1 AND s.expires_at > $2",
+        directory::columns_of_p()
+    )
+});
+
+fn person_and_position(row: &impl RecordRow) -> Result<(PersonRecord, LogPosition), StoreError> {
+    let at = LogPosition {
+        tx: row.value::<Option<i64>>("tx")?.unwrap_or(0),
+        position: row.value::<Option<i64>>("position")?.unwrap_or(0),
+    };
+    Ok((PersonRecord::from_row(row)?, at))
 }
 
 impl Sessions {
@@ -60,26 +80,18 @@ impl Sessions {
         token: &str,
         now: Timestamp,
     ) -> Result<Option<(PersonRecord, LogPosition)>, StoreError> {
-        let sql = format!(
-            "SELECT {}, c.tx, c.position FROM sessions s
-               JOIN people p ON p.account_id = s.account_id AND p.person_id = s.person_id
-               LEFT JOIN checkpoints c ON c.name = 'read_models'
-              WHERE s.token_hash = $1 AND s.expires_at > $2",
-            directory::columns_of_p()
-        );
-        let row = sqlx::query(&sql)
-            .bind(hash(token))
+        let token = hash(token);
+        if let Some(inline) = &self.db.inline {
+            return inline.row(&PERSON_OF_SESSION, (token, now.0), |row| {
+                person_and_position(row)
+            });
+        }
+        let row = sqlx::query(&PERSON_OF_SESSION)
+            .bind(token)
             .bind(now.0)
             .fetch_optional(&self.db.any)
             .await?;
-        row.map(|row| {
-            let at = LogPosition {
-                tx: row.try_get::<Option<i64>, _>("tx")?.unwrap_or(0),
-                position: row.try_get::<Option<i64>, _>("position")?.unwrap_or(0),
-            };
-            Ok((PersonRecord::from_row(&row)?, at))
-        })
-        .transpose()
+        row.as_ref().map(person_and_position).transpose()
     }
 
     /// Ends every session of a person but the one `keep` opens (after a password
@@ -185,6 +197,15 @@ mod tests {
 
     #[tokio::test]
     async fn on_sqlite() {
+        let db = fresh_sqlite().await;
+        assert!(db.inline.is_some(), "a SQLite file is read on the calling thread");
+        a_token_opens_its_person_until_it_expires_or_is_closed(db).await;
+    }
+
+    #[tokio::test]
+    async fn on_sqlite_through_sqlx() {
+        let mut db = fresh_sqlite().await;
+        db.inline = None;
         a_token_opens_its_person_until_it_expires_or_is_closed(fresh_sqlite().await).await;
     }
 

@@ -1,9 +1,11 @@
+use crate::inline::InlineReader;
 use crate::StoreError;
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AnyPool, PgPool, SqlitePool};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database holds the log and the read models.
@@ -25,6 +27,8 @@ pub struct Database {
     pub backend: Backend,
     pub any: AnyPool,
     native: Native,
+    /// On SQLite, the reads every request makes, on the calling thread.
+    pub(crate) inline: Option<Arc<InlineReader>>,
 }
 
 #[derive(Clone)]
@@ -43,6 +47,7 @@ impl Database {
     /// connection is, since the server may have closed it.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
+        let mut inline = None;
         let (backend, native) =
             if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 let pool = PgPoolOptions::new()
@@ -59,12 +64,16 @@ impl Database {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10));
+                let file = options.get_filename().to_owned();
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .test_before_acquire(false)
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                if sqlite_path(url).is_some() && !url.contains("mode=memory") {
+                    inline = Some(Arc::new(InlineReader::open(&file)?));
+                }
                 (Backend::Sqlite, Native::Sqlite(pool))
             } else {
                 return Err(StoreError::UnsupportedUrl(url.to_string()));
@@ -82,6 +91,7 @@ impl Database {
             backend,
             any,
             native,
+            inline,
         })
     }
 
@@ -141,6 +151,8 @@ impl Database {
             backend,
             any,
             native,
+            // A view is for projections, never asked a request's reads.
+            inline: None,
         })
     }
 

@@ -2,11 +2,11 @@
 
 use crate::directory::parse_id;
 use crate::read_model::parse_label;
+use crate::row::RecordRow;
 use crate::{Database, StoreError};
 use domain::task::TaskStatus;
 use domain::{AccountId, PersonId, TaskId, WorkgroupId};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
@@ -40,15 +40,15 @@ impl TaskCursor {
 }
 
 impl TaskRecord {
-    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
-        let status: String = row.try_get("status")?;
+    fn from_row(row: &impl RecordRow) -> Result<Self, StoreError> {
+        let status: String = row.value("status")?;
         Ok(Self {
             id: parse_id(row, "task_id")?,
-            title: row.try_get("title")?,
-            description: row.try_get("description")?,
+            title: row.value("title")?,
+            description: row.value("description")?,
             status: parse_label("task status", &status)?,
             creator: parse_id(row, "creator_id")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.value("created_at")?,
         })
     }
 
@@ -60,15 +60,39 @@ impl TaskRecord {
     }
 }
 
-const COLUMNS: &str = "t.task_id, t.title, t.description, t.status, t.creator_id, t.created_at";
+macro_rules! columns {
+    () => {
+        "t.task_id, t.title, t.description, t.status, t.creator_id, t.created_at"
+    };
+}
+const COLUMNS: &str = columns!();
+const BY_ID: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM tasks t WHERE t.account_id = $1 AND t.task_id = $2"
+);
+
+/// One task, as a request reads it: on the calling thread on SQLite
+/// ([`crate::inline`]).
+pub async fn by_id(
+    db: &Database,
+    account: AccountId,
+    task: TaskId,
+) -> Result<Option<TaskRecord>, StoreError> {
+    match &db.inline {
+        Some(inline) => inline.row(BY_ID, (account.to_string(), task.to_string()), |row| {
+            TaskRecord::from_row(row)
+        }),
+        None => get(&db.any, account, task).await,
+    }
+}
 
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     account: AccountId,
     task: TaskId,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks t WHERE t.account_id = $1 AND t.task_id = $2");
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(BY_ID)
         .bind(account.to_string())
         .bind(task.to_string())
         .fetch_optional(executor)

@@ -7,6 +7,7 @@ mod error;
 mod invitation;
 mod mutation;
 mod page;
+mod parsed;
 mod people;
 mod query;
 mod refusal;
@@ -18,6 +19,7 @@ mod workgroup;
 
 pub use context::RequestAuth;
 pub use error::ApiError;
+pub use parsed::ParsedDocuments;
 
 use crate::auth;
 use crate::config::Mode;
@@ -134,7 +136,8 @@ pub async fn handle(
     let auth = RequestAuth { viewer, token };
     let response = match request {
         BatchRequest::Single(request) => {
-            BatchResponse::Single(app.schema.execute(request.data(auth).data(client)).await)
+            let request = app.documents.prepare(request).data(auth).data(client);
+            BatchResponse::Single(app.schema.execute(request).await)
         }
         // One after another, as if sent in separate requests: async-graphql's
         // `execute_batch` would run them all at once, so the mutations of a batch would
@@ -142,7 +145,11 @@ pub async fn handle(
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
             for request in requests {
-                let request = request.data(auth.clone()).data(client);
+                let request = app
+                    .documents
+                    .prepare(request)
+                    .data(auth.clone())
+                    .data(client);
                 responses.push(app.schema.execute(request).await);
             }
             BatchResponse::Batch(responses)

@@ -162,7 +162,7 @@ impl TaskMutation {
         {
             return Ok(fail(refusal(e)?));
         }
-        let record = tasks::get(&state.db.any, viewer.account, task).await?;
+        let record = tasks::by_id(&state.db, viewer.account, task).await?;
         Ok(CreateTaskPayload {
             task: record.map(Task::from),
             user_errors: Vec::new(),
@@ -336,7 +336,7 @@ impl TaskMutation {
                 return Ok(fail(refusal(e)?));
             }
         }
-        let record = tasks::get(&state.db.any, viewer.account, task).await?;
+        let record = tasks::by_id(&state.db, viewer.account, task).await?;
         Ok(UpdateTaskPayload {
             task: record.map(Task::from),
             user_errors: Vec::new(),
@@ -437,7 +437,7 @@ async fn run_on_task(
             user_errors: vec![refusal(e)?],
         });
     }
-    let record = tasks::get(&state.db.any, viewer.account, task).await?;
+    let record = tasks::by_id(&state.db, viewer.account, task).await?;
     Ok(UpdateTaskPayload {
         task: record.map(Task::from),
         user_errors: Vec::new(),

@@ -33,7 +33,7 @@ impl TaskQuery {
         if !state.permissions.may_see_task(viewer, task).await? {
             return Err(ApiError::NotFound);
         }
-        let record = tasks::get(&state.db.any, viewer.account, task).await?;
+        let record = tasks::by_id(&state.db, viewer.account, task).await?;
         record.map(Task::from).ok_or(ApiError::NotFound)
     }
 

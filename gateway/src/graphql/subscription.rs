@@ -92,7 +92,7 @@ impl Subscription {
         if !state.permissions.may_see_task(&viewer, task).await? {
             return Err(ApiError::NotFound);
         }
-        let last = tasks::get(&state.db.any, viewer.account, task).await?;
+        let last = tasks::by_id(&state.db, viewer.account, task).await?;
         let changes = state.read_models.subscribe();
         Ok(stream::unfold(
             (state, token, last, changes, false),
@@ -121,7 +121,7 @@ impl Subscription {
                         let gone: async_graphql::Error = ApiError::NotFound.into();
                         return Some((Err(gone), (state, token, last, changes, true)));
                     };
-                    let now = tasks::get(&state.db.any, viewer.account, task).await.ok()?;
+                    let now = tasks::by_id(&state.db, viewer.account, task).await.ok()?;
                     if now != last {
                         last = now.clone();
                         if let Some(record) = now {
