@@ -4,6 +4,7 @@ mod account;
 mod activity;
 mod context;
 mod error;
+pub mod global_id;
 mod invitation;
 mod mutation;
 mod page;
