@@ -7,6 +7,7 @@ mod error;
 pub mod global_id;
 mod invitation;
 mod mutation;
+mod node;
 mod page;
 mod people;
 mod query;
@@ -48,6 +49,7 @@ pub struct Mutation(
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::TaskQuery,
+    node::NodeQuery,
     people::PeopleQuery,
     invitation::InvitationQuery,
     activity::ActivityQuery,
