@@ -269,7 +269,7 @@ impl Gateway {
         });
 
         let client = Client::new(address);
-        let account = created.account.to_string();
+        let account = gateway::graphql::global_id::id_of(created.account).0;
         let admin = client
             .graphql(
                 None,

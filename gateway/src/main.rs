@@ -1,6 +1,7 @@
 use clap::Parser;
 use gateway::app::Application;
 use gateway::config::{Cli, Command, LogFormat};
+use gateway::graphql::global_id::id_of;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -30,8 +31,11 @@ async fn main() -> ExitCode {
         Command::CreateAccount(args) => gateway::bootstrap::create_account(&cli.settings, args)
             .await
             .map(|created| {
-                println!("account {}", created.account);
-                println!("administrator {}", created.administrator);
+                // The API's ids, for `login` and for comparing with `viewer { id }`; the
+                // links' own form of the account (`/register/{uuid}`) last.
+                println!("account {}", id_of(created.account).as_str());
+                println!("administrator {}", id_of(created.administrator).as_str());
+                println!("account-in-links {}", created.account);
             })
             .map_err(|e| e.to_string()),
         Command::Serve => serve(cli.settings).await,

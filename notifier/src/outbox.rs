@@ -17,6 +17,9 @@ pub struct Outbox {
     /// Where the links in emails point: the gateway's public address.
     pub public_url: String,
     pub secrets: SecretKey,
+    /// How the API names a registration (what `approveRegistration` takes). The
+    /// gateway owns the API's ids; the notifier only writes them into emails.
+    pub registration_id: fn(InvitationId) -> String,
 }
 
 #[async_trait::async_trait]
@@ -125,7 +128,7 @@ impl Outbox {
                             admin_first_name: &admin.first_name,
                             registrant_name: &name.full(),
                             registrant_email: email.as_str(),
-                            registration_id: &id.to_string(),
+                            registration_id: &(self.registration_id)(id),
                         },
                     ));
                 }

@@ -64,6 +64,7 @@ async fn trial_mail_goes_to_administrators(db: Database) {
     let outbox = Outbox {
         public_url: "http://x".into(),
         secrets: services().secrets,
+        registration_id: |id| id.to_string(),
     };
     let (mail, _) = Projector::new(outbox, db.clone()).await.expect("projector");
     let mail = mail.behind(&leader);

@@ -226,8 +226,15 @@ impl HttpResponse {
 pub struct App {
     /// `http://127.0.0.1:<port>`, as the binary announced it.
     pub base_url: String,
+    /// The account's id as the API takes it (`login`'s `accountId`), as
+    /// `create-account` printed it.
     pub account_id: String,
-    /// The administrator's person id.
+    /// The account as the paths of its links name it: `/register/{this}`,
+    /// `/password-reset/{this}`, `/invitations/{this}/…`.
+    pub account_in_links: String,
+    /// The administrator's person id as the API gives it out (`viewer { id }`), as
+    /// `create-account` printed it: the binary's own encoding, so comparing it with
+    /// what GraphQL answers is meaningful.
     pub admin_id: String,
     pub admin_email: String,
     pub admin_password: String,
@@ -298,11 +305,12 @@ impl App {
                 .find_map(|line| line.strip_prefix(label)?.strip_prefix(' '))
                 .map(|id| id.trim().to_owned())
                 .unwrap_or_else(|| {
-                    panic!("create-account printed no `{label} <uuid>` line:\n{stdout}")
+                    panic!("create-account printed no `{label} <id>` line:\n{stdout}")
                 })
         };
         let account_id = printed("account");
         let admin_id = printed("administrator");
+        let account_in_links = printed("account-in-links");
 
         let (child, base_url) = serve(
             &binary,
@@ -317,6 +325,7 @@ impl App {
         App {
             base_url,
             account_id,
+            account_in_links,
             admin_id,
             admin_email,
             admin_password,

@@ -44,11 +44,13 @@
 
 mod app;
 mod form;
+mod ids;
 mod mail;
 mod story;
 
 pub use app::{App, Auth, Backend, HttpResponse, Peer, PostgresDatabase, SESSION_COOKIE};
 pub use form::{FormInput, HtmlForm};
+pub use ids::nonexistent_id;
 pub use mail::{ReceivedMail, SmtpSink};
 pub use story::{
     assert_no_user_errors, data, error_code, succeeded, user_error, AcceptancePage, CREATE_TASK,

@@ -25,6 +25,48 @@ async fn join(app: &App, smtp: &SmtpSink, email: &str, first: &str, last: &str) 
     Auth::Session(cookie)
 }
 
+/// Creates another account on `app`'s deployment, its administrator Olga, and returns
+/// her session.
+async fn other_account(app: &App) -> Auth {
+    let other = app
+        .run_command_with_env(
+            &[
+                "create-account",
+                "--name",
+                "Other",
+                "--admin-email",
+                "olga@other.test",
+                "--admin-first-name",
+                "Olga",
+                "--admin-last-name",
+                "Other",
+            ],
+            &[("EXTRANET_ADMIN_PASSWORD", PASSWORD)],
+        )
+        .await;
+    let other_account = String::from_utf8_lossy(&other.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("account ").map(str::to_owned))
+        .expect("create-account prints the account");
+    // Made by another process: the server follows the log within moments.
+    let mut token = None;
+    for _ in 0..100 {
+        let login = app
+            .graphql(
+                &Auth::Anonymous,
+                "mutation($input: LoginInput!) { login(input: $input) { token } }",
+                json!({ "input": { "accountId": other_account, "email": "olga@other.test", "password": PASSWORD } }),
+            )
+            .await;
+        token = data(login, "/login")["token"].as_str().map(str::to_owned);
+        if token.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Auth::Bearer(token.expect("Olga logs in to the other account"))
+}
+
 /// The ids of a connection's nodes at `path`.
 fn ids(response: &Value, path: &str) -> Vec<String> {
     data(response.clone(), path)["edges"]
@@ -164,43 +206,7 @@ async fn every_kind_of_person_gets_what_is_theirs_and_nothing_else() {
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
 
     // Another account entirely.
-    let other = app
-        .run_command_with_env(
-            &[
-                "create-account",
-                "--name",
-                "Other",
-                "--admin-email",
-                "olga@other.test",
-                "--admin-first-name",
-                "Olga",
-                "--admin-last-name",
-                "Other",
-            ],
-            &[("EXTRANET_ADMIN_PASSWORD", PASSWORD)],
-        )
-        .await;
-    let other_account = String::from_utf8_lossy(&other.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("account ").map(str::to_owned))
-        .expect("create-account prints the account");
-    // Made by another process: the server follows the log within moments.
-    let mut token = None;
-    for _ in 0..100 {
-        let login = app
-            .graphql(
-                &Auth::Anonymous,
-                "mutation($input: LoginInput!) { login(input: $input) { token } }",
-                json!({ "input": { "accountId": other_account, "email": "olga@other.test", "password": PASSWORD } }),
-            )
-            .await;
-        token = data(login, "/login")["token"].as_str().map(str::to_owned);
-        if token.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let olga = Auth::Bearer(token.expect("Olga logs in to the other account"));
+    let olga = other_account(&app).await;
 
     // People: each sees exactly whom the rules let them see.
     let mut everyone = vec![
@@ -735,7 +741,7 @@ async fn an_invitation_is_declined_by_its_link_alone() {
             json!({ "input": { "addresses": "nope@acme.test", "kind": "EMPLOYEE" } }),
         )
         .await;
-    let invitation = data(invited, "/invitePeople")["results"][0]["invitation"]["id"]
+    let api_id = data(invited, "/invitePeople")["results"][0]["invitation"]["id"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
@@ -744,16 +750,19 @@ async fn an_invitation_is_declined_by_its_link_alone() {
         .await
         .link()
         .expect("a link");
-    let secret = link
-        .split_once("secret=")
-        .map(|(_, s)| s.split('&').next().unwrap_or_default().to_owned())
+    // `…/invitations/{account}/{invitation}?secret={secret}`: everything comes from it.
+    let (path, secret) = link
+        .split_once("/invitations/")
+        .and_then(|(_, rest)| rest.split_once("?secret="))
         .expect("the link carries its secret");
-    let decline = "mutation($input: DeclineInvitationInput!) { declineInvitation(input: $input) { invitation { status } userErrors { code } } }";
+    let secret = secret.split('&').next().unwrap_or_default().to_owned();
+    let (account, invitation) = path.split_once('/').expect("account/invitation");
+    let decline = "mutation($input: DeclineInvitationInput!) { declineInvitation(input: $input) { invitation { id status } userErrors { code } } }";
     let forged = app
         .graphql(
             &Auth::Anonymous,
             decline,
-            json!({ "input": { "accountId": app.account_id, "invitationId": invitation, "secret": "0000" } }),
+            json!({ "input": { "accountId": account, "invitationId": invitation, "secret": "0000" } }),
         )
         .await;
     assert_eq!(
@@ -761,17 +770,30 @@ async fn an_invitation_is_declined_by_its_link_alone() {
         "INVALID_LINK",
         "{forged}"
     );
+    let by_api_id = app
+        .graphql(
+            &Auth::Anonymous,
+            decline,
+            json!({ "input": { "accountId": account, "invitationId": api_id, "secret": secret } }),
+        )
+        .await;
+    assert_eq!(
+        error_code(&by_api_id),
+        "NOT_FOUND",
+        "the link's ids, not the API's: {by_api_id}"
+    );
     let declined = app
         .graphql(
             &Auth::Anonymous,
             decline,
-            json!({ "input": { "accountId": app.account_id, "invitationId": invitation, "secret": secret } }),
+            json!({ "input": { "accountId": account, "invitationId": invitation, "secret": secret } }),
         )
         .await;
+    let answer = data(declined.clone(), "/declineInvitation");
+    assert_eq!(answer["invitation"]["status"], "DECLINED", "{declined}");
     assert_eq!(
-        data(declined.clone(), "/declineInvitation")["invitation"]["status"],
-        "DECLINED",
-        "{declined}"
+        answer["invitation"]["id"], api_id,
+        "the answer names the invitation by the API's id, not the link's"
     );
     let page = app.get(&link, &Auth::Anonymous).await;
     assert_ne!(
@@ -1080,4 +1102,140 @@ async fn reinstatement_takes_the_address_back_or_says_who_has_it() {
     assert_eq!(refused["userErrors"][0]["code"], "EMAIL_TAKEN", "{refused}");
     let people = app.graphql(&admin, PEOPLE, json!({})).await;
     assert!(people.to_string().contains(&second), "{people}");
+}
+
+const NODE: &str =
+    "query($id: ID!) { node(id: $id) { id ... on Task { title } ... on Person { firstName } } }";
+
+#[tokio::test]
+async fn ids_are_opaque_and_node_fetches_what_the_viewer_may_see_on_sqlite() {
+    ids_are_opaque_and_node_fetches_what_the_viewer_may_see(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn ids_are_opaque_and_node_fetches_what_the_viewer_may_see_on_postgres() {
+    ids_are_opaque_and_node_fetches_what_the_viewer_may_see(Backend::Postgres).await;
+}
+
+async fn ids_are_opaque_and_node_fetches_what_the_viewer_may_see(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(backend, &smtp).await;
+    let admin = app.login_admin().await;
+    let print_run = app.create_task(&admin, "Print run", None).await;
+    let pricing = app.create_task(&admin, "Pricing", None).await;
+    app.invite_guest(
+        &admin,
+        &print_run,
+        "gus@client.test",
+        "Gus",
+        "Guest",
+        "OBSERVER",
+    )
+    .await;
+    let gus = join(&app, &smtp, "gus@client.test", "Gus", "Guest").await;
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "emma@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let emma_id = data(invited, "/invitePeople")["results"][0]["invitation"]["personId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    join(&app, &smtp, "emma@acme.test", "Emma", "Employee").await;
+    let olga = other_account(&app).await;
+    let olga_task = app.create_task(&olga, "Their own", None).await;
+    let olga_id = data(
+        app.graphql(&olga, "{ viewer { id } }", json!({})).await,
+        "/viewer",
+    )["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Opaque: no id the API gives out is the store's UUID.
+    let gus_id = data(
+        app.graphql(&gus, "{ viewer { id } }", json!({})).await,
+        "/viewer",
+    )["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    for id in [
+        &print_run,
+        &gus_id,
+        &emma_id,
+        &app.admin_id,
+        &app.account_id,
+    ] {
+        assert!(!id.is_empty());
+        assert!(uuid::Uuid::parse_str(id).is_err(), "{id} is a UUID");
+    }
+
+    // The guest's own task, by its id alone, the same twice over and the same as
+    // `task(id:)` and `myTasks` name it.
+    let first = app.graphql(&gus, NODE, json!({ "id": print_run })).await;
+    let node = data(first.clone(), "/node");
+    assert_eq!(node["title"], "Print run", "{first}");
+    assert_eq!(node["id"], print_run.as_str(), "{first}");
+    let again = app.graphql(&gus, NODE, json!({ "id": print_run })).await;
+    assert_eq!(again, first, "the same id, the same answer");
+    let mine = app
+        .graphql(&gus, "{ myTasks { edges { node { id } } } }", json!({}))
+        .await;
+    assert_eq!(ids(&mine, "/myTasks"), vec![print_run.clone()]);
+    let shown = app.graphql(&gus, TASK, json!({ "id": print_run })).await;
+    assert_eq!(data(shown, "/task")["id"], print_run.as_str());
+    let admin_seen = app.graphql(&gus, NODE, json!({ "id": app.admin_id })).await;
+    assert_eq!(
+        data(admin_seen, "/node")["firstName"],
+        "Ada",
+        "the creator of the guest's task is one of its people"
+    );
+
+    // Everything else is "not found", exactly like an id of nothing and a malformed
+    // one: a task they are not on, another account's task and person, a person they
+    // may not see, an account, and a task's id asked for as a person.
+    let (code, message) =
+        e2e::graphql_error(&app.graphql(&gus, NODE, json!({ "id": "not-an-id" })).await)
+            .expect("a malformed id fails");
+    assert_eq!(code, "NOT_FOUND");
+    let unknown = e2e::nonexistent_id("Task");
+    let hidden = [
+        pricing.as_str(),
+        olga_task.as_str(),
+        olga_id.as_str(),
+        emma_id.as_str(),
+        app.account_id.as_str(),
+        unknown.as_str(),
+    ];
+    for id in hidden {
+        let response = app.graphql(&gus, NODE, json!({ "id": id })).await;
+        assert_eq!(
+            e2e::graphql_error(&response),
+            Some((code.clone(), message.clone())),
+            "node({id}) as the guest: {response}"
+        );
+        assert!(response["data"]["node"].is_null(), "{response}");
+    }
+    let as_person = app
+        .graphql(
+            &admin,
+            "query($id: ID!) { person(id: $id) { id } }",
+            json!({ "id": print_run }),
+        )
+        .await;
+    assert_eq!(
+        e2e::graphql_error(&as_person),
+        Some((code.clone(), message.clone())),
+        "a task's id names no person, even for the administrator: {as_person}"
+    );
+    let as_node = app.graphql(&admin, NODE, json!({ "id": emma_id })).await;
+    assert_eq!(
+        data(as_node, "/node")["firstName"],
+        "Emma",
+        "what the guest may not see, the administrator may"
+    );
 }

@@ -530,7 +530,7 @@ async fn the_pages_work_with_the_keyboard_alone() {
     browser
         .open(&format!(
             "{}/password-reset/{}",
-            app.base_url, app.account_id
+            app.base_url, app.account_in_links
         ))
         .await;
     browser.shot("reset-ask").await;

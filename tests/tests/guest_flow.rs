@@ -60,11 +60,11 @@ async fn run_guest_flow(backend: Backend) {
     let link = invitation
         .link()
         .unwrap_or_else(|| panic!("the invitation has a link:\n{text}"));
-    let invitation_path = format!("/invitations/{}/", app.account_id);
+    let invitation_path = format!("/invitations/{}/", app.account_in_links);
     assert!(
         link.starts_with(&format!("{}{invitation_path}", app.base_url)),
         "the link {link} points into account {} of {}",
-        app.account_id,
+        app.account_in_links,
         app.base_url
     );
     let (link_without_query, secret) = link
@@ -170,7 +170,7 @@ async fn run_guest_flow(backend: Backend) {
     // A task the guest may not see is indistinguishable from one that does not exist,
     // so a guest cannot probe for ids.
     let (hidden_code, hidden_message) = task_error(&app, guest, &pricing).await;
-    let nonexistent = uuid::Uuid::new_v4().to_string();
+    let nonexistent = e2e::nonexistent_id("Task");
     let (missing_code, missing_message) = task_error(&app, guest, &nonexistent).await;
     assert_eq!(hidden_code, "NOT_FOUND");
     assert_eq!(missing_code, "NOT_FOUND");
@@ -185,7 +185,7 @@ async fn run_guest_flow(backend: Backend) {
         .graphql(
             guest,
             "query Group($id: ID!) { workgroup(id: $id) { id name } }",
-            json!({ "id": uuid::Uuid::new_v4().to_string() }),
+            json!({ "id": e2e::nonexistent_id("Workgroup") }),
         )
         .await;
     assert_eq!(error_code(&group), "NOT_FOUND", "{group}");
@@ -206,7 +206,7 @@ async fn run_guest_flow(backend: Backend) {
         "the creator of the guest's task is one of its people"
     );
     let other_guest = invite_and_accept(&app, &admin, &smtp, &pricing, "ivy@supplier.test").await;
-    for hidden in [other_guest, uuid::Uuid::new_v4().to_string()] {
+    for hidden in [other_guest, e2e::nonexistent_id("Person")] {
         let response = app
             .graphql(
                 guest,

@@ -63,7 +63,7 @@ async fn what_an_administrator_is_refused() {
     let unknown_task = app
         .try_invite_guest(
             &admin,
-            &uuid::Uuid::new_v4().to_string(),
+            &e2e::nonexistent_id("Task"),
             GUEST_EMAIL,
             "Gus",
             "Guest",
@@ -132,7 +132,7 @@ async fn login_tells_nothing_about_who_exists() {
     let other_account = attempt(
         app.admin_email.clone(),
         "not the password",
-        uuid::Uuid::new_v4().to_string(),
+        e2e::nonexistent_id("Account"),
     )
     .await;
     let refusals: Vec<_> = [&wrong_password, &unknown_email, &other_account]

@@ -362,7 +362,7 @@ async fn a_password_reset_link_works_once_and_ends_every_other_session() {
     let page_answer = |email: &'static str| {
         let app = &app;
         async move {
-            let path = format!("/password-reset/{}", app.account_id);
+            let path = format!("/password-reset/{}", app.account_in_links);
             let response = app
                 .post_form(
                     &path,
@@ -517,7 +517,7 @@ async fn attempts_over_the_limit_for_one_address_are_refused_while_others_go_on(
     app.login("nia@partner.test", "nia's own passphrase").await;
 
     // The page answers 429 with how long to wait.
-    let path = format!("/password-reset/{}", app.account_id);
+    let path = format!("/password-reset/{}", app.account_in_links);
     let field = [("email".to_owned(), "nia@partner.test".to_owned())];
     for _ in 0..3 {
         let asked = app.post_form(&path, &field, &Auth::Anonymous).await;

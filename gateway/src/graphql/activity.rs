@@ -2,11 +2,13 @@
 
 use super::context::{follower_caught_up, state, viewer};
 use super::error::ApiError;
+use super::global_id::id_of;
 use super::page;
 use super::types::time;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
+use domain::{PersonId, TaskId};
 use projections::activity::{self, Entry};
 use projections::LogPosition;
 
@@ -37,13 +39,26 @@ impl From<Entry> for ActivityEntry {
     fn from(e: Entry) -> Self {
         Self {
             at: time(e.at.0),
-            workgroup_id: ID(e.workgroup.to_string()),
+            workgroup_id: id_of(e.workgroup),
             extranet: e.extranet,
-            actor_id: e.actor.map(|a| ID(a.to_string())),
+            actor_id: e.actor.map(id_of),
+            subject_id: subject_id(&e.kind, e.subject.as_deref()),
             kind: e.kind,
-            subject_id: e.subject.map(ID),
             detail: e.detail,
         }
+    }
+}
+
+/// The API's id of what an entry is about: the entry's kind says whether it is a
+/// person or a task. None for a kind that names nothing.
+fn subject_id(kind: &str, subject: Option<&str>) -> Option<ID> {
+    let subject = subject?;
+    match kind {
+        "member_added" | "member_removed" => subject.parse::<PersonId>().ok().map(id_of),
+        "task_created" | "task_changed" | "comment_added" => {
+            subject.parse::<TaskId>().ok().map(id_of)
+        }
+        _ => None,
     }
 }
 
@@ -72,5 +87,26 @@ impl ActivityQuery {
             |e| page::cursor(e.position.tx, e.position.position),
             ActivityEntry::from,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_is_named_by_the_id_of_its_kind() {
+        let task = TaskId::new_random();
+        let person = PersonId::new_random();
+        for kind in ["task_created", "task_changed", "comment_added"] {
+            assert_eq!(subject_id(kind, Some(&task.to_string())), Some(id_of(task)));
+        }
+        for kind in ["member_added", "member_removed"] {
+            assert_eq!(
+                subject_id(kind, Some(&person.to_string())),
+                Some(id_of(person))
+            );
+        }
+        assert_eq!(subject_id("group_created", None), None);
     }
 }

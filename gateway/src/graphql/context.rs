@@ -2,9 +2,8 @@
 
 use super::error::ApiError;
 use crate::state::AppState;
-use async_graphql::{Context, ID};
+use async_graphql::Context;
 use projections::permission::Viewer;
-use std::str::FromStr;
 
 /// Who is asking: set by the HTTP handler from the session token, if any.
 #[derive(Clone, Default)]
@@ -23,11 +22,6 @@ pub fn auth<'a>(ctx: &Context<'a>) -> &'a RequestAuth {
 
 pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
     auth(ctx).viewer.as_ref().ok_or(ApiError::Unauthenticated)
-}
-
-/// An id that does not even parse is as unknown as one that names nothing.
-pub fn parse_id<T: FromStr>(id: &ID) -> Result<T, ApiError> {
-    id.parse().map_err(|_| ApiError::NotFound)
 }
 
 /// Waits, five seconds at most, until `projection` (one that follows the read models,

@@ -1,8 +1,9 @@
 //! Invitations: inviting many people at once (a result per address), the "invited"
 //! list, resending a link and taking an invitation back.
 
-use super::context::{parse_id, state, viewer};
+use super::context::{state, viewer};
 use super::error::ApiError;
+use super::global_id::parse_id;
 use super::page;
 use super::refusal::refusal;
 use super::types::{Invitation, UserError, Workgroup};
@@ -13,6 +14,7 @@ use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand};
 use domain::person::PersonKind as DomainPersonKind;
 use domain::{AccountId, AggregateKey, InvitationId};
 use projections::{invitations, workgroups};
+use std::str::FromStr;
 
 #[derive(Default)]
 pub struct InvitationQuery;
@@ -73,12 +75,14 @@ pub struct InvitationInput {
     pub invitation_id: ID,
 }
 
-/// An invitation's link, as the person it was sent to has it.
+/// An invitation's link, as the person it was sent to has it: its path is
+/// `/invitations/{accountId}/{invitationId}`. These two are the link's own ids, not
+/// the ids the rest of the API gives out.
 #[derive(InputObject)]
 pub struct DeclineInvitationInput {
-    /// The account, from the link.
+    /// The account, as the link's path has it.
     pub account_id: ID,
-    /// The invitation, from the link.
+    /// The invitation, as the link's path has it.
     pub invitation_id: ID,
     /// The secret the link carries (its `secret` parameter).
     pub secret: String,
@@ -235,8 +239,8 @@ impl InvitationMutation {
         input: DeclineInvitationInput,
     ) -> Result<InvitationPayload, ApiError> {
         let state = state(ctx);
-        let account: AccountId = parse_id(&input.account_id)?;
-        let id: InvitationId = parse_id(&input.invitation_id)?;
+        let account: AccountId = from_link(&input.account_id)?;
+        let id: InvitationId = from_link(&input.invitation_id)?;
         if invitations::get(&state.db.any, account, id)
             .await?
             .is_none()
@@ -273,6 +277,13 @@ impl InvitationMutation {
     ) -> Result<InvitationPayload, ApiError> {
         change(ctx, &input.invitation_id, InvitationCommand::Revoke).await
     }
+}
+
+/// An id as a link carries it. Links name things by their plain UUIDs (the secret is
+/// signed over them, and links already sent must keep working), and the person who
+/// declines has nothing but the link. Garbage is as unknown as an unknown id.
+fn from_link<T: FromStr>(segment: &ID) -> Result<T, ApiError> {
+    segment.parse().map_err(|_| ApiError::NotFound)
 }
 
 /// Runs a sponsor's or administrator's command on an invitation.

@@ -4,8 +4,10 @@ mod account;
 mod activity;
 mod context;
 mod error;
+pub mod global_id;
 mod invitation;
 mod mutation;
+mod node;
 mod page;
 mod parsed;
 mod people;
@@ -49,6 +51,7 @@ pub struct Mutation(
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::TaskQuery,
+    node::NodeQuery,
     people::PeopleQuery,
     invitation::InvitationQuery,
     activity::ActivityQuery,

@@ -1,5 +1,6 @@
-use super::context::{parse_id, state, viewer};
+use super::context::{state, viewer};
 use super::error::ApiError;
+use super::global_id::{id_of, parse_id};
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{
     Invitation, InvitationStatus, PersonKind, Task, TaskRole, TaskStatus, UserError,
@@ -274,8 +275,8 @@ impl TaskMutation {
         tracing::info!(account = %viewer.account, %task, %invitation, "guest invited to task");
         Ok(InviteGuestToTaskPayload {
             invitation: Some(Invitation {
-                id: ID(invitation.to_string()),
-                person_id: ID(person.to_string()),
+                id: id_of(invitation),
+                person_id: id_of(person),
                 email: email.to_string(),
                 status: InvitationStatus::Pending,
                 kind: Some(PersonKind::Guest),

@@ -2,8 +2,9 @@
 //! kinds, access end dates and erasure. Only administrators may; a person the viewer
 //! may not see is "not found".
 
-use super::context::{auth, follower_caught_up, parse_id, state, viewer};
+use super::context::{auth, follower_caught_up, state, viewer};
 use super::error::ApiError;
+use super::global_id::{id_of, parse_id, GlobalId, Kind};
 use super::page;
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{time, Person, PersonStatus, UserError};
@@ -16,7 +17,8 @@ use domain::account::{Account, AccountCommand};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
 use domain::{AggregateKey, Email, PersonId, PersonName, Timestamp};
 use projections::permission::{Explanation, Viewer};
-use projections::{directory, history};
+use projections::{directory, history, StoredEvent};
+use uuid::Uuid;
 
 #[derive(Default)]
 pub struct PeopleMutation;
@@ -573,7 +575,7 @@ impl PeopleQuery {
         let first = page::size(first)?;
         let from = page::after::<i64>(after.as_deref())?;
         let entries = history::history_of(&state.db, viewer.account, person).await?;
-        let rows: Vec<_> = entries
+        let rows = entries
             .into_iter()
             .filter(|e| {
                 from.is_none_or(|(tx, position)| {
@@ -581,21 +583,26 @@ impl PeopleQuery {
                 })
             })
             .take(first + 1)
-            .collect();
+            .map(|e| {
+                let position = e.event.position;
+                let entry = HistoryEntry {
+                    at: time(e.event.metadata.at.0),
+                    about_id: about_id(&e.event)?,
+                    about: e.event.aggregate_type,
+                    event: e.event.event_type,
+                    actor_id: e.event.metadata.actor.map(id_of),
+                    subject: e.subject,
+                    as_person_id: id_of(e.as_person),
+                };
+                Ok((position, entry))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
         Ok(page::connection(
             rows,
             first,
             after.is_some(),
-            |e| page::cursor(e.event.position.tx, e.event.position.position),
-            |e| HistoryEntry {
-                at: time(e.event.metadata.at.0),
-                about: e.event.aggregate_type.clone(),
-                about_id: ID(e.event.entity_id().to_string()),
-                event: e.event.event_type,
-                actor_id: e.event.metadata.actor.map(|a| ID(a.to_string())),
-                subject: e.subject,
-                as_person_id: ID(e.as_person.to_string()),
-            },
+            |(position, _)| page::cursor(position.tx, position.position),
+            |(_, entry)| entry,
         ))
     }
 
@@ -616,6 +623,23 @@ impl PeopleQuery {
         )
         .await?;
         Ok(PersonStatus::at(status))
+    }
+}
+
+/// The API's id of what a history event happened to. Every aggregate is keyed by a
+/// UUID and has a kind, so failing here is a bug, not a client's mistake.
+fn about_id(event: &StoredEvent) -> Result<ID, ApiError> {
+    let kind = Kind::of_aggregate(&event.aggregate_type);
+    match (kind, event.entity_id().parse::<Uuid>()) {
+        (Some(kind), Ok(uuid)) => Ok(GlobalId::encode(kind, uuid)),
+        _ => {
+            tracing::error!(
+                aggregate_type = %event.aggregate_type,
+                aggregate_id = %event.aggregate_id,
+                "a history event about something the API has no id for"
+            );
+            Err(ApiError::Internal)
+        }
     }
 }
 

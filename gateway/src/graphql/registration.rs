@@ -5,8 +5,9 @@
 //! The link itself is served by `pages::registration`; approving joins the person the
 //! same way accepting an invitation does (`joining`).
 
-use super::context::{parse_id, site, state, viewer};
+use super::context::{site, state, viewer};
 use super::error::ApiError;
+use super::global_id::{id_of, parse_id};
 use super::refusal::{forbidden, refusal};
 use super::types::{Person, UserError};
 use crate::joining::{self, JoinError, Newcomer};
@@ -100,8 +101,8 @@ pub struct Registration {
 impl Registration {
     fn from_record(record: InvitationRecord) -> Self {
         Self {
-            id: ID(record.id.to_string()),
-            person_id: ID(record.person.to_string()),
+            id: id_of(record.id),
+            person_id: id_of(record.person),
             email: record.address,
             first_name: record.first_name,
             last_name: record.last_name,

@@ -5,6 +5,7 @@
 
 use super::context::{auth, client_ip, site, state};
 use super::error::ApiError;
+use super::global_id;
 use super::refusal::{rate_limited, Refusal};
 use super::types::{Person, UserError};
 use crate::password_reset;
@@ -19,7 +20,8 @@ pub struct SessionMutation;
 /// Log in with the email and password of a person of an account.
 #[derive(InputObject)]
 pub struct LoginInput {
-    /// The account (workspace) to log in to.
+    /// The account (workspace) to log in to: its id as `extranet create-account`
+    /// prints it, not the UUID in the account's links.
     pub account_id: ID,
     /// The address the person was invited or registered with; case does not matter.
     pub email: String,
@@ -41,7 +43,7 @@ pub struct LoginPayload {
 /// Ask for a link to set a new password.
 #[derive(InputObject)]
 pub struct RequestPasswordResetInput {
-    /// The account (workspace) the person belongs to.
+    /// The account (workspace) the person belongs to, as `login` takes it.
     pub account_id: ID,
     /// The address the person logs in with; case does not matter.
     pub email: String,
@@ -94,7 +96,7 @@ impl SessionMutation {
                 user_errors: vec![rate_limited(limited)],
             });
         }
-        let account: Option<AccountId> = input.account_id.parse().ok();
+        let account = global_id::decode::<AccountId>(&input.account_id);
         let email = Email::parse(&input.email).ok();
         let person = match (account, &email) {
             (Some(account), Some(email)) => directory::by_email(&state.db, account, email).await?,
@@ -143,7 +145,7 @@ impl SessionMutation {
             Err(e) => return Ok(refuse(e.user_error())),
         };
         // An account that does not exist has nobody with this address either.
-        if let Ok(account) = input.account_id.parse::<AccountId>() {
+        if let Some(account) = global_id::decode::<AccountId>(&input.account_id) {
             password_reset::request(state(ctx), account, &email).await?;
         }
         Ok(RequestPasswordResetPayload {

@@ -4,8 +4,9 @@
 //! dismissed, suspended or loses access stops receiving at once, and the stream ends.
 
 use super::activity::ActivityEntry;
-use super::context::{auth, parse_id, state, RequestAuth};
+use super::context::{auth, state, RequestAuth};
 use super::error::ApiError;
+use super::global_id::parse_id;
 use super::types::Task;
 use crate::app::Shared;
 use crate::auth as session;

@@ -1,5 +1,6 @@
 //! The GraphQL object types and enums, and how the read models map onto them.
 
+use super::global_id::id_of;
 use async_graphql::{Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use domain::invitation::InvitationState;
@@ -7,6 +8,7 @@ use domain::person::{
     PersonKind as DomainPersonKind, PersonStatus as DomainPersonStatus, SuspensionReason,
 };
 use domain::task::{TaskRole as DomainTaskRole, TaskStatus as DomainTaskStatus};
+use domain::WorkgroupId;
 use projections::directory::PersonRecord;
 use projections::invitations::InvitationRecord;
 use projections::tasks::TaskRecord;
@@ -109,7 +111,7 @@ pub struct Task {
 impl From<TaskRecord> for Task {
     fn from(t: TaskRecord) -> Self {
         Self {
-            id: ID(t.id.to_string()),
+            id: id_of(t.id),
             title: t.title,
             description: t.description,
             status: t.status.into(),
@@ -145,7 +147,7 @@ pub struct Person {
 impl From<PersonRecord> for Person {
     fn from(p: PersonRecord) -> Self {
         Self {
-            id: ID(p.id.to_string()),
+            id: id_of(p.id),
             first_name: p.first_name,
             last_name: p.last_name,
             email: Some(p.email).filter(|e| !e.is_empty()),
@@ -153,7 +155,7 @@ impl From<PersonRecord> for Person {
             status: PersonStatus::from_record(&p.status, p.suspension_reason.as_deref()),
             administrator: p.administrator,
             access_expires_at: p.access_expires_at.and_then(time),
-            sponsor_id: p.sponsor.map(|s| ID(s.to_string())),
+            sponsor_id: p.sponsor.map(id_of),
             joined_at: time(p.joined_at),
         }
     }
@@ -269,8 +271,8 @@ pub struct Invitation {
 impl From<InvitationRecord> for Invitation {
     fn from(i: InvitationRecord) -> Self {
         Self {
-            id: ID(i.id.to_string()),
-            person_id: ID(i.person.to_string()),
+            id: id_of(i.id),
+            person_id: id_of(i.person),
             email: i.address,
             status: i.state.into(),
             kind: Some(i.kind.into()),
@@ -310,6 +312,9 @@ impl UserError {
 pub struct Workgroup {
     /// Stable and opaque.
     pub id: ID,
+    /// What `id` names, for the group's own fields.
+    #[graphql(skip)]
+    pub group: WorkgroupId,
     /// What the group is called.
     pub name: String,
     /// Whether the group allows access for external users (an extranet group).
@@ -319,7 +324,8 @@ pub struct Workgroup {
 impl From<WorkgroupRecord> for Workgroup {
     fn from(w: WorkgroupRecord) -> Self {
         Self {
-            id: ID(w.id.to_string()),
+            id: id_of(w.id),
+            group: w.id,
             name: w.name,
             extranet: w.extranet,
         }

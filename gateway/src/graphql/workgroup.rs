@@ -1,8 +1,9 @@
 //! Workgroups and their members: creating a group, renaming it, turning external
 //! access on or off, who may invite, and adding, changing and removing members.
 
-use super::context::{parse_id, state, viewer};
+use super::context::{state, viewer};
 use super::error::ApiError;
+use super::global_id::parse_id;
 use super::page;
 use super::refusal::{forbidden, refusal};
 use super::types::{time, Person, Task, UserError, Workgroup};
@@ -442,7 +443,7 @@ impl Workgroup {
     ) -> Result<Connection<String, Membership>, ApiError> {
         let viewer = viewer(ctx)?;
         let state = state(ctx);
-        let group: WorkgroupId = parse_id(&self.id)?;
+        let group = self.group;
         let first = page::size(first)?;
         let from = page::after::<PersonId>(after.as_deref())?.map(|(_, id)| id);
         let rows =
@@ -450,19 +451,23 @@ impl Workgroup {
         let mut members = Vec::with_capacity(rows.len());
         for m in rows {
             if let Some(record) = directory::by_id(&state.db, viewer.account, m.person).await? {
-                members.push(Membership {
-                    person: Person::from(record),
-                    role: m.role.into(),
-                    expires_at: m.expires_at.and_then(time),
-                });
+                members.push((
+                    m.person,
+                    Membership {
+                        person: Person::from(record),
+                        role: m.role.into(),
+                        expires_at: m.expires_at.and_then(time),
+                    },
+                ));
             }
         }
         Ok(page::connection(
             members,
             first,
             after.is_some(),
-            |m| page::cursor(0, &m.person.id.0),
-            |m| m,
+            // The store's id, not the API's: cursors are read back by `page::after`.
+            |(person, _)| page::cursor(0, person),
+            |(_, membership)| membership,
         ))
     }
 
@@ -476,7 +481,7 @@ impl Workgroup {
     ) -> Result<Connection<String, Task>, ApiError> {
         let viewer = viewer(ctx)?;
         let state = state(ctx);
-        let group: WorkgroupId = parse_id(&self.id)?;
+        let group = self.group;
         let first = page::size(first)?;
         let from = page::after::<TaskId>(after.as_deref())?
             .map(|(at, id)| TaskCursor { created_at: at, id });
