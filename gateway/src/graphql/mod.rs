@@ -3,6 +3,7 @@
 mod account;
 mod activity;
 mod context;
+mod direct_add;
 mod error;
 mod invitation;
 mod mutation;
@@ -39,6 +40,7 @@ pub struct Mutation(
     mutation::TaskMutation,
     people::PeopleMutation,
     invitation::InvitationMutation,
+    direct_add::DirectAddMutation,
     account::AccountMutation,
     workgroup::WorkgroupMutation,
 );
