@@ -120,9 +120,9 @@ pub fn directly_added(m: &DirectlyAdded<'_>) -> Email {
              Workspace: {workspace}\n\
              Email:     {to}\n\
              Password:  {SLOT}\n\n\
-             This password was made for you alone and is kept nowhere, not even by us.\n\
-             Please change it after you log in (change your password in your profile).\n\
-             Should you lose it, set a new one here:\n{reset}\n",
+             This password was made for you alone; nobody can look it up, not even us.\n\
+             Please change it after you log in. Should you lose it, set a new one here:\n\
+             {reset}\n",
             first = one_line(m.first_name),
             position = one_line(m.position),
             login_url = m.login_url,
