@@ -3,7 +3,7 @@
 
 mod world;
 
-use domain::account::{Account, AccountCommand, InvitationSettings};
+use domain::account::{Account, AccountCommand, InvitationSettings, Plan};
 use domain::invitation::{InvitationState, SecretKey};
 use domain::person::PersonKind;
 use domain::{AggregateKey, DomainPattern, Email, PersonId, PersonName, Position, WorkgroupId};
@@ -174,6 +174,39 @@ async fn only_administrators_add_people_and_the_accounts_rules_hold() {
     let refused = add_directly(&w.state, &w.admin, nowhere).await;
     assert!(
         matches!(refused, Err(AddError::GroupNotFound)),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_plan_takes_nobody_more() {
+    let w = World::new(projections::testing::fresh_sqlite().await).await;
+    w.state
+        .execute::<Account>(
+            AggregateKey::account(w.account),
+            AccountCommand::ChangePlan { plan: Plan::Free },
+            None,
+        )
+        .await
+        .expect("the free plan");
+    for n in 0..5 {
+        let someone = AddDirectly {
+            email: Email::parse(&format!("p{n}@acme.test")).expect("an address"),
+            ..nora(true)
+        };
+        add_directly(&w.state, &w.admin, someone)
+            .await
+            .expect("a place is free");
+    }
+    let refused = add_directly(&w.state, &w.admin, nora(false)).await;
+    assert!(
+        matches!(
+            refused,
+            Err(AddError::Refused {
+                code: "PLAN_LIMIT_REACHED",
+                ..
+            })
+        ),
         "{refused:?}"
     );
 }
