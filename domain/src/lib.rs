@@ -15,6 +15,7 @@ pub mod invitation;
 pub mod name;
 pub mod person;
 pub mod phone;
+pub mod position;
 pub mod services;
 pub mod task;
 pub mod time;
@@ -30,6 +31,7 @@ pub use ids::{
 };
 pub use name::{NameError, PersonName};
 pub use phone::{Phone, PhoneError};
+pub use position::{Position, PositionError};
 pub use time::Timestamp;
 
 /// Implements [`cqrs_es::DomainEvent`] for an event enum: the event type is the

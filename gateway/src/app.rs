@@ -141,6 +141,7 @@ impl Application {
             mailer,
             from,
             clock: clock.clone(),
+            secrets: services.secrets.clone(),
         };
         let bus = state.bus.clone();
         let reactor = Reactor::new(db.clone(), bus.clone(), &state.read_models).await?;

@@ -1,5 +1,6 @@
 //! Inviting people into the company or a workgroup, one or many at once: the
-//! application service behind the invite mutations.
+//! application service behind the invite mutations, and the first step of adding
+//! someone directly (`direct_add`).
 //!
 //! It checks what spans aggregates and read models (may the viewer invite here, is the
 //! group an extranet group, do the account's domain lists admit the address), then for
@@ -13,10 +14,13 @@ use domain::address::parse_list;
 use domain::invitation::{Delivery, Invitation, InvitationCommand, InvitationTarget};
 use domain::person::PersonKind;
 use domain::workgroup::{Workgroup, WorkgroupCommand, WorkgroupError};
-use domain::{Address, AggregateKey, DepartmentId, InvitationId, PersonId, WorkgroupId};
+use domain::{
+    Address, AggregateKey, DepartmentId, InvitationId, PersonId, PersonName, WorkgroupId,
+};
+use projections::accounts::{self, AccountRecord};
 use projections::commands::CommandError;
 use projections::permission::Viewer;
-use projections::{accounts, directory, workgroups, StoreError};
+use projections::{directory, workgroups, StoreError};
 
 /// Where the invited people go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,17 +99,67 @@ pub async fn invite_many(
     let account = accounts::get(&state.db, viewer.account)
         .await?
         .ok_or(InviteError::Forbidden)?;
-    let external = match request.kind {
-        PersonKind::Guest => return Err(InviteError::GuestsOnlyInTasks),
-        PersonKind::Extranet => true,
-        PersonKind::Employee => false,
-    };
+    if request.kind == PersonKind::Guest {
+        return Err(InviteError::GuestsOnlyInTasks);
+    }
     let entries = parse_list(&request.addresses);
     if entries.is_empty() {
         return Err(InviteError::NoAddresses);
     }
 
-    let target = match &request.destination {
+    let target = target_of(state, viewer, &account, request.kind, &request.destination).await?;
+    let created_group = match (&request.destination, target) {
+        (Destination::NewExtranetGroup { .. }, InvitationTarget::Workgroup { group, .. }) => {
+            Some(group)
+        }
+        _ => None,
+    };
+
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for (raw, parsed) in entries {
+        let address = match parsed {
+            Ok(address) => address,
+            Err(e) => {
+                outcomes.push(Outcome::Refused {
+                    address: raw,
+                    code: "INVALID_ADDRESS",
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let invitee = Invitee {
+            raw,
+            address,
+            name: None,
+            target,
+            delivery: Delivery::Link,
+        };
+        outcomes.push(invite_one(state, viewer, &account, invitee).await?);
+    }
+    let invited = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Invited { .. }))
+        .count();
+    tracing::info!(account = %viewer.account, invited, refused = outcomes.len() - invited, "invitations sent");
+    Ok((created_group, outcomes))
+}
+
+/// Where `destination` puts people of `kind`, if the viewer may invite them there;
+/// creates the new extranet group a destination asks for.
+pub async fn target_of(
+    state: &AppState,
+    viewer: &Viewer,
+    account: &AccountRecord,
+    kind: PersonKind,
+    destination: &Destination,
+) -> Result<InvitationTarget, InviteError> {
+    let external = match kind {
+        PersonKind::Guest => return Err(InviteError::GuestsOnlyInTasks),
+        PersonKind::Extranet => true,
+        PersonKind::Employee => false,
+    };
+    let target = match destination {
         Destination::Company { department } => {
             if external {
                 return Err(InviteError::ExtranetNeedsGroup);
@@ -136,7 +190,7 @@ pub async fn invite_many(
             }
             InvitationTarget::Workgroup {
                 group: *group,
-                kind: request.kind,
+                kind,
             }
         }
         Destination::NewExtranetGroup { name } => {
@@ -166,99 +220,95 @@ pub async fn invite_many(
                 Err(CommandError::Refused(e)) => return Err(InviteError::NewGroup(e)),
                 Err(e) => return Err(InviteError::EventStore(e.to_string())),
             }
-            InvitationTarget::Workgroup {
-                group,
-                kind: request.kind,
-            }
+            InvitationTarget::Workgroup { group, kind }
         }
     };
-    let created_group = match (&request.destination, target) {
-        (Destination::NewExtranetGroup { .. }, InvitationTarget::Workgroup { group, .. }) => {
-            Some(group)
-        }
-        _ => None,
-    };
+    Ok(target)
+}
 
-    let mut outcomes = Vec::with_capacity(entries.len());
-    for (raw, parsed) in entries {
-        let refused = |code: &'static str, message: String| Outcome::Refused {
-            address: raw.clone(),
-            code,
-            message,
-        };
-        let address = match parsed {
-            Ok(address) => address,
-            Err(e) => {
-                outcomes.push(refused("INVALID_ADDRESS", e.to_string()));
-                continue;
-            }
-        };
-        if let Address::Email(email) = &address {
-            if let Err(e) = account.settings.admits(email) {
-                outcomes.push(refused("DOMAIN_NOT_ALLOWED", e.to_string()));
-                continue;
-            }
-            if directory::by_email(&state.db, viewer.account, email)
-                .await?
-                .is_some()
-            {
-                outcomes.push(refused(
-                    "EMAIL_TAKEN",
-                    format!("{email} already belongs to a person of this account"),
-                ));
-                continue;
-            }
+/// One person to invite, once the request as a whole has been judged.
+#[derive(Debug, Clone)]
+pub struct Invitee {
+    /// The address as given, for the outcome.
+    pub raw: String,
+    pub address: Address,
+    pub name: Option<PersonName>,
+    pub target: InvitationTarget,
+    pub delivery: Delivery,
+}
+
+/// Invites one person: the account's domain lists must admit their address and nobody
+/// current in the account may have it; then they take a place under the plan's limit,
+/// given back if the invitation cannot be issued. A refusal is an outcome; only a
+/// failing store is an error.
+pub async fn invite_one(
+    state: &AppState,
+    viewer: &Viewer,
+    account: &AccountRecord,
+    invitee: Invitee,
+) -> Result<Outcome, InviteError> {
+    let refused = |code: &'static str, message: String| Outcome::Refused {
+        address: invitee.raw.clone(),
+        code,
+        message,
+    };
+    if let Address::Email(email) = &invitee.address {
+        if let Err(e) = account.settings.admits(email) {
+            return Ok(refused("DOMAIN_NOT_ALLOWED", e.to_string()));
         }
-        let person = PersonId::new_random();
-        let account_key = AggregateKey::account(viewer.account);
-        let seat = AccountCommand::TakeSeat { person, external };
-        match state
-            .execute::<Account>(account_key, seat, Some(viewer.person))
-            .await
+        if directory::by_email(&state.db, viewer.account, email)
+            .await?
+            .is_some()
         {
-            Ok(()) => {}
-            Err(CommandError::Refused(e)) => {
-                outcomes.push(refused(seat_refusal(&e), e.to_string()));
-                continue;
-            }
-            Err(e) => return Err(InviteError::EventStore(e.to_string())),
-        }
-        let invitation = InvitationId::new_random();
-        let issue = InvitationCommand::Issue {
-            invitation,
-            person,
-            address: address.clone(),
-            name: None,
-            target,
-            sponsor: viewer.person,
-            delivery: Delivery::Link,
-        };
-        let key = AggregateKey::new(viewer.account, invitation.0);
-        match state
-            .execute::<Invitation>(key, issue, Some(viewer.person))
-            .await
-        {
-            Ok(()) => outcomes.push(Outcome::Invited {
-                address: address.to_string(),
-                invitation,
-                person,
-            }),
-            Err(e) => {
-                let release = AccountCommand::ReleaseSeat { person };
-                if let Err(error) = state
-                    .execute::<Account>(account_key, release, Some(viewer.person))
-                    .await
-                {
-                    tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
-                }
-                outcomes.push(refused("NOT_INVITED", e.to_string()));
-            }
+            return Ok(refused(
+                "EMAIL_TAKEN",
+                format!("{email} already belongs to a person of this account"),
+            ));
         }
     }
-    let invited = outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Invited { .. }))
-        .count();
-    tracing::info!(account = %viewer.account, invited, refused = outcomes.len() - invited, "invitations sent");
-    Ok((created_group, outcomes))
+    let person = PersonId::new_random();
+    let account_key = AggregateKey::account(viewer.account);
+    let seat = AccountCommand::TakeSeat {
+        person,
+        external: invitee.target.person_kind().is_external(),
+    };
+    match state
+        .execute::<Account>(account_key, seat, Some(viewer.person))
+        .await
+    {
+        Ok(()) => {}
+        Err(CommandError::Refused(e)) => return Ok(refused(seat_refusal(&e), e.to_string())),
+        Err(e) => return Err(InviteError::EventStore(e.to_string())),
+    }
+    let invitation = InvitationId::new_random();
+    let issue = InvitationCommand::Issue {
+        invitation,
+        person,
+        address: invitee.address.clone(),
+        name: invitee.name,
+        target: invitee.target,
+        sponsor: viewer.person,
+        delivery: invitee.delivery,
+    };
+    let key = AggregateKey::new(viewer.account, invitation.0);
+    match state
+        .execute::<Invitation>(key, issue, Some(viewer.person))
+        .await
+    {
+        Ok(()) => Ok(Outcome::Invited {
+            address: invitee.address.to_string(),
+            invitation,
+            person,
+        }),
+        Err(e) => {
+            let release = AccountCommand::ReleaseSeat { person };
+            if let Err(error) = state
+                .execute::<Account>(account_key, release, Some(viewer.person))
+                .await
+            {
+                tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
+            }
+            Ok(refused("NOT_INVITED", e.to_string()))
+        }
+    }
 }

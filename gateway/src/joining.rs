@@ -1,14 +1,17 @@
 //! Letting a person in, once an invitation is accepted or a registration through the
 //! account's link is approved: the one way a newcomer becomes a person of the account,
-//! whichever door they came through.
+//! whichever door they came through. Accepting an invitation ([`accept`]) is the same
+//! whether the person followed its link or an administrator added them directly.
 //!
 //! The steps are commands on several aggregates, run one after another. Joining is the
 //! step that counts: until the person has joined, the whole is safe to run again (the
 //! acceptance page does when the same link is used again, the approval mutation when
 //! it is sent again); once they have, it does nothing more.
 
-use crate::state::AppState;
-use domain::invitation::{Approval, InvitationTarget};
+use crate::state::{AppState, Claim};
+use domain::invitation::{
+    Approval, Invitation, InvitationCommand, InvitationError, InvitationTarget,
+};
 use domain::person::{Person, PersonCommand, PersonError, PersonKind};
 use domain::task::{Task, TaskCommand, TaskRole};
 use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
@@ -99,6 +102,54 @@ pub enum JoinError {
     Busy,
     #[error("joining failed: {0}")]
     Internal(String),
+}
+
+/// Why an invitation was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// Someone current in the account has the invitation's address.
+    #[error("someone in this account already has this address")]
+    EmailTaken,
+    /// The invitation cannot be used: its link is wrong, or it was withdrawn or ran out.
+    #[error(transparent)]
+    Closed(InvitationError),
+    #[error(transparent)]
+    Join(#[from] JoinError),
+}
+
+/// Accepts the invitation the newcomer came through with `secret`, its link's secret,
+/// and lets them in. Their address becomes theirs before anything else happens: if
+/// someone current already has it, the invitation stays unused.
+///
+/// Safe to run again with the same secret until the person has joined: an invitation
+/// accepted before, whose join was cut short, is joined now.
+pub async fn accept(
+    state: &AppState,
+    newcomer: Newcomer,
+    secret: String,
+    actor: Option<PersonId>,
+) -> Result<(), AcceptError> {
+    let (account, person) = (newcomer.account, newcomer.person);
+    match state
+        .claim_email(account, &newcomer.email, person, actor)
+        .await
+    {
+        Ok(Claim::Theirs) => {}
+        Ok(Claim::TakenByOther) => return Err(AcceptError::EmailTaken),
+        Err(CommandError::Conflict) => return Err(JoinError::Busy.into()),
+        Err(e) => return Err(JoinError::Internal(e.to_string()).into()),
+    }
+    let key = AggregateKey::new(account, newcomer.invitation.0);
+    let accept = InvitationCommand::Accept { secret };
+    match state.execute::<Invitation>(key, accept, actor).await {
+        // Already accepted with the right secret: a join cut short by a crash may still
+        // be owed, and Join tells which.
+        Ok(()) | Err(CommandError::Refused(InvitationError::AlreadyAccepted)) => {}
+        Err(CommandError::Refused(closed)) => return Err(AcceptError::Closed(closed)),
+        Err(CommandError::Conflict) => return Err(JoinError::Busy.into()),
+        Err(e) => return Err(JoinError::Internal(e.to_string()).into()),
+    }
+    Ok(join(state, newcomer, actor).await?)
 }
 
 /// Makes the newcomer a person of the account, then a member of their group and the

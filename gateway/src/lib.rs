@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod direct_add;
 pub mod graphql;
 pub mod invite;
 pub mod joining;

@@ -1,118 +1,14 @@
 //! Inviting many at once into the company or a workgroup, on a real store.
 
-use domain::account::{Account, AccountCommand, InvitationSettings, Plan};
-use domain::invitation::SecretKey;
-use domain::person::{Person, PersonCommand, PersonKind};
-use domain::services::{DomainServices, FixedClock, FixedNonce};
-use domain::workgroup::{InvitePolicy, MemberRole, Workgroup, WorkgroupCommand};
-use domain::{
-    AccountId, AggregateKey, DomainPattern, Email, PersonId, PersonName, Timestamp, WorkgroupId,
-};
+mod world;
+
+use domain::account::{Account, AccountCommand, InvitationSettings};
+use domain::person::PersonKind;
+use domain::workgroup::{InvitePolicy, MemberRole, WorkgroupCommand};
+use domain::{AggregateKey, DomainPattern, WorkgroupId};
 use gateway::invite::{invite_many, Destination, InviteError, InviteMany, Outcome};
-use gateway::state::AppState;
-use projections::permission::Viewer;
 use projections::{workgroups, Database};
-use std::sync::Arc;
-use tokio::sync::watch;
-
-struct World {
-    state: AppState,
-    account: AccountId,
-    admin: Viewer,
-    _stop: watch::Sender<bool>,
-}
-
-impl World {
-    async fn new(db: Database) -> Self {
-        let services = DomainServices {
-            clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
-            nonces: Arc::new(FixedNonce("n".into())),
-            secrets: SecretKey::from_bytes([6; 32]),
-        };
-        let (state, projector) = AppState::open(db, services).await.expect("state");
-        let (stop, stopped) = watch::channel(false);
-        tokio::spawn(projector.run(stopped));
-        let account = AccountId::new_random();
-        state
-            .execute::<Account>(
-                AggregateKey::account(account),
-                AccountCommand::Create {
-                    account,
-                    name: "Acme".into(),
-                    plan: Plan::Standard,
-                },
-                None,
-            )
-            .await
-            .expect("account");
-        let mut world = Self {
-            state,
-            account,
-            admin: Viewer {
-                account,
-                person: PersonId::new_random(),
-                kind: PersonKind::Employee,
-                administrator: true,
-            },
-            _stop: stop,
-        };
-        world.admin = world.join(PersonKind::Employee, true).await;
-        world
-    }
-
-    async fn join(&self, kind: PersonKind, administrator: bool) -> Viewer {
-        let person = PersonId::new_random();
-        self.state
-            .execute::<Person>(
-                AggregateKey::new(self.account, person.0),
-                PersonCommand::Join {
-                    person,
-                    kind,
-                    email: Email::parse(&format!("{person}@acme.test")).expect("email"),
-                    name: PersonName::parse("A", "B").expect("name"),
-                    administrator,
-                    password_hash: "$argon2id$stub".into(),
-                    invitation: None,
-                    sponsor: None,
-                    previous: None,
-                },
-                None,
-            )
-            .await
-            .expect("join");
-        Viewer {
-            account: self.account,
-            person,
-            kind,
-            administrator,
-        }
-    }
-
-    async fn group(&self, extranet: bool, owner: &Viewer) -> WorkgroupId {
-        let group = WorkgroupId::new_random();
-        self.state
-            .execute::<Workgroup>(
-                AggregateKey::new(self.account, group.0),
-                WorkgroupCommand::Create {
-                    group,
-                    name: "Group".into(),
-                    extranet,
-                    owner: owner.person,
-                },
-                None,
-            )
-            .await
-            .expect("group");
-        group
-    }
-
-    async fn group_command(&self, group: WorkgroupId, command: WorkgroupCommand) {
-        self.state
-            .execute::<Workgroup>(AggregateKey::new(self.account, group.0), command, None)
-            .await
-            .expect("group command");
-    }
-}
+use world::World;
 
 fn codes(outcomes: &[Outcome]) -> Vec<(String, &'static str)> {
     outcomes

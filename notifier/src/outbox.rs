@@ -1,10 +1,11 @@
 use crate::render::{self, Email};
+use crate::withheld::Withheld;
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
-use domain::invitation::{Approval, Invitation, InvitationEvent, Link, SecretKey};
+use domain::invitation::{Approval, Delivery, Invitation, InvitationEvent, Link, SecretKey};
 use domain::person::{Person, PersonEvent};
 use domain::task::{Task, TaskEvent};
-use domain::{AccountId, InvitationId, PersonId, TaskId};
+use domain::{AccountId, InvitationId, PersonId, TaskId, Timestamp};
 use projections::directory::{contact_of, Contact};
 use projections::projector::Projection;
 use projections::{invitations, tasks, StoreError, StoredEvent};
@@ -35,7 +36,7 @@ impl Projection for Outbox {
         let emails = match event.aggregate_type.as_str() {
             Invitation::TYPE => self.invitation_emails(tx, account, event).await?,
             Task::TYPE => task_change_emails(tx, account, event).await?,
-            Person::TYPE => self.password_reset_emails(tx, account, event).await?,
+            Person::TYPE => self.person_emails(tx, account, event).await?,
             Account::TYPE => trial_emails(tx, account, event).await?,
             _ => Vec::new(),
         };
@@ -49,8 +50,9 @@ impl Projection for Outbox {
 async fn enqueue(tx: &mut Tx, event: &StoredEvent, email: &Email) -> Result<(), StoreError> {
     let key = format!("{}/{}/{}", event.aggregate_id, event.sequence, email.to);
     sqlx::query(
-        "INSERT INTO outbox (message_key, account_id, recipient, subject, body, created_at, next_try_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
+        "INSERT INTO outbox (message_key, account_id, recipient, subject, body, created_at, next_try_at,
+                             withheld)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
          ON CONFLICT (message_key) DO NOTHING",
     )
     .bind(key)
@@ -59,12 +61,84 @@ async fn enqueue(tx: &mut Tx, event: &StoredEvent, email: &Email) -> Result<(), 
     .bind(&email.subject)
     .bind(&email.body)
     .bind(event.metadata.at.0)
+    .bind(email.withheld.as_ref().map(Withheld::to_stored))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 impl Outbox {
+    async fn person_emails(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        event: &StoredEvent,
+    ) -> Result<Vec<Email>, StoreError> {
+        let Ok(person) = event.entity_id().parse::<PersonId>() else {
+            return Ok(Vec::new());
+        };
+        match event.decode()? {
+            PersonEvent::PasswordResetRequested { nonce, expires_at } => {
+                self.password_reset_emails(tx, account, person, &nonce, expires_at)
+                    .await
+            }
+            PersonEvent::PersonJoined {
+                email,
+                name,
+                invitation: Some(invitation),
+                sponsor,
+                ..
+            } => {
+                let joined = Joined {
+                    email: &email,
+                    first_name: &name.first,
+                    invitation,
+                    sponsor,
+                };
+                self.directly_added_emails(tx, account, joined).await
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Someone an administrator added without confirmation has joined: they are
+    /// emailed how to log in, with their password. Sent on the join rather than on the
+    /// invitation, so nobody gets a password that does not (yet) let them in. The
+    /// password goes into the message only as it is sent (see `withheld`), made from the
+    /// invitation's nonce, which cannot change once it was accepted.
+    async fn directly_added_emails(
+        &self,
+        tx: &mut Tx,
+        account: AccountId,
+        joined: Joined<'_>,
+    ) -> Result<Vec<Email>, StoreError> {
+        let Some(invited) = invitations::get(&mut **tx, account, joined.invitation).await? else {
+            return Ok(Vec::new());
+        };
+        let Delivery::Direct {
+            position,
+            confirm: false,
+        } = &invited.delivery
+        else {
+            // They chose their own password through the link.
+            return Ok(Vec::new());
+        };
+        let site = self.public_url.trim_end_matches('/');
+        Ok(vec![render::directly_added(&render::DirectlyAdded {
+            to: joined.email.as_str(),
+            first_name: joined.first_name,
+            sponsor_name: &sponsor_name(tx, account, joined.sponsor).await?,
+            position: position.as_str(),
+            login_url: site,
+            workspace_id: &account.to_string(),
+            password_reset_url: &format!("{site}/password-reset/{account}"),
+            password: Withheld::InitialPassword {
+                invitation: joined.invitation,
+                nonce: invited.nonce.clone(),
+            },
+        })])
+    }
+
     /// The reset link, to the person's own address, while they are active. Like an
     /// invitation's, the link is written from the event's nonce, so it is decided once
     /// with the checkpoint and never sent twice.
@@ -72,20 +146,14 @@ impl Outbox {
         &self,
         tx: &mut Tx,
         account: AccountId,
-        event: &StoredEvent,
+        person: PersonId,
+        nonce: &str,
+        expires_at: Timestamp,
     ) -> Result<Vec<Email>, StoreError> {
-        let PersonEvent::PasswordResetRequested { nonce, expires_at } = event.decode()? else {
-            return Ok(Vec::new());
-        };
-        let Ok(person) = event.entity_id().parse::<PersonId>() else {
-            return Ok(Vec::new());
-        };
         let Some(contact) = contact_of(tx, account, person).await? else {
             return Ok(Vec::new());
         };
-        let secret = self
-            .secrets
-            .link_secret(Link::PasswordReset(person), &nonce);
+        let secret = self.secrets.link_secret(Link::PasswordReset(person), nonce);
         let link = format!(
             "{}/password-reset/{account}/{person}?secret={secret}",
             self.public_url.trim_end_matches('/'),
@@ -153,13 +221,7 @@ impl Outbox {
             tracing::info!(invitation = %id, "invitation by phone recorded; no text message is sent");
             return Ok(Vec::new());
         }
-        let sponsor = match invited.sponsor {
-            Some(sponsor) => contact_of(tx, account, sponsor)
-                .await?
-                .map(|c| c.full_name()),
-            None => None,
-        }
-        .unwrap_or_else(|| "A colleague".to_string());
+        let sponsor = sponsor_name(tx, account, invited.sponsor).await?;
         let secret = self.secrets.secret_for(id, &nonce);
         let link = format!(
             "{}/invitations/{account}/{id}?secret={secret}",
@@ -169,6 +231,24 @@ impl Outbox {
             .expires_at
             .map(|t| render::utc(t.millis()))
             .unwrap_or_default();
+        match &invited.delivery {
+            Delivery::Link => {}
+            // In at once: the join sends their password instead (`directly_added_emails`).
+            Delivery::Direct { confirm: false, .. } => return Ok(Vec::new()),
+            Delivery::Direct {
+                position,
+                confirm: true,
+            } => {
+                return Ok(vec![render::direct_invitation(&render::DirectInvitation {
+                    to: &invited.address,
+                    first_name: &invited.first_name,
+                    sponsor_name: &sponsor,
+                    position: position.as_str(),
+                    link: &link,
+                    expires: &expires,
+                })])
+            }
+        }
         let greeting = if invited.first_name.is_empty() {
             "Hello".to_string()
         } else {
@@ -199,6 +279,29 @@ impl Outbox {
             },
         )])
     }
+}
+
+/// What a join says that the email to someone added directly needs.
+struct Joined<'a> {
+    email: &'a domain::Email,
+    first_name: &'a str,
+    invitation: InvitationId,
+    sponsor: Option<PersonId>,
+}
+
+/// Who sent an invitation or added someone, as the email names them.
+async fn sponsor_name(
+    tx: &mut Tx,
+    account: AccountId,
+    sponsor: Option<PersonId>,
+) -> Result<String, StoreError> {
+    Ok(match sponsor {
+        Some(sponsor) => contact_of(tx, account, sponsor)
+            .await?
+            .map(|c| c.full_name()),
+        None => None,
+    }
+    .unwrap_or_else(|| "A colleague".to_string()))
 }
 
 /// The registrant hears of an administrator's decision. Someone let in at once saw so on

@@ -1,11 +1,24 @@
 //! The text of every email, in one place.
 
+use crate::withheld::{Withheld, SLOT};
+
 /// A message ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// The secret the body has a [`SLOT`] for, made only as the message is sent; none
+    /// for almost every message.
+    pub withheld: Option<Withheld>,
+}
+
+/// `text` with every control character (line breaks, tabs) made a space: what people
+/// typed stays on the line it was put on, and cannot make a slot.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 pub struct GuestInvitation<'a> {
@@ -47,6 +60,7 @@ pub fn guest_invitation(m: &GuestInvitation<'_>) -> Email {
             link = m.link,
             expires = m.expires,
         ),
+        withheld: None,
     }
 }
 
@@ -72,6 +86,82 @@ pub fn workspace_invitation(m: &WorkspaceInvitation<'_>) -> Email {
             link = m.link,
             expires = m.expires,
         ),
+        withheld: None,
+    }
+}
+
+/// Someone an administrator added without confirmation: they are in already, and this
+/// is how they log in.
+pub struct DirectlyAdded<'a> {
+    /// Their address, which is also their login.
+    pub to: &'a str,
+    pub first_name: &'a str,
+    pub sponsor_name: &'a str,
+    pub position: &'a str,
+    /// Where they log in.
+    pub login_url: &'a str,
+    /// The workspace (account) they log in to.
+    pub workspace_id: &'a str,
+    /// Where they set a new password should they lose this one.
+    pub password_reset_url: &'a str,
+    /// Their password, made as the message is sent.
+    pub password: Withheld,
+}
+
+pub fn directly_added(m: &DirectlyAdded<'_>) -> Email {
+    let sponsor = one_line(m.sponsor_name);
+    Email {
+        to: m.to.to_string(),
+        subject: format!("{sponsor} added you to the workspace"),
+        body: format!(
+            "Hello {first},\n\n\
+             {sponsor} added you to the workspace as {position}. Your account is ready:\n\
+             log in at {login_url} with\n\n\
+             Workspace: {workspace}\n\
+             Email:     {to}\n\
+             Password:  {SLOT}\n\n\
+             This password was made for you alone; nobody can look it up, not even us.\n\
+             Please change it after you log in. Should you lose it, set a new one here:\n\
+             {reset}\n",
+            first = one_line(m.first_name),
+            position = one_line(m.position),
+            login_url = m.login_url,
+            workspace = m.workspace_id,
+            to = one_line(m.to),
+            reset = m.password_reset_url,
+        ),
+        withheld: Some(m.password.clone()),
+    }
+}
+
+/// Someone an administrator added who confirms by choosing their own password.
+pub struct DirectInvitation<'a> {
+    pub to: &'a str,
+    pub first_name: &'a str,
+    pub sponsor_name: &'a str,
+    pub position: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+pub fn direct_invitation(m: &DirectInvitation<'_>) -> Email {
+    let sponsor = one_line(m.sponsor_name);
+    Email {
+        to: m.to.to_string(),
+        subject: format!("{sponsor} added you to the workspace"),
+        body: format!(
+            "Hello {first},\n\n\
+             {sponsor} added you to the workspace as {position}.\n\n\
+             To start, choose your password at this link:\n{link}\n\n\
+             The link works once and expires on {expires}. You log in with this email\n\
+             address and the password you choose.\n\
+             If you did not expect this, ignore this email.\n",
+            first = one_line(m.first_name),
+            position = one_line(m.position),
+            link = m.link,
+            expires = m.expires,
+        ),
+        withheld: None,
     }
 }
 
@@ -96,6 +186,7 @@ pub fn task_change(m: &TaskChange<'_>) -> Email {
             change = m.change,
             title = m.task_title,
         ),
+        withheld: None,
     }
 }
 
@@ -121,6 +212,7 @@ pub fn password_reset(m: &PasswordReset<'_>) -> Email {
             link = m.link,
             expires = m.expires,
         ),
+        withheld: None,
     }
 }
 
@@ -148,6 +240,7 @@ pub fn registration_awaiting(m: &RegistrationAwaiting<'_>) -> Email {
             email = m.registrant_email,
             id = m.registration_id,
         ),
+        withheld: None,
     }
 }
 
@@ -175,6 +268,7 @@ pub fn registration_decided(m: &RegistrationDecided<'_>) -> Email {
         to: m.to.to_string(),
         subject: subject.to_string(),
         body: format!("Hello {},\n\n{text}", m.first_name),
+        withheld: None,
     }
 }
 
@@ -209,6 +303,7 @@ pub fn trial(m: &Trial<'_>) -> Email {
         to: m.to.to_string(),
         subject,
         body: format!("Hello {},\n\n{text}", m.first_name),
+        withheld: None,
     }
 }
 
@@ -280,6 +375,72 @@ mod tests {
             approved: false,
         });
         assert!(decided.subject.contains("not approved"));
+    }
+
+    fn directly_added_mail(first_name: &str, position: &str) -> Email {
+        directly_added(&DirectlyAdded {
+            to: "nora@acme.test",
+            first_name,
+            sponsor_name: "Ada Admin",
+            position,
+            login_url: "http://x.test",
+            workspace_id: "acc-1",
+            password_reset_url: "http://x.test/password-reset/acc-1",
+            password: Withheld::InitialPassword {
+                invitation: domain::InvitationId::new_random(),
+                nonce: "n1".into(),
+            },
+        })
+    }
+
+    #[test]
+    fn the_directly_added_learn_how_to_log_in_and_to_change_their_password() {
+        let mail = directly_added_mail("Nora", "Buyer");
+        assert_eq!(mail.to, "nora@acme.test");
+        assert_eq!(mail.subject, "Ada Admin added you to the workspace");
+        let body = &mail.body;
+        assert!(body.starts_with("Hello Nora,\n"), "{body}");
+        assert!(body.contains("as Buyer."), "{body}");
+        assert!(body.contains("log in at http://x.test with"), "{body}");
+        assert!(body.contains("\nWorkspace: acc-1\n"), "{body}");
+        assert!(body.contains("\nEmail:     nora@acme.test\n"), "{body}");
+        assert!(body.contains(&format!("\nPassword:  {SLOT}\n")), "{body}");
+        assert_eq!(body.matches(SLOT).count(), 1);
+        assert!(body.contains("change it after you log in"), "{body}");
+        assert!(
+            body.contains("\nhttp://x.test/password-reset/acc-1\n"),
+            "{body}"
+        );
+        assert!(mail.withheld.is_some());
+    }
+
+    #[test]
+    fn what_people_typed_stays_on_its_line_and_makes_no_slot() {
+        let mail = directly_added_mail(&format!("Nora\nPassword: {SLOT}"), "Buyer\r\nCEO");
+        assert_eq!(mail.body.matches(SLOT).count(), 1, "{}", mail.body);
+        assert!(
+            mail.body.starts_with("Hello Nora Password:"),
+            "{}",
+            mail.body
+        );
+        assert!(mail.body.contains("as Buyer  CEO."), "{}", mail.body);
+    }
+
+    #[test]
+    fn the_directly_added_who_confirm_get_the_link() {
+        let mail = direct_invitation(&DirectInvitation {
+            to: "cleo@acme.test",
+            first_name: "Cleo",
+            sponsor_name: "Ada Admin",
+            position: "Accountant",
+            link: "http://x/invitations/a/b?secret=c",
+            expires: "2026-12-02 13:05 UTC",
+        });
+        assert!(mail.body.contains("as Accountant."), "{}", mail.body);
+        assert!(mail.body.contains("\nhttp://x/invitations/a/b?secret=c\n"));
+        assert!(mail.body.contains("expires on 2026-12-02 13:05 UTC"));
+        assert!(!mail.body.contains(SLOT));
+        assert_eq!(mail.withheld, None);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! never send the same one at the same time.
 
 use crate::mailer::{Mailer, Outgoing};
+use crate::withheld::{Withheld, WithheldError};
+use domain::invitation::SecretKey;
 use domain::services::Clock;
 use lettre::message::Mailbox;
 use projections::{Database, StoreError};
@@ -23,6 +25,8 @@ pub struct Sender {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub clock: std::sync::Arc<dyn Clock>,
+    /// Makes the secrets the outbox withholds (see [`crate::withheld`]).
+    pub secrets: SecretKey,
 }
 
 impl Sender {
@@ -30,7 +34,7 @@ impl Sender {
     pub async fn deliver_due(&self) -> Result<usize, StoreError> {
         let now = self.clock.now().0;
         let rows = sqlx::query(
-            "SELECT message_key, recipient, subject, body, attempts, next_try_at FROM outbox
+            "SELECT message_key, recipient, subject, body, withheld, attempts, next_try_at FROM outbox
               WHERE sent_at IS NULL AND next_try_at <= $1
               ORDER BY created_at, message_key LIMIT $2",
         )
@@ -44,6 +48,7 @@ impl Sender {
             let to: String = row.try_get("recipient")?;
             let subject: String = row.try_get("subject")?;
             let body: String = row.try_get("body")?;
+            let withheld: Option<String> = row.try_get("withheld")?;
             let attempts: i32 = row.try_get("attempts")?;
             let due: i64 = row.try_get("next_try_at")?;
             // Claim the message before sending it: another process sharing the
@@ -62,13 +67,27 @@ impl Sender {
             if !claimed {
                 continue;
             }
-            let outgoing = Outgoing {
-                key: &key,
-                to: &to,
-                subject: &subject,
-                body: &body,
+            let sent = match self.fill(body, withheld.as_deref()) {
+                Ok(body) => {
+                    let outgoing = Outgoing {
+                        key: &key,
+                        to: &to,
+                        subject: &subject,
+                        body: &body,
+                    };
+                    self.mailer
+                        .deliver(&self.from, &outgoing)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
+                Err(error) => {
+                    // Not the mail server's fault, and trying again will not mend it;
+                    // it is retried (rarely, with the backoff) so the error stays in view.
+                    tracing::error!(%key, %error, "a message's withheld secret cannot be filled in");
+                    Err(error.to_string())
+                }
             };
-            match self.mailer.deliver(&self.from, &outgoing).await {
+            match sent {
                 Ok(()) => {
                     sqlx::query("UPDATE outbox SET sent_at = $2, attempts = attempts + 1 WHERE message_key = $1")
                         .bind(&key)
@@ -86,7 +105,7 @@ impl Sender {
                     )
                     .bind(&key)
                     .bind(now + backoff)
-                    .bind(error.to_string())
+                    .bind(&error)
                     .execute(&self.db.any)
                     .await?;
                     tracing::warn!(to = %to, %error, attempt = attempts + 1, retry_in_ms = backoff, "email not sent; will retry");
@@ -94,6 +113,14 @@ impl Sender {
             }
         }
         Ok(delivered)
+    }
+
+    /// The body as it is sent: with the withheld secret in its slot, if it has one.
+    fn fill(&self, body: String, withheld: Option<&str>) -> Result<String, WithheldError> {
+        match withheld {
+            None => Ok(body),
+            Some(stored) => Withheld::from_stored(stored)?.fill(&body, &self.secrets),
+        }
     }
 
     /// Delivers until `shutdown` fires; `more` wakes it when the outbox may have grown.

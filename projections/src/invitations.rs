@@ -5,12 +5,12 @@ use crate::read_model::parse_label;
 use crate::EventLog;
 use crate::StoreError;
 use cqrs_es::Aggregate;
-use domain::invitation::{Approval, Invitation, InvitationEvent, InvitationState};
+use domain::invitation::{Approval, Delivery, Invitation, InvitationEvent, InvitationState};
 use domain::person::PersonKind;
 use domain::task::TaskRole;
 use domain::{
-    AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId, Timestamp,
-    WorkgroupId,
+    AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName, Position, TaskId,
+    Timestamp, WorkgroupId,
 };
 use sqlx::{Any, Executor, Row};
 
@@ -33,6 +33,8 @@ pub struct InvitationRecord {
     pub nonce: String,
     pub expires_at: Option<Timestamp>,
     pub issued_at: i64,
+    /// By link, or added directly by an administrator (with or without confirmation).
+    pub delivery: Delivery,
 }
 
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
@@ -43,7 +45,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     let row = sqlx::query(
         "SELECT invitation_id, person_id, address, first_name, last_name, person_kind, task_id, task_role,
                 workgroup_id, issued_at,
-                sponsor_id, status, nonce, expires_at
+                sponsor_id, status, nonce, expires_at, delivery, position
            FROM invitations WHERE account_id = $1 AND invitation_id = $2",
     )
     .bind(account.to_string())
@@ -68,6 +70,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     let expires_at: Option<i64> = row.try_get("expires_at")?;
     let status: String = row.try_get("status")?;
     let kind: String = row.try_get("person_kind")?;
+    let delivery = delivery_of(row.try_get("delivery")?, row.try_get("position")?)?;
     Ok(Some(InvitationRecord {
         id: parse_id(&row, "invitation_id")?,
         person: parse_id(&row, "person_id")?,
@@ -82,7 +85,29 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
         nonce: row.try_get("nonce")?,
         expires_at: expires_at.map(Timestamp),
         issued_at: row.try_get("issued_at")?,
+        delivery,
     }))
+}
+
+/// The delivery the `delivery` and `position` columns describe.
+fn delivery_of(delivery: String, position: Option<String>) -> Result<Delivery, StoreError> {
+    let confirm = match delivery.as_str() {
+        "link" => return Ok(Delivery::Link),
+        "direct" => false,
+        "direct_confirm" => true,
+        _ => {
+            return Err(StoreError::UnknownValue {
+                what: "invitation delivery",
+                value: delivery,
+            })
+        }
+    };
+    let position = position.unwrap_or_default();
+    let position = Position::parse(&position).map_err(|_| StoreError::UnknownValue {
+        what: "position",
+        value: position,
+    })?;
+    Ok(Delivery::Direct { position, confirm })
 }
 
 /// The "invited" list: invitations still waiting for their person (pending, or

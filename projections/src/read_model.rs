@@ -8,7 +8,7 @@ use crate::{StoreError, StoredEvent};
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
 use domain::email_claim::EmailClaim;
-use domain::invitation::{Invitation, InvitationEvent, InvitationTarget};
+use domain::invitation::{Delivery, Invitation, InvitationEvent, InvitationTarget};
 use domain::person::{Person, PersonEvent};
 use domain::task::{Task, TaskEvent};
 use domain::workgroup::{InvitePolicy, Workgroup, WorkgroupEvent};
@@ -262,7 +262,7 @@ async fn apply_invitation(
             sponsor,
             nonce,
             expires_at,
-            delivery: _,
+            delivery,
         } => {
             let (first, last) = name.map(|n| (n.first, n.last)).unwrap_or_default();
             let (department, workgroup, task, role) = match target {
@@ -276,11 +276,13 @@ async fn apply_invitation(
                     (None, None, Some(task.to_string()), Some(label(&role)))
                 }
             };
+            let (delivery, position) = delivery_columns(&delivery);
             sqlx::query(
                 "INSERT INTO invitations (account_id, invitation_id, person_id, address, first_name,
                      last_name, person_kind, target, department_id, workgroup_id, task_id, task_role,
-                     sponsor_id, status, nonce, expires_at, issued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15, $16)",
+                     sponsor_id, status, nonce, expires_at, issued_at, delivery, position)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15, $16,
+                         $17, $18)",
             )
             .bind(&e.account_id)
             .bind(invitation.to_string())
@@ -298,6 +300,8 @@ async fn apply_invitation(
             .bind(nonce)
             .bind(expires_at.0)
             .bind(e.metadata.at.0)
+            .bind(delivery)
+            .bind(position)
             .execute(&mut **tx)
             .await?;
         }
@@ -353,6 +357,22 @@ async fn apply_invitation(
         }
     }
     Ok(())
+}
+
+/// The `delivery` and `position` columns of an invitation; `invitations::get` reads
+/// them back.
+fn delivery_columns(delivery: &Delivery) -> (&'static str, Option<String>) {
+    match delivery {
+        Delivery::Link => ("link", None),
+        Delivery::Direct {
+            position,
+            confirm: false,
+        } => ("direct", Some(position.to_string())),
+        Delivery::Direct {
+            position,
+            confirm: true,
+        } => ("direct_confirm", Some(position.to_string())),
+    }
 }
 
 fn target_label(target: &InvitationTarget) -> &'static str {

@@ -98,6 +98,9 @@ impl Invitation {
                     return Err(InvitationError::GuestNeedsEmail);
                 }
                 let direct = matches!(delivery, Delivery::Direct { .. });
+                if direct && target.person_kind() != PersonKind::Employee {
+                    return Err(InvitationError::DirectOnlyForEmployees);
+                }
                 if direct && !matches!(address, Address::Email(_)) {
                     return Err(InvitationError::DirectNeedsEmail);
                 }

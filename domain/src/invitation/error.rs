@@ -28,4 +28,8 @@ pub enum InvitationError {
     NameRequired,
     #[error("someone added directly needs an email address: it becomes their login")]
     DirectNeedsEmail,
+    /// Extranet users and guests are let in only where an invitation names (a group, a
+    /// task), and they choose their own password there.
+    #[error("only employees are added directly: invite extranet users and guests instead")]
+    DirectOnlyForEmployees,
 }

@@ -1,7 +1,7 @@
 use crate::person::PersonKind;
 use crate::task::TaskRole;
 use crate::{
-    Address, DepartmentId, Email, InvitationId, PersonId, PersonName, TaskId, Timestamp,
+    Address, DepartmentId, Email, InvitationId, PersonId, PersonName, Position, TaskId, Timestamp,
     WorkgroupId,
 };
 use serde::{Deserialize, Serialize};
@@ -40,10 +40,12 @@ pub enum Delivery {
     /// They get a link and choose their own password.
     #[default]
     Link,
-    /// Added directly by an administrator, with a position. Without confirmation they
-    /// are in at once: a generated password is emailed, derived from the invitation's
-    /// nonce and the server key like a link's secret, so it is never stored.
-    Direct { position: String, confirm: bool },
+    /// Added directly by an administrator, with a position; always an employee.
+    /// Without confirmation they are in at once: a generated password is emailed,
+    /// derived from the invitation's nonce and the server key like a link's secret
+    /// (`SecretKey::initial_password`), so it is never stored. With confirmation they
+    /// get a link and choose their own password, as with `Link`.
+    Direct { position: Position, confirm: bool },
 }
 
 /// How a registration through the account's link was let in.

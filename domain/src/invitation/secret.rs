@@ -13,7 +13,9 @@ use subtle::ConstantTimeEq;
 /// event alone. Resending draws a new nonce, which makes the old link worthless.
 ///
 /// The account's registration link and password reset links work the same way (see
-/// [`Link`]): the log holds a nonce, the link holds its MAC.
+/// [`Link`]): the log holds a nonce, the link holds its MAC. So does the first password
+/// of someone an administrator adds without confirmation
+/// ([`SecretKey::initial_password`]).
 #[derive(Clone)]
 pub struct SecretKey(Arc<[u8; 32]>);
 
@@ -29,6 +31,10 @@ pub enum Link {
     /// A password reset link, bound to the person whose password it resets.
     PasswordReset(crate::PersonId),
 }
+
+/// The label of initial passwords, distinct from every [`Link`]'s: a password is never
+/// a link's secret, nor the other way round.
+const INITIAL_PASSWORD_LABEL: &[u8] = b"initial-password\0";
 
 impl Link {
     /// The label signed before the id. Invitations have none: their links were signed
@@ -66,7 +72,29 @@ impl SecretKey {
 
     /// The secret of `link` while its current nonce is `nonce`: 64 hex digits.
     pub fn link_secret(&self, link: Link, nonce: &str) -> String {
-        hex::encode(self.mac(link, nonce))
+        hex::encode(self.mac(link.label(), link.id(), nonce))
+    }
+
+    /// The password of someone added directly without confirmation, made from the
+    /// invitation's nonce under a label of its own: the gateway hashes it when the
+    /// person joins, the notifier writes it into their email as it sends it, and
+    /// nothing stores it. The invitation is accepted at once and cannot be sent again,
+    /// so its nonce, and with it the password, never changes.
+    ///
+    /// Four groups of five characters (100 bits) from an alphabet without look-alikes
+    /// (no 0, 1, l, o), so it can be read off a screen and typed.
+    pub fn initial_password(&self, invitation: InvitationId, nonce: &str) -> String {
+        const ALPHABET: &[u8; 32] = b"23456789abcdefghijkmnpqrstuvwxyz";
+        let mac = self.mac(INITIAL_PASSWORD_LABEL, invitation.0, nonce);
+        let mut password = String::with_capacity(23);
+        // 256 is a multiple of 32, so every character is equally likely.
+        for (i, byte) in mac.iter().take(20).enumerate() {
+            if i > 0 && i % 5 == 0 {
+                password.push('-');
+            }
+            password.push(char::from(ALPHABET[usize::from(byte % 32)]));
+        }
+        password
     }
 
     /// Whether `presented` is the secret of `link` under `nonce`. Compares in constant
@@ -79,7 +107,7 @@ impl SecretKey {
         let Ok(presented) = hex::decode(presented) else {
             return false;
         };
-        let expected = self.mac(link, nonce);
+        let expected = self.mac(link.label(), link.id(), nonce);
         expected.len() == presented.len() && bool::from(expected.ct_eq(&presented))
     }
 
@@ -99,13 +127,13 @@ impl SecretKey {
         uuid::Builder::from_custom_bytes(bytes).into_uuid()
     }
 
-    fn mac(&self, link: Link, nonce: &str) -> Vec<u8> {
+    fn mac(&self, label: &[u8], id: uuid::Uuid, nonce: &str) -> Vec<u8> {
         // A 32-byte key is always accepted by HMAC; the fallback is unreachable.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.as_slice()) else {
             return Vec::new();
         };
-        mac.update(link.label());
-        mac.update(link.id().to_string().as_bytes());
+        mac.update(label);
+        mac.update(id.to_string().as_bytes());
         mac.update(b":");
         mac.update(nonce.as_bytes());
         mac.finalize().into_bytes().to_vec()
@@ -158,5 +186,30 @@ mod tests {
             key.secret_for(id, "n1"),
             key.link_secret(Link::Invitation(id), "n1")
         );
+    }
+
+    #[test]
+    fn an_initial_password_is_the_keys_alone_and_no_links_secret() {
+        let key = SecretKey::from_bytes([1; 32]);
+        let id = InvitationId::new_random();
+        let password = key.initial_password(id, "n1");
+        assert_eq!(password, key.initial_password(id, "n1"), "made again alike");
+        assert_eq!(password.len(), 23);
+        let groups: Vec<&str> = password.split('-').collect();
+        assert_eq!(groups.len(), 4, "{password}");
+        assert!(groups.iter().all(|g| g.len() == 5
+            && g.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && !g.contains(['0', '1', 'l', 'o'])));
+        assert_ne!(password, key.initial_password(id, "n2"));
+        assert_ne!(
+            password,
+            key.initial_password(InvitationId::new_random(), "n1")
+        );
+        assert_ne!(
+            password,
+            SecretKey::from_bytes([2; 32]).initial_password(id, "n1")
+        );
+        assert!(!key.verify(id, "n1", &password), "a password opens no link");
     }
 }

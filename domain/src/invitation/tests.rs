@@ -77,6 +77,31 @@ fn issued(g: &Given) -> InvitationEvent {
     }
 }
 
+fn company() -> InvitationTarget {
+    InvitationTarget::Company { department: None }
+}
+
+fn direct(confirm: bool) -> Delivery {
+    Delivery::Direct {
+        position: crate::Position::parse("Buyer").unwrap(),
+        confirm,
+    }
+}
+
+fn issued_directly(g: &Given, target: InvitationTarget, confirm: bool) -> InvitationEvent {
+    InvitationEvent::InvitationIssued {
+        invitation: g.invitation,
+        person: g.person,
+        address: email("nora@acme.test"),
+        name: name(),
+        target,
+        sponsor: g.sponsor,
+        nonce: NONCE.into(),
+        expires_at: NOW.plus_days(VALID_DAYS),
+        delivery: direct(confirm),
+    }
+}
+
 fn secret(g: &Given, nonce: &str) -> String {
     services_at(NOW).secrets.secret_for(g.invitation, nonce)
 }
@@ -157,19 +182,44 @@ fn issuing_refusals() {
             Delivery::Link,
         ))
         .then_expect_error(InvitationError::GuestsOnlyInTasks);
-    let direct = Delivery::Direct {
-        position: "Buyer".into(),
-        confirm: false,
+    at(NOW)
+        .given_no_previous_events()
+        .when(issue(&g, phone, company(), direct(false)))
+        .then_expect_error(InvitationError::DirectNeedsEmail);
+    at(NOW)
+        .given_no_previous_events()
+        .when(InvitationCommand::Issue {
+            invitation: g.invitation,
+            person: g.person,
+            address: email("nora@acme.test"),
+            name: None,
+            target: company(),
+            sponsor: g.sponsor,
+            delivery: direct(false),
+        })
+        .then_expect_error(InvitationError::NameRequired);
+    let extranet_group = InvitationTarget::Workgroup {
+        group: WorkgroupId::new_random(),
+        kind: PersonKind::Extranet,
     };
     at(NOW)
         .given_no_previous_events()
         .when(issue(
             &g,
-            phone,
-            InvitationTarget::Company { department: None },
-            direct,
+            email("nora@acme.test"),
+            extranet_group,
+            direct(true),
         ))
-        .then_expect_error(InvitationError::DirectNeedsEmail);
+        .then_expect_error(InvitationError::DirectOnlyForEmployees);
+    at(NOW)
+        .given_no_previous_events()
+        .when(issue(
+            &g,
+            email("gus@client.com"),
+            guest_target(&g),
+            direct(true),
+        ))
+        .then_expect_error(InvitationError::DirectOnlyForEmployees);
     at(NOW)
         .given_no_previous_events()
         .when(InvitationCommand::Issue {
@@ -182,6 +232,50 @@ fn issuing_refusals() {
             delivery: Delivery::Link,
         })
         .then_expect_error(InvitationError::NameRequired);
+}
+
+#[test]
+fn an_administrator_adds_an_employee_directly_into_the_company_or_a_group() {
+    let g = given();
+    let group = InvitationTarget::Workgroup {
+        group: WorkgroupId::new_random(),
+        kind: PersonKind::Employee,
+    };
+    for target in [company(), group] {
+        for confirm in [false, true] {
+            at(NOW)
+                .given_no_previous_events()
+                .when(issue(&g, email("Nora@Acme.test"), target, direct(confirm)))
+                .then_expect_events(vec![issued_directly(&g, target, confirm)]);
+        }
+    }
+}
+
+/// Without confirmation the gateway accepts at once with the link's secret, which only
+/// the holder of the server key can make; the log alone accepts nothing.
+#[test]
+fn added_without_confirmation_is_accepted_with_the_secret_of_its_nonce() {
+    let g = given();
+    at(NOW)
+        .given(vec![issued_directly(&g, company(), false)])
+        .when(InvitationCommand::Accept {
+            secret: secret(&g, NONCE),
+        })
+        .then_expect_events(vec![accepted(&g)]);
+    let initial_password = services_at(NOW)
+        .secrets
+        .initial_password(g.invitation, NONCE);
+    at(NOW)
+        .given(vec![issued_directly(&g, company(), false)])
+        .when(InvitationCommand::Accept {
+            secret: initial_password,
+        })
+        .then_expect_error(InvitationError::InvalidLink);
+    // Once in, the invitation is spent: no new nonce, so no other password.
+    at(NOW)
+        .given(vec![issued_directly(&g, company(), false), accepted(&g)])
+        .when(InvitationCommand::Resend)
+        .then_expect_error(InvitationError::AlreadyAccepted);
 }
 
 #[test]

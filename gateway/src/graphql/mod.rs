@@ -3,6 +3,7 @@
 mod account;
 mod activity;
 mod context;
+mod direct_add;
 mod error;
 pub mod global_id;
 mod invitation;
@@ -43,6 +44,7 @@ pub struct Mutation(
     mutation::TaskMutation,
     people::PeopleMutation,
     invitation::InvitationMutation,
+    direct_add::DirectAddMutation,
     account::AccountMutation,
     workgroup::WorkgroupMutation,
 );

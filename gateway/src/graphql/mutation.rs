@@ -282,6 +282,7 @@ impl TaskMutation {
                 kind: Some(PersonKind::Guest),
                 issued_at: None,
                 expires_at: None,
+                position: None,
             }),
             user_errors: Vec::new(),
         })

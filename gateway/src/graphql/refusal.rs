@@ -8,7 +8,7 @@ use domain::invitation::InvitationError;
 use domain::person::PersonError;
 use domain::task::TaskError;
 use domain::workgroup::WorkgroupError;
-use domain::{EmailError, NameError};
+use domain::{EmailError, NameError, PositionError};
 use projections::commands::CommandError;
 
 pub trait Refusal: std::error::Error {
@@ -54,6 +54,7 @@ impl Refusal for InvitationError {
             }
             InvitationError::GuestsOnlyInTasks => "GUESTS_ONLY_IN_TASKS",
             InvitationError::NameRequired => "NAME_REQUIRED",
+            InvitationError::DirectOnlyForEmployees => "EMPLOYEES_ONLY",
         };
         UserError::new(&[], self, code)
     }
@@ -131,6 +132,12 @@ impl Refusal for WorkgroupError {
 impl Refusal for EmailError {
     fn user_error(&self) -> UserError {
         UserError::new(&["input", "email"], self, "INVALID_EMAIL")
+    }
+}
+
+impl Refusal for PositionError {
+    fn user_error(&self) -> UserError {
+        UserError::new(&["input", "position"], self, "INVALID_POSITION")
     }
 }
 

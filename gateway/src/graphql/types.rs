@@ -3,7 +3,7 @@
 use super::global_id::id_of;
 use async_graphql::{Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use domain::invitation::InvitationState;
+use domain::invitation::{Delivery, InvitationState};
 use domain::person::{
     PersonKind as DomainPersonKind, PersonStatus as DomainPersonStatus, SuspensionReason,
 };
@@ -266,6 +266,9 @@ pub struct Invitation {
     pub issued_at: Option<DateTime<Utc>>,
     /// When its link stops working; null for a registration awaiting approval.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The position an administrator gave when adding the person directly
+    /// (`addPersonDirectly`); null for an invitation by link.
+    pub position: Option<String>,
 }
 
 impl From<InvitationRecord> for Invitation {
@@ -278,6 +281,10 @@ impl From<InvitationRecord> for Invitation {
             kind: Some(i.kind.into()),
             issued_at: time(i.issued_at),
             expires_at: i.expires_at.and_then(|t| time(t.0)),
+            position: match i.delivery {
+                Delivery::Link => None,
+                Delivery::Direct { position, .. } => Some(position.to_string()),
+            },
         }
     }
 }

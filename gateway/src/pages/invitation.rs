@@ -3,17 +3,15 @@
 use super::html::{self, escape, page, respond, Field, CORRECT_BELOW};
 use crate::app::Shared;
 use crate::auth::session_cookie;
-use crate::joining::{self, JoinError, Newcomer};
+use crate::joining::{self, AcceptError, JoinError, Newcomer};
 use crate::password;
 use crate::rate_limit::{Attempt, ClientIp};
-use crate::state::Claim;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use domain::invitation::{Invitation, InvitationCommand, InvitationError, InvitationState};
-use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonName};
-use projections::commands::CommandError;
+use domain::invitation::{InvitationError, InvitationState};
+use domain::{AccountId, Email, InvitationId, NameError, PersonName};
 use projections::directory;
 use projections::invitations::{self, InvitationRecord};
 use serde::Deserialize;
@@ -274,50 +272,21 @@ async fn accept_inner(
     // Invitations by phone are not accepted through this page yet: it would have to
     // ask for an email address to log in with.
     let email = Email::parse(&record.address).map_err(|_| dead(Dead::Invalid))?;
-
-    // The address becomes this person's before anything else happens: if someone
-    // current already has it, the invitation stays unused.
-    match state
-        .claim_email(account, &email, record.person, Some(record.person))
-        .await
-    {
-        Ok(Claim::Theirs) => {}
-        Ok(Claim::TakenByOther) => return Err(dead(Dead::EmailTaken)),
-        Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
-        Err(e) => return Err(dead(internal(e))),
-    }
-
-    let key = AggregateKey::new(account, record.id.0);
-    let accept = InvitationCommand::Accept {
-        secret: form.secret.clone(),
-    };
-    match state
-        .execute::<Invitation>(key, accept, Some(record.person))
-        .await
-    {
-        // Already accepted with the right secret: a join cut short by a crash may still
-        // be owed, and Join below tells which.
-        Ok(()) | Err(CommandError::Refused(InvitationError::AlreadyAccepted)) => {}
-        Err(CommandError::Refused(InvitationError::InvalidLink)) => {
-            return Err(dead(Dead::Invalid))
-        }
-        Err(CommandError::Refused(InvitationError::Expired)) => return Err(dead(Dead::Expired)),
-        Err(CommandError::Refused(
-            InvitationError::Declined | InvitationError::Revoked | InvitationError::Rejected,
-        )) => return Err(dead(Dead::Withdrawn)),
-        Err(CommandError::Conflict) => return Err(dead(Dead::Busy)),
-        Err(e) => return Err(dead(internal(e))),
-    }
-
     let hash = password::hash(form.password)
         .await
         .map_err(|e| dead(internal(e)))?;
     let newcomer = Newcomer::invited(account, &record, email, name, hash);
-    match joining::join(state, newcomer, Some(record.person)).await {
+    match joining::accept(state, newcomer, form.secret.clone(), Some(record.person)).await {
         Ok(()) => {}
-        Err(JoinError::AlreadyJoined) => return Err(dead(Dead::Used)),
-        Err(JoinError::Busy) => return Err(dead(Dead::Busy)),
-        Err(e @ JoinError::Internal(_)) => return Err(dead(internal(e))),
+        Err(AcceptError::EmailTaken) => return Err(dead(Dead::EmailTaken)),
+        Err(AcceptError::Closed(InvitationError::Expired)) => return Err(dead(Dead::Expired)),
+        Err(AcceptError::Closed(
+            InvitationError::Declined | InvitationError::Revoked | InvitationError::Rejected,
+        )) => return Err(dead(Dead::Withdrawn)),
+        Err(AcceptError::Closed(_)) => return Err(dead(Dead::Invalid)),
+        Err(AcceptError::Join(JoinError::AlreadyJoined)) => return Err(dead(Dead::Used)),
+        Err(AcceptError::Join(JoinError::Busy)) => return Err(dead(Dead::Busy)),
+        Err(AcceptError::Join(e @ JoinError::Internal(_))) => return Err(dead(internal(e))),
     }
 
     let token = state

@@ -1,0 +1,116 @@
+//! A store with an account and its administrator, for the tests of the gateway's
+//! application services.
+
+// Each test file that includes this module uses a part of it.
+#![allow(dead_code)]
+
+use domain::account::{Account, AccountCommand, Plan};
+use domain::invitation::SecretKey;
+use domain::person::{Person, PersonCommand, PersonKind};
+use domain::services::{DomainServices, FixedClock, FixedNonce};
+use domain::workgroup::{Workgroup, WorkgroupCommand};
+use domain::{AccountId, AggregateKey, Email, PersonId, PersonName, Timestamp, WorkgroupId};
+use gateway::state::AppState;
+use projections::permission::Viewer;
+use projections::Database;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+pub struct World {
+    pub state: AppState,
+    pub account: AccountId,
+    pub admin: Viewer,
+    _stop: watch::Sender<bool>,
+}
+
+impl World {
+    pub async fn new(db: Database) -> Self {
+        let services = DomainServices {
+            clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
+            nonces: Arc::new(FixedNonce("n".into())),
+            secrets: SecretKey::from_bytes([6; 32]),
+        };
+        let (state, projector) = AppState::open(db, services).await.expect("state");
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(projector.run(stopped));
+        let account = AccountId::new_random();
+        state
+            .execute::<Account>(
+                AggregateKey::account(account),
+                AccountCommand::Create {
+                    account,
+                    name: "Acme".into(),
+                    plan: Plan::Standard,
+                },
+                None,
+            )
+            .await
+            .expect("account");
+        let mut world = Self {
+            state,
+            account,
+            admin: Viewer {
+                account,
+                person: PersonId::new_random(),
+                kind: PersonKind::Employee,
+                administrator: true,
+            },
+            _stop: stop,
+        };
+        world.admin = world.join(PersonKind::Employee, true).await;
+        world
+    }
+
+    pub async fn join(&self, kind: PersonKind, administrator: bool) -> Viewer {
+        let person = PersonId::new_random();
+        self.state
+            .execute::<Person>(
+                AggregateKey::new(self.account, person.0),
+                PersonCommand::Join {
+                    person,
+                    kind,
+                    email: Email::parse(&format!("{person}@acme.test")).expect("email"),
+                    name: PersonName::parse("A", "B").expect("name"),
+                    administrator,
+                    password_hash: "$argon2id$stub".into(),
+                    invitation: None,
+                    sponsor: None,
+                    previous: None,
+                },
+                None,
+            )
+            .await
+            .expect("join");
+        Viewer {
+            account: self.account,
+            person,
+            kind,
+            administrator,
+        }
+    }
+
+    pub async fn group(&self, extranet: bool, owner: &Viewer) -> WorkgroupId {
+        let group = WorkgroupId::new_random();
+        self.state
+            .execute::<Workgroup>(
+                AggregateKey::new(self.account, group.0),
+                WorkgroupCommand::Create {
+                    group,
+                    name: "Group".into(),
+                    extranet,
+                    owner: owner.person,
+                },
+                None,
+            )
+            .await
+            .expect("group");
+        group
+    }
+
+    pub async fn group_command(&self, group: WorkgroupId, command: WorkgroupCommand) {
+        self.state
+            .execute::<Workgroup>(AggregateKey::new(self.account, group.0), command, None)
+            .await
+            .expect("group command");
+    }
+}

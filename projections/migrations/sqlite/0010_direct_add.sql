@@ -1,0 +1,1 @@
+../common/0010_direct_add.sql
