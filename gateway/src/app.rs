@@ -131,7 +131,10 @@ impl Application {
         let outbox = Outbox {
             public_url: public_url.clone(),
             secrets: services.secrets.clone(),
-            registration_id: |id| graphql::global_id::id_of(id).0,
+            ids: notifier::outbox::ApiIds {
+                registration: |id| graphql::global_id::id_of(id).0,
+                account: |id| graphql::global_id::id_of(id).0,
+            },
         };
         let (outbox_projector, outbox_handle) = Projector::new(outbox, db.clone()).await?;
         let outbox_projector = outbox_projector.behind(&state.read_models);

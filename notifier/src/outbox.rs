@@ -18,9 +18,26 @@ pub struct Outbox {
     /// Where the links in emails point: the gateway's public address.
     pub public_url: String,
     pub secrets: SecretKey,
-    /// How the API names a registration (what `approveRegistration` takes). The
-    /// gateway owns the API's ids; the notifier only writes them into emails.
-    pub registration_id: fn(InvitationId) -> String,
+    /// How the API names things, for the ids written into emails.
+    pub ids: ApiIds,
+}
+
+/// How the API names what an email mentions: the gateway owns the API's ids (opaque,
+/// see `gateway/src/graphql/global_id.rs`); the notifier only writes them in.
+#[derive(Clone, Copy)]
+pub struct ApiIds {
+    /// A registration, as `approveRegistration` takes it.
+    pub registration: fn(InvitationId) -> String,
+    /// An account, as `login` takes it.
+    pub account: fn(AccountId) -> String,
+}
+
+impl ApiIds {
+    /// The store's own UUIDs, for tests of the notifier alone.
+    pub const PLAIN: ApiIds = ApiIds {
+        registration: |id| id.to_string(),
+        account: |id| id.to_string(),
+    };
 }
 
 #[async_trait::async_trait]
@@ -130,7 +147,7 @@ impl Outbox {
             sponsor_name: &sponsor_name(tx, account, joined.sponsor).await?,
             position: position.as_str(),
             login_url: site,
-            workspace_id: &account.to_string(),
+            workspace_id: &(self.ids.account)(account),
             password_reset_url: &format!("{site}/password-reset/{account}"),
             password: Withheld::InitialPassword {
                 invitation: joined.invitation,
@@ -196,7 +213,7 @@ impl Outbox {
                             admin_first_name: &admin.first_name,
                             registrant_name: &name.full(),
                             registrant_email: email.as_str(),
-                            registration_id: &(self.registration_id)(id),
+                            registration_id: &(self.ids.registration)(id),
                         },
                     ));
                 }

@@ -7,6 +7,7 @@ use domain::person::{Person, PersonCommand, PersonKind};
 use domain::{
     AccountId, Address, AggregateKey, Email, InvitationId, PersonId, PersonName, Position,
 };
+use notifier::outbox::ApiIds;
 use notifier::sender::Sender;
 use notifier::{Mailer, Outbox};
 use projections::commands::CommandBus;
@@ -111,6 +112,7 @@ async fn notify(db: &Database) {
     let outbox = Outbox {
         public_url: "http://x.test/".into(),
         secrets: services().secrets,
+        ids: ApiIds::PLAIN,
     };
     let (mail, _) = Projector::new(outbox, db.clone()).await.expect("projector");
     read_models.catch_up_to_head().await.expect("read models");

@@ -5,6 +5,7 @@ use domain::account::{Account, AccountCommand, Plan};
 use domain::person::{Person, PersonCommand, PersonKind};
 use domain::services::{DomainServices, FixedClock};
 use domain::{AccountId, AggregateKey, Email, PersonId, PersonName, Timestamp};
+use notifier::outbox::ApiIds;
 use notifier::Outbox;
 use projections::commands::CommandBus;
 use projections::log::Metadata;
@@ -64,7 +65,7 @@ async fn trial_mail_goes_to_administrators(db: Database) {
     let outbox = Outbox {
         public_url: "http://x".into(),
         secrets: services().secrets,
-        registration_id: |id| id.to_string(),
+        ids: ApiIds::PLAIN,
     };
     let (mail, _) = Projector::new(outbox, db.clone()).await.expect("projector");
     let mail = mail.behind(&leader);

@@ -198,7 +198,10 @@ mod tests {
     #[tokio::test]
     async fn on_sqlite() {
         let db = fresh_sqlite().await;
-        assert!(db.inline.is_some(), "a SQLite file is read on the calling thread");
+        assert!(
+            db.inline.is_some(),
+            "a SQLite file is read on the calling thread"
+        );
         a_token_opens_its_person_until_it_expires_or_is_closed(db).await;
     }
 

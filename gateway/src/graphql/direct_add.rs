@@ -1,8 +1,9 @@
 //! `addPersonDirectly`: an administrator adds an employee by email address, name and
 //! position (see `direct_add`).
 
-use super::context::{parse_id, state, viewer};
+use super::context::{state, viewer};
 use super::error::ApiError;
+use super::global_id::parse_id;
 use super::refusal::{forbidden, Refusal};
 use super::types::{Invitation, Person, UserError};
 use crate::direct_add::{add_directly, AddDirectly, AddError, Added};
