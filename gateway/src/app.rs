@@ -51,9 +51,21 @@ pub enum StartError {
     Metrics(#[from] MetricsError),
 }
 
-/// What handlers share: the state, and the schema built over it.
+/// What handlers share: the state, and the schema built over it. axum hands every
+/// request its own clone of the router's state, so it is one `Arc`: a clone is one
+/// count, not one for each of the many handles inside.
 #[derive(Clone)]
-pub struct Shared {
+pub struct Shared(Arc<SharedParts>);
+
+impl std::ops::Deref for Shared {
+    type Target = SharedParts;
+
+    fn deref(&self) -> &SharedParts {
+        &self.0
+    }
+}
+
+pub struct SharedParts {
     pub state: AppState,
     pub schema: ExtranetSchema,
     /// Where the notifier has got to in the log, for `/metrics` and `/readyz`.
@@ -178,7 +190,7 @@ impl Application {
             public_url: public_url.clone(),
             limiter: limiter.clone(),
         };
-        let shared = Shared {
+        let shared = Shared(Arc::new(SharedParts {
             notifier: outbox_handle.clone(),
             schema: graphql::schema(state.clone(), settings.mode, site),
             state,
@@ -187,7 +199,7 @@ impl Application {
             limiter,
             public_url,
             documents: graphql::ParsedDocuments::default(),
-        };
+        }));
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),
             // No GraphiQL: GET /graphql is answered 405.
