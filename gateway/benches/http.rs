@@ -15,7 +15,9 @@
 //! The plain handler is an axum route in the same process and the same tokio runtime,
 //! on its own port, that reads the request body and answers the gateway's own response
 //! bytes. A third server shows what the GraphQL engine costs by itself: async-graphql
-//! on axum resolving the same query to the same answer from constants. All are driven
+//! on axum resolving the same query to the same answer from constants, once parsing
+//! every request's text and once with each text's parse kept, as the gateway does.
+//! All are driven
 //! by the same `wrk` command (same request, cookie included) over HTTP/1.1 keep-alive on
 //! loopback, one after the other, each after a short warm-up. `wrk`'s Lua script checks
 //! every response (status 200 and the task's title in the body); the bench fails if any
@@ -111,7 +113,8 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
     // Every gateway answered the same bytes (ids aside, same length); the plain
     // handler answers the first one's.
     let plain = start_plain(gateways[0].answer.clone()).await;
-    let bare_graphql = start_bare_graphql().await;
+    let bare_graphql = start_bare_graphql(false).await;
+    let kept_graphql = start_bare_graphql(true).await;
 
     println!(
         "wrk: {} connections, {} threads, {} s per run after {} s of warm-up; {} cores",
@@ -132,6 +135,11 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
     results.push(wrk.measure(
         "async-graphql alone, same query",
         bare_graphql,
+        &plain_script,
+    ));
+    results.push(wrk.measure(
+        "async-graphql alone, parsed query kept",
+        kept_graphql,
         &plain_script,
     ));
     for gateway in &gateways {
@@ -504,7 +512,9 @@ async fn start_plain(answer: Bytes) -> SocketAddr {
 /// The GraphQL engine without the gateway: async-graphql on axum, as the gateway mounts
 /// it, resolving the same query to the same answer from constants. It shows what the
 /// engine costs by itself, apart from sessions, permissions and the store.
-async fn start_bare_graphql() -> SocketAddr {
+/// async-graphql resolving the query from constants; with `keep_parsed`, each text's
+/// parse kept as the gateway keeps it (`gateway::graphql::ParsedDocuments`).
+async fn start_bare_graphql(keep_parsed: bool) -> SocketAddr {
     use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject, ID};
     use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 
@@ -524,11 +534,19 @@ async fn start_bare_graphql() -> SocketAddr {
         }
     }
     let schema = Schema::build(Query, EmptyMutation, EmptySubscription).finish();
+    let documents = gateway::graphql::ParsedDocuments::default();
     let router = Router::new().route(
         "/graphql",
         post(move |request: GraphQLRequest| {
             let schema = schema.clone();
-            async move { GraphQLResponse::from(schema.execute(request.into_inner()).await) }
+            let documents = documents.clone();
+            async move {
+                let mut request = request.into_inner();
+                if keep_parsed {
+                    request = documents.prepare(request);
+                }
+                GraphQLResponse::from(schema.execute(request).await)
+            }
         }),
     );
     serve(router).await
