@@ -1,5 +1,6 @@
 //! The composition root: builds every part from the settings and runs them together.
 
+use crate::client_ip::TrustedProxies;
 use crate::config::{Mode, Settings};
 use crate::graphql::{self, ExtranetSchema};
 use crate::layers::{self, Limits};
@@ -8,6 +9,7 @@ use crate::pages;
 use crate::rate_limit::RateLimiter;
 use crate::state::AppState;
 use crate::{clock, readiness, secret_key};
+use axum::extract::FromRef;
 use axum::routing::{get, post};
 use axum::Router;
 use domain::services::{Clock, DomainServices};
@@ -77,10 +79,18 @@ pub struct SharedParts {
     pub http_metrics: HttpMetrics,
     /// Counts attempts to get in (logins, resets, registrations, acceptances).
     pub limiter: RateLimiter,
+    /// Whose `X-Forwarded-For` names the client (see `client_ip`).
+    pub trusted_proxies: TrustedProxies,
     /// Where people reach this gateway, for the links it hands out.
     pub public_url: String,
     /// The parse of each query text clients sent lately.
     pub documents: graphql::ParsedDocuments,
+}
+
+impl FromRef<Shared> for TrustedProxies {
+    fn from_ref(shared: &Shared) -> Self {
+        shared.trusted_proxies.clone()
+    }
 }
 
 /// The store and the domain services: all a command needs.
@@ -185,7 +195,13 @@ impl Application {
         workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
 
         let http_metrics = HttpMetrics::new()?;
-        let limiter = RateLimiter::new(settings.rate_limits());
+        let limiter =
+            RateLimiter::new(settings.rate_limits(), db.clone(), services.secrets.clone());
+        workers.spawn(
+            limiter
+                .clone()
+                .sweep(settings.schedule_every(), shutdown_rx.clone()),
+        );
         let site = graphql::Site {
             public_url: public_url.clone(),
             limiter: limiter.clone(),
@@ -197,6 +213,7 @@ impl Application {
             start_head,
             http_metrics: http_metrics.clone(),
             limiter,
+            trusted_proxies: settings.trusted_proxies(),
             public_url,
             documents: graphql::ParsedDocuments::default(),
         }));

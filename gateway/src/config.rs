@@ -1,6 +1,7 @@
 //! Every setting, read in one place: command-line flags, each with an environment
 //! variable of the same name. Nothing else reads the environment.
 
+use crate::client_ip::{IpNet, TrustedProxies};
 use crate::rate_limit::RateLimits;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -138,7 +139,8 @@ pub struct Settings {
     )]
     pub rate_limit_per_address: u32,
     /// The same attempts allowed from one client IP per window, whatever the address.
-    /// Behind a reverse proxy every client shares the proxy's IP: raise it there.
+    /// Behind a reverse proxy, name it in `--trusted-proxies`, or every client shares
+    /// the proxy's IP.
     #[arg(
         long,
         env = "EXTRANET_RATE_LIMIT_PER_CLIENT",
@@ -147,7 +149,8 @@ pub struct Settings {
         global = true
     )]
     pub rate_limit_per_client: u32,
-    /// The sliding window the two limits above count in, in seconds.
+    /// The window the two limits above count in, in seconds: it opens at an address's
+    /// (or client's) first attempt.
     #[arg(
         long,
         env = "EXTRANET_RATE_LIMIT_WINDOW_SECS",
@@ -156,6 +159,17 @@ pub struct Settings {
         global = true
     )]
     pub rate_limit_window_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the client, comma-separated IPs
+    /// or CIDR blocks (`10.0.0.0/8,192.0.2.1`). A request from one of them is counted
+    /// against the right-most address in the header that is not itself a trusted
+    /// proxy; from anyone else the header is ignored. Default: none.
+    #[arg(
+        long,
+        env = "EXTRANET_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<IpNet>,
     /// `text` for people reading a terminal, `json` (one object a line) for a log
     /// collector.
     #[arg(
@@ -206,6 +220,10 @@ impl Settings {
             per_client: self.rate_limit_per_client,
             window: std::time::Duration::from_secs(self.rate_limit_window_secs),
         }
+    }
+
+    pub fn trusted_proxies(&self) -> TrustedProxies {
+        TrustedProxies::new(self.trusted_proxies.clone())
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
@@ -267,6 +285,23 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(["extranet", "serve", flag, "0"]).is_err());
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_ips_and_blocks_and_none_by_default() {
+        let cli = Cli::try_parse_from(["extranet", "serve"]).expect("parse");
+        assert!(cli.settings.trusted_proxies.is_empty());
+        let cli = Cli::try_parse_from([
+            "extranet",
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/8, 192.0.2.1,fd00::/8",
+        ])
+        .expect("parse");
+        assert_eq!(cli.settings.trusted_proxies.len(), 3);
+        let refused = Cli::try_parse_from(["extranet", "serve", "--trusted-proxies", "proxy.lan"])
+            .expect_err("a host name is refused");
+        assert!(refused.to_string().contains("CIDR"), "{refused}");
     }
 
     #[test]

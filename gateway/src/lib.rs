@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod bootstrap;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod direct_add;

@@ -1,28 +1,26 @@
 //! How often someone may try to get in: login, asking for a password reset,
 //! registering, accepting an invitation.
 //!
-//! Each kind of attempt is counted in a sliding window twice: per address (the email
-//! typed, or the link used, within an account) and per client (the connecting IP).
-//! The first slows down guessing one person's password from many machines; the second
-//! slows down one machine trying many people. An attempt over either limit is refused
-//! before any work is done, and is not counted, so a client that waits as told gets
-//! exactly the configured number of attempts per window.
+//! Each kind of attempt is counted twice: per address (the email typed, or the link
+//! used, within an account) and per client (the IP the request comes from: see
+//! `client_ip`). The first slows down guessing one person's password from many
+//! machines; the second slows down one machine trying many people. An attempt over
+//! either limit is refused before any work is done, and is not counted, so a client
+//! that waits as told gets exactly the configured number of attempts per window.
 //!
-//! The counts live in this process's memory: several servers behind one address each
-//! count their own share, and a restart forgets them. That is the usual trade for a
-//! brake on guessing (the argon2id cost and 256-bit link secrets make each guess
-//! worthless anyway); it keeps the database out of every login.
-//!
-//! Behind a reverse proxy every client has the proxy's address, so the per-client
-//! limit then applies to all of them together: raise it there.
+//! The counts live in the database (`projections::attempts`), so every server of a
+//! deployment draws on one budget and a restart forgets nothing. A key's window opens
+//! at its first attempt and lasts the configured time. Keys are HMACs under the
+//! server's secret key: the table holds no email address or IP in clear.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
-use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use domain::invitation::SecretKey;
+use projections::attempts::{self, Counted};
+use projections::{Database, StoreError};
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+pub use crate::client_ip::ClientIp;
 
 /// What is being tried. Each has its own counts, so that asking for a reset link does
 /// not use up someone's logins.
@@ -57,7 +55,7 @@ impl Default for RateLimits {
     }
 }
 
-/// An attempt refused: when the oldest counted attempt leaves the window.
+/// An attempt refused: how long until the window that refused it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limited {
     pub retry_after: Duration,
@@ -80,34 +78,43 @@ impl Limited {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Address(Attempt, String),
-    Client(Attempt, IpAddr),
+impl Attempt {
+    /// Part of every key: each kind of attempt has its own counts.
+    fn label(self) -> &'static str {
+        match self {
+            Attempt::Login => "login",
+            Attempt::PasswordReset => "password reset",
+            Attempt::Registration => "registration",
+            Attempt::Acceptance => "acceptance",
+        }
+    }
 }
 
-/// Every key is swept of expired attempts after this many checks, so keys that are
-/// never tried again do not stay in memory.
-const SWEEP_EVERY: u32 = 1024;
-
-#[derive(Default)]
-struct Counts {
-    attempts: HashMap<Key, VecDeque<Instant>>,
-    since_sweep: u32,
+/// Why an attempt may not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{}", .0.message())]
+    Limited(Limited),
+    /// The attempt is refused rather than let through uncounted: a database that
+    /// cannot count cannot check a password either.
+    #[error("could not count an attempt to get in: {0}")]
+    Store(#[from] StoreError),
 }
 
-/// Cheap to clone: clones share the counts.
+/// Cheap to clone: clones count in the same database.
 #[derive(Clone)]
 pub struct RateLimiter {
     limits: RateLimits,
-    counts: Arc<Mutex<Counts>>,
+    db: Database,
+    secrets: SecretKey,
 }
 
 impl RateLimiter {
-    pub fn new(limits: RateLimits) -> Self {
+    pub fn new(limits: RateLimits, db: Database, secrets: SecretKey) -> Self {
         Self {
             limits,
-            counts: Arc::new(Mutex::new(Counts::default())),
+            db,
+            secrets,
         }
     }
 
@@ -117,202 +124,207 @@ impl RateLimiter {
 
     /// Counts an attempt at `attempt` for `address` (lower-cased here) from `client`,
     /// or refuses it. Either may be unknown; an unknown one is not limited.
-    pub fn check(
+    pub async fn check(
         &self,
         attempt: Attempt,
         address: Option<&str>,
         client: Option<IpAddr>,
-    ) -> Result<(), Limited> {
-        self.check_at(Instant::now(), attempt, address, client)
+    ) -> Result<(), CheckError> {
+        self.check_at(now_ms(), attempt, address, client).await
     }
 
-    fn check_at(
+    async fn check_at(
         &self,
-        now: Instant,
+        now_ms: i64,
         attempt: Attempt,
         address: Option<&str>,
         client: Option<IpAddr>,
-    ) -> Result<(), Limited> {
-        let window = self.limits.window;
+    ) -> Result<(), CheckError> {
+        // Address before client, always: see `attempts::count`.
         let mut keys = Vec::with_capacity(2);
         if let Some(address) = address {
             let address = address.trim().to_lowercase();
-            keys.push((Key::Address(attempt, address), self.limits.per_address));
-        }
-        if let Some(client) = client {
-            keys.push((Key::Client(attempt, client), self.limits.per_client));
-        }
-        // A poisoned lock only means another request panicked mid-count; the counts
-        // are still counts.
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        counts.since_sweep += 1;
-        if counts.since_sweep >= SWEEP_EVERY {
-            counts.since_sweep = 0;
-            counts.attempts.retain(|_, times| {
-                forget_before(times, now, window);
-                !times.is_empty()
+            keys.push(Counted {
+                key: self.key(attempt, "address", &address),
+                limit: self.limits.per_address,
             });
         }
-        let mut refused: Option<Duration> = None;
-        for (key, limit) in &keys {
-            let Some(times) = counts.attempts.get_mut(key) else {
-                continue;
-            };
-            forget_before(times, now, window);
-            if times.len() >= *limit as usize {
-                let oldest = times.front().copied().unwrap_or(now);
-                let wait = (oldest + window).saturating_duration_since(now);
-                refused = Some(refused.map_or(wait, |w| w.max(wait)));
+        if let Some(client) = client {
+            keys.push(Counted {
+                key: self.key(attempt, "client", &client.to_canonical().to_string()),
+                limit: self.limits.per_client,
+            });
+        }
+        match attempts::count(&self.db, &keys, now_ms, self.window_ms()).await? {
+            Ok(()) => Ok(()),
+            Err(wait_ms) => Err(CheckError::Limited(Limited {
+                retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+            })),
+        }
+    }
+
+    /// The stored key of one address or client: an HMAC, so that a copy of the
+    /// database does not list who tried to log in, nor from where.
+    fn key(&self, attempt: Attempt, kind: &str, value: &str) -> String {
+        let data = format!("{}\0{kind}\0{value}", attempt.label());
+        self.secrets
+            .pseudonym("rate limit", &data)
+            .simple()
+            .to_string()
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.limits.window.as_millis()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// Deletes the counts whose window has ended, every `every` until shut down. Any
+    /// number of servers may run this at once.
+    pub async fn sweep(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match attempts::sweep(&self.db, now_ms(), self.window_ms()).await {
+                Ok(0) => {}
+                Ok(swept) => tracing::debug!(swept, "ended attempt windows swept"),
+                Err(error) => tracing::error!(%error, "sweeping attempt counts failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => break,
             }
         }
-        if let Some(retry_after) = refused {
-            return Err(Limited { retry_after });
-        }
-        for (key, _) in keys {
-            counts.attempts.entry(key).or_default().push_back(now);
-        }
-        Ok(())
     }
 }
 
-/// Drops the attempts that have left the window ending at `now`.
-fn forget_before(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while times
-        .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-    {
-        times.pop_front();
-    }
-}
-
-/// The connecting client's IP, when the server was started with connection info
-/// (`into_make_service_with_connect_info`); unknown in unit tests that call a router
-/// directly.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
-        ))
-    }
+/// Milliseconds since the epoch by this machine's clock. Servers of one deployment
+/// should agree on the time; a skew between them only moves when a window ends.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use projections::testing::fresh_sqlite;
 
-    fn limiter(per_address: u32, per_client: u32) -> RateLimiter {
-        RateLimiter::new(RateLimits {
-            per_address,
-            per_client,
-            window: Duration::from_secs(900),
-        })
+    async fn limiter(per_address: u32, per_client: u32) -> RateLimiter {
+        RateLimiter::new(
+            RateLimits {
+                per_address,
+                per_client,
+                window: Duration::from_secs(900),
+            },
+            fresh_sqlite().await,
+            SecretKey::from_bytes([7; 32]),
+        )
     }
 
     fn ip(last: u8) -> Option<IpAddr> {
         Some(IpAddr::from([10, 0, 0, last]))
     }
 
-    #[test]
-    fn an_address_over_its_limit_is_refused_while_another_goes_on() {
-        let limiter = limiter(3, 100);
-        let start = Instant::now();
-        for i in 0..3 {
-            let at = start + Duration::from_secs(i);
-            assert!(limiter
-                .check_at(at, Attempt::Login, Some("Ann@Example.com"), ip(1))
-                .is_ok());
+    fn limited(result: Result<(), CheckError>) -> Limited {
+        match result {
+            Err(CheckError::Limited(limited)) => limited,
+            other => panic!("expected a refusal, got {other:?}"),
         }
-        let refused = limiter
-            .check_at(
-                start + Duration::from_secs(10),
-                Attempt::Login,
-                Some("ann@example.com "),
-                ip(2),
-            )
-            .expect_err("the fourth try for one address is refused, from anywhere");
+    }
+
+    const START: i64 = 1_700_000_000_000;
+
+    fn at(secs: i64) -> i64 {
+        START + secs * 1000
+    }
+
+    #[tokio::test]
+    async fn an_address_over_its_limit_is_refused_while_another_goes_on() {
+        let limiter = limiter(3, 100).await;
+        for i in 0..3 {
+            limiter
+                .check_at(at(i), Attempt::Login, Some("Ann@Example.com"), ip(1))
+                .await
+                .expect("within the limit");
+        }
+        let refused = limited(
+            limiter
+                .check_at(at(10), Attempt::Login, Some("ann@example.com "), ip(2))
+                .await,
+        );
         assert_eq!(refused.retry_after, Duration::from_secs(890));
         assert_eq!(refused.seconds(), 890);
         assert!(refused.message().contains("try again in 890 seconds"));
-        assert!(limiter
-            .check_at(start, Attempt::Login, Some("bob@example.com"), ip(1))
-            .is_ok());
+        limiter
+            .check_at(at(10), Attempt::Login, Some("bob@example.com"), ip(1))
+            .await
+            .expect("another address");
         // Other kinds of attempt are counted apart.
-        assert!(limiter
+        limiter
             .check_at(
-                start,
+                at(10),
                 Attempt::PasswordReset,
                 Some("ann@example.com"),
-                ip(1)
+                ip(1),
             )
-            .is_ok());
+            .await
+            .expect("another kind");
     }
 
-    #[test]
-    fn the_window_slides() {
-        let limiter = limiter(2, 100);
-        let start = Instant::now();
-        let try_at = |secs: u64| {
-            limiter.check_at(
-                start + Duration::from_secs(secs),
-                Attempt::Registration,
-                Some("a@b.c"),
-                None,
-            )
-        };
-        assert!(try_at(0).is_ok());
-        assert!(try_at(100).is_ok());
+    #[tokio::test]
+    async fn a_window_ends_and_refused_attempts_are_not_counted() {
+        let limiter = limiter(2, 100).await;
+        let try_at = |secs| limiter.check_at(at(secs), Attempt::Registration, Some("a@b.c"), None);
+        try_at(0).await.expect("first");
+        try_at(100).await.expect("second");
         assert_eq!(
-            try_at(200).unwrap_err().retry_after,
+            limited(try_at(200).await).retry_after,
             Duration::from_secs(700)
         );
-        // Refused attempts are not counted: after the first leaves, one more fits.
-        assert!(try_at(900).is_ok());
-        assert!(try_at(901).is_err());
-        assert!(try_at(1000).is_ok());
+        try_at(900).await.expect("a new window");
+        try_at(901).await.expect("its second");
+        assert!(try_at(902).await.is_err());
     }
 
-    #[test]
-    fn a_client_over_its_limit_is_refused_whatever_the_address() {
-        let limiter = limiter(100, 2);
-        let now = Instant::now();
-        assert!(limiter
-            .check_at(now, Attempt::Acceptance, Some("a"), ip(1))
-            .is_ok());
-        assert!(limiter
-            .check_at(now, Attempt::Acceptance, Some("b"), ip(1))
-            .is_ok());
-        assert!(limiter
-            .check_at(now, Attempt::Acceptance, Some("c"), ip(1))
-            .is_err());
-        assert!(limiter
-            .check_at(now, Attempt::Acceptance, Some("c"), ip(2))
-            .is_ok());
+    #[tokio::test]
+    async fn a_client_over_its_limit_is_refused_whatever_the_address() {
+        let limiter = limiter(100, 2).await;
+        for address in ["a", "b"] {
+            limiter
+                .check_at(START, Attempt::Acceptance, Some(address), ip(1))
+                .await
+                .expect("within the limit");
+        }
+        limited(
+            limiter
+                .check_at(START, Attempt::Acceptance, Some("c"), ip(1))
+                .await,
+        );
+        limiter
+            .check_at(START, Attempt::Acceptance, Some("c"), ip(2))
+            .await
+            .expect("another client");
         // Unknown address and client: nothing to count by.
         for _ in 0..10 {
-            assert!(limiter.check_at(now, Attempt::Login, None, None).is_ok());
+            limiter
+                .check_at(START, Attempt::Login, None, None)
+                .await
+                .expect("not limited");
         }
     }
 
-    #[test]
-    fn idle_keys_are_swept() {
-        let limiter = limiter(5, 5);
-        let start = Instant::now();
-        assert!(limiter
-            .check_at(start, Attempt::Login, Some("once"), ip(9))
-            .is_ok());
-        let later = start + Duration::from_secs(1000);
-        for _ in 0..SWEEP_EVERY {
-            let _ = limiter.check_at(later, Attempt::Login, None, None);
+    #[tokio::test]
+    async fn keys_hold_no_address_or_ip_in_clear() {
+        let limiter = limiter(5, 5).await;
+        limiter
+            .check_at(START, Attempt::Login, Some("ann@example.com"), ip(9))
+            .await
+            .expect("within the limit");
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM attempt_counts")
+            .fetch_all(&limiter.db.any)
+            .await
+            .expect("keys");
+        assert_eq!(keys.len(), 2);
+        for key in keys {
+            assert!(!key.contains("ann") && !key.contains("10.0.0"), "{key}");
         }
-        let counts = limiter.counts.lock().unwrap();
-        assert!(counts.attempts.is_empty(), "{:?}", counts.attempts.keys());
     }
 }

@@ -94,7 +94,11 @@ impl World {
             .expect("group");
         let site = Site {
             public_url: "http://x".into(),
-            limiter: RateLimiter::new(RateLimits::default()),
+            limiter: RateLimiter::new(
+                RateLimits::default(),
+                state.db.clone(),
+                state.secrets.clone(),
+            ),
         };
         Self {
             schema: gateway::graphql::schema(state, Mode::Development, site),

@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod attempts;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;

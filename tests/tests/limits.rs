@@ -159,3 +159,143 @@ async fn a_batch_runs_up_to_ten_operations_and_is_refused_whole_beyond() {
         "a refused batch ran, or a batch ran out of order"
     );
 }
+
+const LOGIN: &str = "mutation Login($input: LoginInput!) {
+    login(input: $input) { token userErrors { code } }
+}";
+
+/// A login with a wrong password for `email` at the server at `base_url`, as sent with
+/// `X-Forwarded-For: forwarded_for` if given: `INVALID_CREDENTIALS` or `RATE_LIMITED`.
+async fn failed_login(
+    base_url: &str,
+    account_id: &str,
+    email: &str,
+    forwarded_for: Option<&str>,
+) -> String {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base_url}/graphql"))
+        .json(&json!({ "query": LOGIN, "variables": { "input": {
+            "accountId": account_id, "email": email, "password": "not the password",
+        }}}));
+    if let Some(forwarded_for) = forwarded_for {
+        request = request.header("x-forwarded-for", forwarded_for);
+    }
+    let response: Value = request
+        .send()
+        .await
+        .expect("send the login")
+        .json()
+        .await
+        .expect("a JSON answer");
+    response
+        .pointer("/data/login/userErrors/0/code")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("a failed login answers a user error: {response}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn servers_on_one_database_share_the_budget_of_an_address_and_keep_it_across_restarts() {
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with_settings(
+        Backend::Postgres,
+        &smtp,
+        &[("EXTRANET_RATE_LIMIT_PER_ADDRESS", "4")],
+    )
+    .await;
+    let peer = app.peer().await;
+    let email = "mallory-target@acme.test";
+
+    // Four attempts, split between the two servers: each alone would allow four more.
+    for base_url in [&app.base_url, &peer.base_url, &app.base_url, &peer.base_url] {
+        assert_eq!(
+            failed_login(base_url, &app.account_id, email, None).await,
+            "INVALID_CREDENTIALS"
+        );
+    }
+    for base_url in [&peer.base_url, &app.base_url] {
+        assert_eq!(
+            failed_login(base_url, &app.account_id, email, None).await,
+            "RATE_LIMITED",
+            "the fifth attempt, on either server"
+        );
+    }
+    drop(peer);
+
+    // A restart forgets nothing.
+    app.restart().await;
+    assert_eq!(
+        failed_login(&app.base_url, &app.account_id, email, None).await,
+        "RATE_LIMITED"
+    );
+    // Another address is not affected.
+    assert_eq!(
+        failed_login(&app.base_url, &app.account_id, "someone@acme.test", None).await,
+        "INVALID_CREDENTIALS"
+    );
+}
+
+/// Failed logins, each for a new address, sent as from `client` until one is refused:
+/// how many went through (at most `ceiling`).
+async fn attempts_until_refused(app: &App, client: &str, ceiling: usize) -> usize {
+    for n in 0..=ceiling {
+        let email = format!("guess-{client}-{n}@acme.test");
+        match failed_login(&app.base_url, &app.account_id, &email, Some(client))
+            .await
+            .as_str()
+        {
+            "INVALID_CREDENTIALS" => {}
+            "RATE_LIMITED" => return n,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    panic!("{client} was never refused after {ceiling} attempts")
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let smtp = SmtpSink::start();
+    // The tests connect from 127.0.0.1: that is the proxy.
+    let app = App::spawn_with_settings(
+        Backend::Sqlite,
+        &smtp,
+        &[
+            ("EXTRANET_RATE_LIMIT_PER_CLIENT", "4"),
+            ("EXTRANET_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+        ],
+    )
+    .await;
+    // A client's own left-most entry is ignored: the proxy appended the real one.
+    assert_eq!(attempts_until_refused(&app, "198.51.100.1", 10).await, 4);
+    assert_eq!(attempts_until_refused(&app, "198.51.100.2", 10).await, 4);
+    assert_eq!(
+        failed_login(
+            &app.base_url,
+            &app.account_id,
+            "spoofer@acme.test",
+            Some("203.0.113.99, 198.51.100.1")
+        )
+        .await,
+        "RATE_LIMITED",
+        "claiming another IP on the left changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_changes_nothing() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn_with_settings(
+        Backend::Sqlite,
+        &smtp,
+        &[("EXTRANET_RATE_LIMIT_PER_CLIENT", "4")],
+    )
+    .await;
+    // The harness's own logins at start count too: at most four go through in all.
+    let first = attempts_until_refused(&app, "198.51.100.1", 10).await;
+    assert!(first <= 4, "{first}");
+    assert_eq!(
+        attempts_until_refused(&app, "198.51.100.2", 10).await,
+        0,
+        "another X-Forwarded-For is the same client"
+    );
+}

@@ -9,7 +9,7 @@ use super::global_id;
 use super::refusal::{rate_limited, Refusal};
 use super::types::{Person, UserError};
 use crate::password_reset;
-use crate::rate_limit::Attempt;
+use crate::rate_limit::{Attempt, CheckError, Limited};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use domain::{AccountId, Email};
 use projections::directory;
@@ -85,11 +85,11 @@ impl SessionMutation {
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, ApiError> {
         let state = state(ctx);
         let address = address_key("login", &input.account_id, &input.email);
-        if let Err(limited) =
-            site(ctx)?
-                .limiter
-                .check(Attempt::Login, Some(&address), client_ip(ctx))
-        {
+        let checked = site(ctx)?
+            .limiter
+            .check(Attempt::Login, Some(&address), client_ip(ctx))
+            .await;
+        if let Some(limited) = limited(checked)? {
             return Ok(LoginPayload {
                 token: None,
                 viewer: None,
@@ -133,11 +133,11 @@ impl SessionMutation {
             user_errors: vec![e],
         };
         let address = address_key("reset", &input.account_id, &input.email);
-        if let Err(limited) =
-            site(ctx)?
-                .limiter
-                .check(Attempt::PasswordReset, Some(&address), client_ip(ctx))
-        {
+        let checked = site(ctx)?
+            .limiter
+            .check(Attempt::PasswordReset, Some(&address), client_ip(ctx))
+            .await;
+        if let Some(limited) = limited(checked)? {
             return Ok(refuse(rate_limited(limited)));
         }
         let email = match Email::parse(&input.email) {
@@ -161,5 +161,15 @@ impl SessionMutation {
         };
         state(ctx).sessions.close(token).await?;
         Ok(true)
+    }
+}
+
+/// A refusal to answer as a `RATE_LIMITED` user error; a store failure is the
+/// resolver's error.
+fn limited(checked: Result<(), CheckError>) -> Result<Option<Limited>, ApiError> {
+    match checked {
+        Ok(()) => Ok(None),
+        Err(CheckError::Limited(limited)) => Ok(Some(limited)),
+        Err(CheckError::Store(error)) => Err(error.into()),
     }
 }

@@ -1,7 +1,7 @@
 //! The frame every page shares, and escaping: every value that came from a person or
 //! the database goes through `escape` before it reaches HTML.
 
-use crate::rate_limit::Limited;
+use crate::rate_limit::{CheckError, Limited};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -123,6 +123,14 @@ pub fn notice(status: StatusCode, title: &str, text: &str, alert: bool) -> Respo
         format!(r#"<p role="status">{}</p>"#, escape(text))
     };
     respond(status, page(title, &body), None)
+}
+
+/// An attempt to get in that may not go on: too many, or not countable.
+pub fn refused_attempt(error: CheckError) -> Response {
+    match error {
+        CheckError::Limited(limited) => rate_limited(limited),
+        CheckError::Store(error) => internal("counting an attempt to get in", error),
+    }
 }
 
 /// 429, with `Retry-After` for programs and the wait in words for people.

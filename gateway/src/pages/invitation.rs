@@ -232,8 +232,12 @@ pub async fn accept(
 ) -> Response {
     // Counted per link: guessing a link's secret, or its password form, from anywhere.
     let link = format!("invitation {account}/{invitation}");
-    if let Err(limited) = app.limiter.check(Attempt::Acceptance, Some(&link), client) {
-        return html::rate_limited(limited);
+    if let Err(refused) = app
+        .limiter
+        .check(Attempt::Acceptance, Some(&link), client)
+        .await
+    {
+        return html::refused_attempt(refused);
     }
     match accept_inner(&app, &account, &invitation, form).await {
         Ok(response) | Err(response) => response,

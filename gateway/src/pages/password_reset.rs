@@ -99,11 +99,12 @@ pub async fn request(
         Err(response) => return response,
     };
     let address = format!("reset {account}/{}", form.email.trim());
-    if let Err(limited) = app
+    if let Err(refused) = app
         .limiter
         .check(Attempt::PasswordReset, Some(&address), client)
+        .await
     {
-        return html::rate_limited(limited);
+        return html::refused_attempt(refused);
     }
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
@@ -218,11 +219,12 @@ pub async fn reset(
     Form(form): Form<ResetForm>,
 ) -> Response {
     let link = format!("reset link {account}/{person}");
-    if let Err(limited) = app
+    if let Err(refused) = app
         .limiter
         .check(Attempt::PasswordReset, Some(&link), client)
+        .await
     {
-        return html::rate_limited(limited);
+        return html::refused_attempt(refused);
     }
     let Some((account, person)) = ids(&account, &person) else {
         return dead(ResetError::Refused(PersonError::ResetLinkInvalid));

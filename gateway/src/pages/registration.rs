@@ -212,11 +212,12 @@ pub async fn register(
     Form(form): Form<RegisterForm>,
 ) -> Response {
     let address = format!("registration {account}/{}", form.email.trim());
-    if let Err(limited) = app
+    if let Err(refused) = app
         .limiter
         .check(Attempt::Registration, Some(&address), client)
+        .await
     {
-        return html::rate_limited(limited);
+        return html::refused_attempt(refused);
     }
     match register_inner(&app.state, &account, form).await {
         Ok(response) | Err(response) => response,
