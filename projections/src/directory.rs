@@ -5,7 +5,11 @@ use crate::row::RecordRow;
 use crate::{Database, StoreError};
 use domain::person::{PersonKind, PersonStatus};
 use domain::{AccountId, Email, PersonId};
-use sqlx::Row;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+use std::collections::HashSet;
+use std::fmt::Display;
 
 #[derive(Debug, Clone)]
 pub struct PersonRecord {
@@ -106,6 +110,78 @@ pub async fn page(
         .fetch_all(&db.any)
         .await?;
     rows.iter().map(PersonRecord::from_row).collect()
+}
+
+/// Ids bound in one `IN (…)`: far below what SQLite (32766) and PostgreSQL (65535)
+/// take as bound parameters, so one query never fails for the size of a set.
+const IDS_PER_QUERY: usize = 500;
+
+/// The rows of `sql` for the ids of `among`, a chunk of ids at a time. `sql` holds
+/// `{ids}` where the chunk's `$n` placeholders go, numbered from `first`; `bind` binds
+/// the parameters before them. Each chunk's rows come back in its own order, so the
+/// caller merges them; with the chunk's `LIMIT`, the first `limit` of the merge are
+/// the first `limit` of the whole set.
+pub(crate) async fn rows_among<Id: Display>(
+    db: &Database,
+    sql: &str,
+    first: usize,
+    among: &HashSet<Id>,
+    bind: impl for<'q> Fn(Query<'q, Any, AnyArguments<'q>>) -> Query<'q, Any, AnyArguments<'q>>,
+) -> Result<Vec<AnyRow>, StoreError> {
+    let mut ids: Vec<String> = among.iter().map(ToString::to_string).collect();
+    // The same set reads as the same queries, whatever the hash order.
+    ids.sort_unstable();
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let placeholders = (first..first + chunk.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = sql.replace("{ids}", &placeholders);
+        let mut query = bind(sqlx::query(&sql));
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        rows.extend(query.fetch_all(&db.any).await?);
+    }
+    Ok(rows)
+}
+
+/// [`page`], read only among the people of `among`: the same order, cursor and limit.
+pub async fn page_among(
+    db: &Database,
+    account: AccountId,
+    among: &HashSet<PersonId>,
+    after: Option<(i64, PersonId)>,
+    limit: i64,
+) -> Result<Vec<PersonRecord>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some((at, id)) => (at, id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM people
+          WHERE account_id = $1 AND (joined_at > $2 OR (joined_at = $2 AND person_id > $3))
+            AND person_id IN ({{ids}})
+          ORDER BY joined_at, person_id
+          LIMIT $4"
+    );
+    let rows = rows_among(db, &sql, 5, among, |q| {
+        q.bind(account.to_string())
+            .bind(after_at)
+            .bind(after_id.clone())
+            .bind(limit)
+    })
+    .await?;
+    let mut people = rows
+        .iter()
+        .map(PersonRecord::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    // The ids' text order, as `ORDER BY person_id` has it (a uuid's text sorts as its
+    // bytes).
+    people.sort_by_cached_key(|p| (p.joined_at, p.id.to_string()));
+    people.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(people)
 }
 
 pub async fn by_id(

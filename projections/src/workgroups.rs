@@ -1,13 +1,14 @@
 //! Workgroups and memberships, read from the `workgroups` and `workgroup_members`
 //! tables.
 
-use crate::directory::parse_id;
+use crate::directory::{parse_id, rows_among};
 use crate::read_model::parse_label;
 use crate::{Database, StoreError};
 use domain::workgroup::{InvitePolicy, MemberRole};
 use domain::{AccountId, PersonId, WorkgroupId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashSet;
 
 /// The groups `person` belongs to that do not take external users.
 pub async fn internal_groups_of(
@@ -100,6 +101,37 @@ pub async fn page(
     .fetch_all(&db.any)
     .await?;
     rows.iter().map(record).collect()
+}
+
+/// [`page`], read only among the groups of `among`: the same order, cursor and limit.
+pub async fn page_among(
+    db: &Database,
+    account: AccountId,
+    among: &HashSet<WorkgroupId>,
+    after: Option<(i64, WorkgroupId)>,
+    limit: i64,
+) -> Result<Vec<WorkgroupRecord>, StoreError> {
+    let (after_at, after_id) = match after {
+        Some((at, id)) => (at, id.to_string()),
+        None => (i64::MIN, String::new()),
+    };
+    let sql = "SELECT workgroup_id, name, extranet, invite_policy, created_at FROM workgroups
+          WHERE account_id = $1 AND (created_at > $2 OR (created_at = $2 AND workgroup_id > $3))
+            AND workgroup_id IN ({ids})
+          ORDER BY created_at, workgroup_id
+          LIMIT $4";
+    let rows = rows_among(db, sql, 5, among, |q| {
+        q.bind(account.to_string())
+            .bind(after_at)
+            .bind(after_id.clone())
+            .bind(limit)
+    })
+    .await?;
+    let mut groups = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+    // The ids' text order, as `ORDER BY workgroup_id` has it.
+    groups.sort_by_cached_key(|g| (g.created_at, g.id.to_string()));
+    groups.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(groups)
 }
 
 /// A page of a group's members, by person id, after `after`.

@@ -14,11 +14,11 @@ use domain::{
 };
 use projections::commands::CommandBus;
 use projections::log::Metadata;
-use projections::permission::{Permissions, SqlPermissions, Viewer};
+use projections::permission::{Candidates, Permissions, SqlPermissions, Viewer};
 use projections::projector::Projector;
 use projections::read_model::ReadModels;
 use projections::Database;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// The workspace:
@@ -419,6 +419,64 @@ async fn the_matrix_holds(db: Database) {
         ]
     );
 
+    // Candidates: what a list reads for each viewer holds everyone and every group the
+    // engine allows them; employees read the whole list, a guest only their task.
+    for (v, viewer_name) in PEOPLE.iter().enumerate() {
+        let viewer = w.viewer(viewer_name);
+        let people = engine.person_candidates(&viewer).await.expect("candidates");
+        let groups = engine.group_candidates(&viewer).await.expect("candidates");
+        let employee = viewer_name.starts_with(['A', 'E']);
+        assert_eq!(
+            matches!(people, Candidates::All),
+            employee,
+            "{viewer_name}: {people:?}"
+        );
+        assert_eq!(
+            matches!(groups, Candidates::All),
+            employee,
+            "{viewer_name}: {groups:?}"
+        );
+        if let Candidates::Only(ids) = &people {
+            for (c, other) in PEOPLE.iter().enumerate() {
+                if answers[&("see person", v, c)] {
+                    assert!(
+                        ids.contains(&w.people[other].0),
+                        "{viewer_name} may see {other}, who is no candidate"
+                    );
+                }
+            }
+        }
+        if let Candidates::Only(ids) = &groups {
+            for (c, group) in SEE_GROUP.0.iter().enumerate() {
+                if answers[&("see group", v, c)] {
+                    assert!(
+                        ids.contains(&w.groups[group]),
+                        "{viewer_name} may see {group}, which is no candidate"
+                    );
+                }
+            }
+        }
+    }
+    let only = |candidates: Candidates<PersonId>| match candidates {
+        Candidates::All => panic!("every person is a candidate"),
+        Candidates::Only(ids) => ids,
+    };
+    let guest = only(
+        engine
+            .person_candidates(&w.viewer("G"))
+            .await
+            .expect("candidates"),
+    );
+    assert_eq!(
+        guest,
+        HashSet::from([w.people["G"].0, w.people["E2"].0]),
+        "a guest's candidates are the people of their task, themselves included"
+    );
+    assert!(matches!(
+        engine.group_candidates(&w.viewer("G")).await.expect("candidates"),
+        Candidates::Only(ids) if ids.is_empty()
+    ));
+
     // Revocation: once the read models hold a removal, the very next check refuses,
     // with no reload of the index.
     let x = w.viewer("X");
@@ -446,6 +504,17 @@ async fn the_matrix_holds(db: Database) {
     assert!(
         !engine.may_message(&x, w.people["E1"].0).await.expect("ask"),
         "nor messages its owner"
+    );
+    assert!(
+        !only(engine.person_candidates(&x).await.expect("candidates")).contains(&w.people["E1"].0),
+        "the very next list no longer reads X1's owner for X"
+    );
+    assert!(
+        matches!(
+            engine.group_candidates(&x).await.expect("candidates"),
+            Candidates::Only(ids) if ids.is_empty()
+        ),
+        "nor X1"
     );
 }
 

@@ -1239,3 +1239,113 @@ async fn ids_are_opaque_and_node_fetches_what_the_viewer_may_see(backend: Backen
         "what the guest may not see, the administrator may"
     );
 }
+
+const PEOPLE_PAGE: &str = "query($after: String) {
+  people(first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } }
+}";
+
+/// Walks `people` one at a time from the start, following `endCursor`.
+async fn people_one_by_one(app: &App, who: &Auth) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let response = app
+            .graphql(who, PEOPLE_PAGE, json!({ "after": after }))
+            .await;
+        let page = data(response.clone(), "/people");
+        let edges = ids(&response, "/people");
+        assert_eq!(edges.len(), 1, "a page of one: {response}");
+        seen.extend(edges);
+        if page["pageInfo"]["hasNextPage"] != true {
+            return seen;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+        assert!(after.is_string(), "{response}");
+    }
+}
+
+#[tokio::test]
+async fn a_guest_pages_through_exactly_the_people_of_their_task_on_sqlite() {
+    a_guest_pages_through_exactly_the_people_of_their_task(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_guest_pages_through_exactly_the_people_of_their_task_on_postgres() {
+    a_guest_pages_through_exactly_the_people_of_their_task(Backend::Postgres).await;
+}
+
+/// The guest's list reads only the people of their tasks; paged one by one it is the
+/// same list, in the same order, as in one page, and no one else slips in between.
+async fn a_guest_pages_through_exactly_the_people_of_their_task(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(backend, &smtp).await;
+    let admin = app.login_admin().await;
+    let print_run = app.create_task(&admin, "Print run", None).await;
+    let guest = app
+        .invite_guest(
+            &admin,
+            &print_run,
+            "gus@client.test",
+            "Gus",
+            "Guest",
+            "OBSERVER",
+        )
+        .await;
+    let gus_id = guest["invitation"]["personId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE_PEOPLE,
+            json!({ "input": { "addresses": "emma@acme.test; ivan@acme.test", "kind": "EMPLOYEE" } }),
+        )
+        .await;
+    let results = data(invited.clone(), "/invitePeople")["results"].clone();
+    let person = |i: usize| {
+        results[i]["invitation"]["personId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (emma_id, ivan_id) = (person(0), person(1));
+    assert!(!emma_id.is_empty() && !ivan_id.is_empty(), "{invited}");
+    let gus = join(&app, &smtp, "gus@client.test", "Gus", "Guest").await;
+    join(&app, &smtp, "emma@acme.test", "Emma", "Employee").await;
+    join(&app, &smtp, "ivan@acme.test", "Ivan", "Employee").await;
+    let assign = "mutation($input: AssignToTaskInput!) { assignToTask(input: $input) { task { id } userErrors { code } } }";
+    let assigned = app
+        .graphql(
+            &admin,
+            assign,
+            json!({ "input": { "taskId": print_run, "personId": emma_id, "role": "PARTICIPANT" } }),
+        )
+        .await;
+    assert_eq!(
+        data(assigned.clone(), "/assignToTask")["userErrors"],
+        json!([]),
+        "{assigned}"
+    );
+
+    let in_one_page = ids(&app.graphql(&gus, PEOPLE, json!({})).await, "/people");
+    let mut expected = vec![app.admin_id.clone(), gus_id.clone(), emma_id.clone()];
+    expected.sort();
+    let mut sorted = in_one_page.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "the guest sees the people of their task");
+    assert!(
+        !in_one_page.contains(&ivan_id),
+        "and not the employee off it"
+    );
+    assert_eq!(
+        people_one_by_one(&app, &gus).await,
+        in_one_page,
+        "a page at a time walks the same people in the same order"
+    );
+
+    // The administrator's list is read whole, and pages the same way.
+    let everyone = ids(&app.graphql(&admin, PEOPLE, json!({})).await, "/people");
+    assert_eq!(everyone.len(), 4, "{everyone:?}");
+    assert_eq!(people_one_by_one(&app, &admin).await, everyone);
+}

@@ -70,7 +70,10 @@ pub fn connection<T, N: OutputType>(
 
 /// Fills a page of `first + 1` rows from a list the viewer sees only part of: reads
 /// `fetch(after, n)` a batch at a time from `after` on and keeps the rows `keep`
-/// admits, so the permission engine, not the query, decides what is shown.
+/// admits, so the permission engine, not the query, decides what is shown. For a
+/// viewer who sees only a few of many rows, `fetch` reads among the engine's
+/// candidates (`Permissions::person_candidates`) rather than the whole list, so a
+/// page costs what the viewer may see, not what the account holds.
 pub async fn visible<'a, T, K: Clone>(
     first: usize,
     mut after: Option<K>,

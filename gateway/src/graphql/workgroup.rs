@@ -15,6 +15,7 @@ use domain::workgroup::{
     Workgroup as WorkgroupAggregate, WorkgroupCommand,
 };
 use domain::{AggregateKey, PersonId, TaskId, Timestamp, WorkgroupId};
+use projections::permission::Candidates;
 use projections::tasks::{self, TaskCursor};
 use projections::{directory, workgroups};
 
@@ -395,13 +396,23 @@ impl WorkgroupQuery {
         let state = state(ctx);
         let first = page::size(first)?;
         let from = page::after::<WorkgroupId>(after.as_deref())?;
+        // Guests see no group and extranet users only theirs: read just those.
+        let candidates = state.permissions.group_candidates(viewer).await?;
+        let candidates = &candidates;
         let rows = page::visible(
             first,
             from,
             |after, n| {
-                Box::pin(
-                    async move { Ok(workgroups::page(&state.db, viewer.account, after, n).await?) },
-                )
+                Box::pin(async move {
+                    Ok(match candidates {
+                        Candidates::All => {
+                            workgroups::page(&state.db, viewer.account, after, n).await?
+                        }
+                        Candidates::Only(ids) => {
+                            workgroups::page_among(&state.db, viewer.account, ids, after, n).await?
+                        }
+                    })
+                })
             },
             |g: &workgroups::WorkgroupRecord| {
                 let group = g.id;

@@ -11,9 +11,9 @@ use domain::task::{Task, TaskEvent, TaskRole};
 use domain::workgroup::{InvitePolicy, MemberRole, Workgroup, WorkgroupEvent};
 use domain::{AccountId, PersonId, TaskId, WorkgroupId};
 use sqlx::Row;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::Viewer;
+use super::{Candidates, Viewer};
 
 #[derive(Debug, Clone)]
 struct PersonFacts {
@@ -354,6 +354,57 @@ impl Index {
                     || self.share_task(person, viewer.person)
             }
             PersonKind::Guest => self.share_task(person, viewer.person),
+        }
+    }
+
+    /// The people a list must read for `viewer`: the union of every fact through which
+    /// [`Index::may_see_person`] can allow someone other than "everyone". It is a
+    /// superset, not the answer: each candidate is still checked, so this repeats no
+    /// rule, it only bounds the scan.
+    pub fn person_candidates(&self, viewer: &Viewer) -> Candidates<PersonId> {
+        // Administrators see the whole account and employees every employee: no set
+        // smaller than the account bounds that, so the list keeps scanning it.
+        if viewer.administrator || viewer.kind == PersonKind::Employee {
+            return Candidates::All;
+        }
+        let mut ids = HashSet::from([viewer.person]);
+        // An extranet user sees whoever shares an extranet group; every group they are
+        // in is taken, extranet or not, because a superset is safe and cheaper to reason
+        // about than repeating the extranet condition here.
+        if viewer.kind == PersonKind::Extranet {
+            for group in self.groups_of.get(&viewer.person).into_iter().flatten() {
+                if let Some(g) = self.groups.get(group) {
+                    ids.extend(g.members.keys().copied());
+                }
+            }
+        }
+        // Everyone sees the people of the tasks they are in (`share_task`).
+        for task in self.tasks_of.get(&viewer.person).into_iter().flatten() {
+            if let Some(t) = self.tasks.get(task) {
+                ids.insert(t.creator);
+                ids.extend(t.roles.keys().copied());
+            }
+        }
+        Candidates::Only(ids)
+    }
+
+    /// The groups a list must read for `viewer`; a superset of what
+    /// [`Index::may_see_group`] allows, as in [`Index::person_candidates`].
+    pub fn group_candidates(&self, viewer: &Viewer) -> Candidates<WorkgroupId> {
+        // Employees see every company group, which is most of the account's groups.
+        if viewer.administrator || viewer.kind == PersonKind::Employee {
+            return Candidates::All;
+        }
+        match viewer.kind {
+            PersonKind::Extranet => Candidates::Only(
+                self.groups_of
+                    .get(&viewer.person)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .collect(),
+            ),
+            _ => Candidates::Only(HashSet::new()),
         }
     }
 

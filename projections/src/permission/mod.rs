@@ -31,6 +31,7 @@ use crate::{Database, EventLog, StoreError};
 use domain::account::InvitationSettings;
 use domain::person::PersonKind;
 use domain::{AccountId, PersonId, TaskId, WorkgroupId};
+use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use tokio::sync::Mutex;
 
@@ -56,6 +57,16 @@ impl Viewer {
     pub fn is_employee(&self) -> bool {
         self.kind == PersonKind::Employee
     }
+}
+
+/// What a list the viewer sees only part of must read: every row, or only these.
+/// `Only` is a superset of what the viewer may see, never the answer itself: each row
+/// read is still put to the engine, so no rule lives in two places.
+#[derive(Debug, Clone)]
+pub enum Candidates<Id> {
+    /// The viewer may see most of the list; scanning it is cheaper than a set of it.
+    All,
+    Only(HashSet<Id>),
 }
 
 /// The permission engine. Answers from the in-memory [`Index`]; before answering, it
@@ -235,6 +246,23 @@ impl Permissions {
         person: PersonId,
     ) -> Result<bool, StoreError> {
         self.ask(|i| i.may_see_person(viewer, person)).await
+    }
+
+    /// The people the `people` list must read for `viewer`, as of the same catch-up
+    /// as every check, so a list never misses someone a check would allow.
+    pub async fn person_candidates(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<Candidates<PersonId>, StoreError> {
+        self.ask(|i| i.person_candidates(viewer)).await
+    }
+
+    /// The groups the `workgroups` list must read for `viewer`.
+    pub async fn group_candidates(
+        &self,
+        viewer: &Viewer,
+    ) -> Result<Candidates<WorkgroupId>, StoreError> {
+        self.ask(|i| i.group_candidates(viewer)).await
     }
 
     /// Direct messages: employees with each other; an extranet user with those who
