@@ -1,5 +1,6 @@
 //! The directory of people: who is who in an account, read from the `people` table.
 
+use crate::permission::Candidates;
 use crate::read_model::parse_label;
 use crate::row::RecordRow;
 use crate::{Database, StoreError};
@@ -145,6 +146,21 @@ pub(crate) async fn rows_among<Id: Display>(
         rows.extend(query.fetch_all(&db.any).await?);
     }
     Ok(rows)
+}
+
+/// A page of the people a viewer's [`Candidates`] name: [`page`] for all of them,
+/// [`page_among`] for a set.
+pub async fn page_of(
+    db: &Database,
+    account: AccountId,
+    candidates: &Candidates<PersonId>,
+    after: Option<(i64, PersonId)>,
+    limit: i64,
+) -> Result<Vec<PersonRecord>, StoreError> {
+    match candidates {
+        Candidates::All => page(db, account, after, limit).await,
+        Candidates::Only(ids) => page_among(db, account, ids, after, limit).await,
+    }
 }
 
 /// [`page`], read only among the people of `among`: the same order, cursor and limit.

@@ -2,6 +2,7 @@
 //! tables.
 
 use crate::directory::{parse_id, rows_among};
+use crate::permission::Candidates;
 use crate::read_model::parse_label;
 use crate::{Database, StoreError};
 use domain::workgroup::{InvitePolicy, MemberRole};
@@ -101,6 +102,21 @@ pub async fn page(
     .fetch_all(&db.any)
     .await?;
     rows.iter().map(record).collect()
+}
+
+/// A page of the groups a viewer's [`Candidates`] name: [`page`] for all of them,
+/// [`page_among`] for a set.
+pub async fn page_of(
+    db: &Database,
+    account: AccountId,
+    candidates: &Candidates<WorkgroupId>,
+    after: Option<(i64, WorkgroupId)>,
+    limit: i64,
+) -> Result<Vec<WorkgroupRecord>, StoreError> {
+    match candidates {
+        Candidates::All => page(db, account, after, limit).await,
+        Candidates::Only(ids) => page_among(db, account, ids, after, limit).await,
+    }
 }
 
 /// [`page`], read only among the groups of `among`: the same order, cursor and limit.

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use domain::account::{Account, AccountCommand};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
 use domain::{AggregateKey, Email, PersonId, PersonName, Timestamp};
-use projections::permission::{Candidates, Explanation, Viewer};
+use projections::permission::{Explanation, Viewer};
 use projections::{directory, history, StoredEvent};
 use uuid::Uuid;
 
@@ -467,14 +467,7 @@ impl PeopleQuery {
             from,
             |after, n| {
                 Box::pin(async move {
-                    Ok(match candidates {
-                        Candidates::All => {
-                            directory::page(&state.db, viewer.account, after, n).await?
-                        }
-                        Candidates::Only(ids) => {
-                            directory::page_among(&state.db, viewer.account, ids, after, n).await?
-                        }
-                    })
+                    Ok(directory::page_of(&state.db, viewer.account, candidates, after, n).await?)
                 })
             },
             |p: &directory::PersonRecord| {

@@ -15,7 +15,6 @@ use domain::workgroup::{
     Workgroup as WorkgroupAggregate, WorkgroupCommand,
 };
 use domain::{AggregateKey, PersonId, TaskId, Timestamp, WorkgroupId};
-use projections::permission::Candidates;
 use projections::tasks::{self, TaskCursor};
 use projections::{directory, workgroups};
 
@@ -404,14 +403,10 @@ impl WorkgroupQuery {
             from,
             |after, n| {
                 Box::pin(async move {
-                    Ok(match candidates {
-                        Candidates::All => {
-                            workgroups::page(&state.db, viewer.account, after, n).await?
-                        }
-                        Candidates::Only(ids) => {
-                            workgroups::page_among(&state.db, viewer.account, ids, after, n).await?
-                        }
-                    })
+                    Ok(
+                        workgroups::page_of(&state.db, viewer.account, candidates, after, n)
+                            .await?,
+                    )
                 })
             },
             |g: &workgroups::WorkgroupRecord| {
