@@ -41,6 +41,10 @@ impl Subscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<ActivityEntry, async_graphql::Error>>, ApiError> {
         let (state, token, viewer) = follower(ctx).await?;
+        // The stream starts after everything the read models hold now: the activity
+        // projection follows them a moment behind, and what a client did just before
+        // subscribing must not come later as news.
+        super::context::follower_caught_up(&state, "activity").await?;
         let newest = activity::stream_for(&state.db, &viewer, None, 1).await?;
         let seen = newest
             .first()
