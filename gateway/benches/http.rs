@@ -10,7 +10,11 @@
 //! logs in, creates a task and invites a guest; the guest's invitation email is read
 //! from the outbox folder, its link opened and the form submitted, which gives the
 //! guest a real `extranet_session` cookie. One request checks that the guest sees the
-//! task; then `wrk` POSTs `{ task(id: "…") { id title } }` with that cookie.
+//! task; then `wrk` POSTs `{ task(id: "…") { id title } }` with that cookie. Each
+//! store is measured twice: as operators run it, where the guest's repeated query is
+//! answered from what was kept while nothing in the account changes
+//! (`gateway/src/graphql/kept.rs`), and with `--kept-answers-mib 0`, where every
+//! request runs the query (session, permission, the task's row, the engine).
 //!
 //! The plain handler is an axum route in the same process and the same tokio runtime,
 //! on its own port, that reads the request body and answers the gateway's own response
@@ -31,7 +35,9 @@
 //!   seconds of warm-up before each (2);
 //! - `EXTRANET_BENCH_CONNECTIONS` (64) and `EXTRANET_BENCH_THREADS` (2): `wrk`'s
 //!   connections and threads;
-//! - `EXTRANET_BENCH_WORKERS`: tokio worker threads of the servers (one per core).
+//! - `EXTRANET_BENCH_WORKERS`: tokio worker threads of the servers (one per core);
+//! - `EXTRANET_BENCH_CHANGES_PER_SEC` (10): how often the administrator renames the
+//!   task during one more run of the gateway that keeps answers (0: no such run).
 //!
 //! Needs `wrk` on the PATH (Debian: `apt-get install wrk`).
 
@@ -44,6 +50,7 @@ use gateway::app::Application;
 use gateway::config::{Cli, CreateAccount, Settings};
 use serde_json::{json, Value};
 use sqlx::Connection;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -106,9 +113,16 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
         .with_writer(std::io::stderr)
         .init();
 
-    let mut gateways = vec![Gateway::start(Store::Sqlite).await];
+    // Each store twice: as operators run it, and with kept answers off, so that every
+    // request runs its query.
+    let mut gateways = Vec::new();
+    for keeping in [Keeping::Off, Keeping::On] {
+        gateways.push(Gateway::start(Store::Sqlite, keeping).await);
+    }
     if let Ok(server) = std::env::var("EXTRANET_BENCH_DATABASE_URL") {
-        gateways.push(Gateway::start(Store::postgres(&server).await).await);
+        for keeping in [Keeping::Off, Keeping::On] {
+            gateways.push(Gateway::start(Store::postgres(&server).await, keeping).await);
+        }
     }
     // Every gateway answered the same bytes (ids aside, same length); the plain
     // handler answers the first one's.
@@ -142,10 +156,27 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
         kept_graphql,
         &plain_script,
     ));
+    let changes_per_second = env_number("EXTRANET_BENCH_CHANGES_PER_SEC").unwrap_or(10);
     for gateway in &gateways {
         let script = wrk.script(&gateway.data_dir, &gateway.body, &gateway.cookie());
-        let name = format!("gateway, guest's task ({})", gateway.store.name());
+        let store = gateway.store.name();
+        let name = match gateway.keeping {
+            Keeping::On => format!("gateway, guest's task ({store})"),
+            Keeping::Off => format!("gateway, guest's task ({store}), every query run"),
+        };
         results.push(wrk.measure(&name, gateway.address, &script));
+        if gateway.keeping == Keeping::On && changes_per_second > 0 {
+            // The same, while the administrator renames the task all along: each
+            // change ends the kept answer, and the next requests run the query again.
+            let renaming = tokio::spawn(
+                gateway.rename_task_every(Duration::from_secs(1) / changes_per_second as u32),
+            );
+            let name = format!(
+                "gateway, guest's task ({store}), renamed {changes_per_second} times a second"
+            );
+            results.push(wrk.measure(&name, gateway.address, &script));
+            renaming.abort();
+        }
     }
 
     print_table(&results);
@@ -217,14 +248,26 @@ fn with_database(admin_url: &str, name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
+/// Whether the gateway keeps answers (`--kept-answers-mib`, on by default).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keeping {
+    On,
+    Off,
+}
+
 /// The real gateway serving a workspace in which a guest has accepted an invitation
 /// into one task.
 struct Gateway {
     store: Store,
+    keeping: Keeping,
     address: SocketAddr,
     data_dir: PathBuf,
     /// The guest's session token, as the acceptance page set it in a cookie.
     session: String,
+    /// The administrator's `Authorization` header.
+    admin: String,
+    /// The guest's task.
+    task: String,
     /// The GraphQL request `wrk` sends.
     body: String,
     /// The gateway's answer to it.
@@ -232,25 +275,29 @@ struct Gateway {
 }
 
 impl Gateway {
-    async fn start(store: Store) -> Gateway {
+    async fn start(store: Store, keeping: Keeping) -> Gateway {
         let data_dir =
             std::env::temp_dir().join(format!("extranet-bench-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&data_dir).expect("create the bench's data directory");
         // Every other setting at its default, as an operator would run it.
         let database_url = store.url(&data_dir);
-        let cli = Cli::try_parse_from([
+        let data_dir_arg = data_dir.display().to_string();
+        let mut args = vec![
             "extranet",
             "--mode",
             "production",
             "--data-dir",
-            &data_dir.display().to_string(),
+            &data_dir_arg,
             "--database-url",
             &database_url,
             "--listen",
             "127.0.0.1:0",
-            "serve",
-        ])
-        .expect("the bench's settings parse");
+        ];
+        if keeping == Keeping::Off {
+            args.extend(["--kept-answers-mib", "0"]);
+        }
+        args.push("serve");
+        let cli = Cli::try_parse_from(args).expect("the bench's settings parse");
         let settings: Settings = cli.settings;
         let created = gateway::bootstrap::create_account(
             &settings,
@@ -328,11 +375,34 @@ impl Gateway {
         );
         Gateway {
             store,
+            keeping,
             address,
             data_dir,
             session,
+            admin,
+            task: task.to_owned(),
             body,
             answer,
+        }
+    }
+
+    /// Renames the task every `period`, for ever: "Print the catalogue, edition N",
+    /// which still holds the title `wrk`'s script looks for.
+    fn rename_task_every(&self, period: Duration) -> impl Future<Output = ()> + 'static {
+        let client = Client::new(self.address);
+        let (admin, task) = (self.admin.clone(), self.task.clone());
+        async move {
+            let mut ticks = tokio::time::interval(period);
+            for edition in 1.. {
+                ticks.tick().await;
+                client
+                    .graphql(
+                        Some(("authorization", &admin)),
+                        "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { task { id } userErrors { message } } }",
+                        json!({ "input": { "taskId": task, "title": format!("{TASK_TITLE}, edition {edition}") } }),
+                    )
+                    .await;
+            }
         }
     }
 

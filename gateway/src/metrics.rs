@@ -99,16 +99,14 @@ fn method_label(method: &Method) -> &'static str {
 /// the route template ([`MatchedPath`]) is known; it sits outside the timeout, so a
 /// request cut off is counted with the 503 it got.
 pub async fn record(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| UNMATCHED.to_owned(), |path| path.as_str().to_owned());
+    // A shared handle on the template, not a copy of it.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.observe(
         &method,
-        &route,
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
         response.status(),
         started.elapsed().as_secs_f64(),
     );
@@ -141,6 +139,25 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     );
     let _ = writeln!(out, "# TYPE extranet_notifier_queue_emails gauge");
     let _ = writeln!(out, "extranet_notifier_queue_emails {pending}");
+    if let Some(counts) = app.answers.counts() {
+        let _ = writeln!(
+            out,
+            "# HELP extranet_kept_answers_total Queries that could be answered from a kept answer: \
+             found (hit), found but the account had changed since (outdated), or not found (miss)."
+        );
+        let _ = writeln!(out, "# TYPE extranet_kept_answers_total counter");
+        for (outcome, count) in [
+            ("hit", &counts.hits),
+            ("outdated", &counts.outdated),
+            ("miss", &counts.misses),
+        ] {
+            let count = count.load(std::sync::atomic::Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "extranet_kept_answers_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+    }
     match app.http_metrics.render() {
         Ok(http) => out.push_str(&http),
         // The figures read from the database are still worth serving.

@@ -132,13 +132,13 @@ impl AppState {
     /// The active person a session token belongs to. Anyone no longer active is no
     /// viewer, whatever their token says.
     pub async fn viewer(&self, token: &str) -> Result<Option<Viewer>, StoreError> {
-        let Some((record, read_models_at)) = self.sessions.person(token, self.clock.now()).await?
+        let Some((viewer, read_models_at)) = self.sessions.viewer(token, self.clock.now()).await?
         else {
             return Ok(None);
         };
         // Another process may have applied a revocation this one has not heard of
         // yet; the permission checks of this request catch up to it first.
         self.read_models.observe(read_models_at);
-        Ok(Viewer::from_record(&record))
+        Ok(viewer)
     }
 }

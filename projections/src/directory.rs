@@ -37,16 +37,6 @@ pub struct PersonRecord {
 
 const COLUMNS: &str = "account_id, person_id, kind, status, email, first_name, last_name, administrator, password_hash, suspension_reason, access_expires_at, sponsor_id, joined_at";
 
-/// [`COLUMNS`] of `people` under the alias `p`, for a query that joins another table
-/// with columns of the same names.
-pub(crate) fn columns_of_p() -> String {
-    COLUMNS
-        .split(", ")
-        .map(|column| format!("p.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 pub(crate) fn parse_id<T: std::str::FromStr>(
     row: &impl RecordRow,
     column: &'static str,

@@ -1,13 +1,14 @@
 //! Login sessions. The token is 256 random bits handed to the client once; only its
 //! SHA-256 is stored, so a copy of the database opens no session.
 
-use crate::directory::{self, PersonRecord};
+use crate::directory;
+use crate::permission::Viewer;
+use crate::read_model::parse_label;
 use crate::row::RecordRow;
 use crate::{Database, LogPosition, StoreError};
 use domain::{AccountId, PersonId, Timestamp};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::sync::LazyLock;
 
 /// How long a session lasts without a new login.
 pub const SESSION_DAYS: i64 = 14;
@@ -21,23 +22,35 @@ fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The session's person, and where the read models stood: see [`Sessions::person`].
-static PERSON_OF_SESSION: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {}, c.tx, c.position FROM sessions s
-           JOIN people p ON p.account_id = s.account_id AND p.person_id = s.person_id
-           LEFT JOIN checkpoints c ON c.name = 'read_models'
-          WHERE s.token_hash = $1 AND s.expires_at > $2",
-        directory::columns_of_p()
-    )
-});
+/// The session's person as the permission engine knows them, and where the read models
+/// stood: see [`Sessions::viewer`]. Only what a viewer is made of is read: this runs on
+/// every request.
+static VIEWER_OF_SESSION: &str =
+    "SELECT p.account_id, p.person_id, p.kind, p.status, p.administrator,
+        c.tx, c.position
+   FROM sessions s
+   JOIN people p ON p.account_id = s.account_id AND p.person_id = s.person_id
+   LEFT JOIN checkpoints c ON c.name = 'read_models'
+  WHERE s.token_hash = $1 AND s.expires_at > $2";
 
-fn person_and_position(row: &impl RecordRow) -> Result<(PersonRecord, LogPosition), StoreError> {
+/// A session's person (`None` if they are no longer active) and where the read
+/// models stood.
+type ViewerAt = (Option<Viewer>, LogPosition);
+
+fn viewer_and_position(row: &impl RecordRow) -> Result<ViewerAt, StoreError> {
     let at = LogPosition {
         tx: row.value::<Option<i64>>("tx")?.unwrap_or(0),
         position: row.value::<Option<i64>>("position")?.unwrap_or(0),
     };
-    Ok((PersonRecord::from_row(row)?, at))
+    let status: String = row.value("status")?;
+    let kind: String = row.value("kind")?;
+    let viewer = Viewer {
+        account: directory::parse_id(row, "account_id")?,
+        person: directory::parse_id(row, "person_id")?,
+        kind: parse_label("person kind", &kind)?,
+        administrator: row.value::<i16>("administrator")? != 0,
+    };
+    Ok(((status == "active").then_some(viewer), at))
 }
 
 impl Sessions {
@@ -75,23 +88,23 @@ impl Sessions {
     /// person who has been dismissed or suspended, is refused on the very next request
     /// on every server of the deployment; and the request's permission checks catch up
     /// to that position first, whichever process applied the change.
-    pub async fn person(
+    pub async fn viewer(
         &self,
         token: &str,
         now: Timestamp,
-    ) -> Result<Option<(PersonRecord, LogPosition)>, StoreError> {
+    ) -> Result<Option<ViewerAt>, StoreError> {
         let token = hash(token);
         if let Some(inline) = &self.db.inline {
-            return inline.row(&PERSON_OF_SESSION, (token, now.0), |row| {
-                person_and_position(row)
+            return inline.row(VIEWER_OF_SESSION, (token, now.0), |row| {
+                viewer_and_position(row)
             });
         }
-        let row = sqlx::query(&PERSON_OF_SESSION)
+        let row = sqlx::query(VIEWER_OF_SESSION)
             .bind(token)
             .bind(now.0)
             .fetch_optional(&self.db.any)
             .await?;
-        row.as_ref().map(person_and_position).transpose()
+        row.as_ref().map(viewer_and_position).transpose()
     }
 
     /// Ends every session of a person but the one `keep` opens (after a password
@@ -141,6 +154,7 @@ impl Sessions {
 mod tests {
     use super::*;
     use crate::testing::{fresh_postgres, fresh_sqlite, NOW};
+    use domain::person::PersonKind;
 
     async fn join(db: &Database, account: AccountId, person: PersonId, status: &str) {
         sqlx::query(
@@ -164,32 +178,38 @@ mod tests {
         join(&db, account, dora, "dismissed").await;
         let token = sessions.open(account, gus, NOW).await.expect("open");
 
-        let record = sessions.person(&token, NOW).await.expect("look up");
-        let (record, _) = record.expect("the token opens Gus's session");
+        let found = sessions.viewer(&token, NOW).await.expect("look up");
+        let (viewer, _) = found.expect("the token opens Gus's session");
+        let viewer = viewer.expect("Gus is active");
         assert_eq!(
-            (record.account, record.id, record.active),
-            (account, gus, true)
+            (
+                viewer.account,
+                viewer.person,
+                viewer.kind,
+                viewer.administrator
+            ),
+            (account, gus, PersonKind::Guest, false)
         );
 
-        // A dismissed person's session still names them, and as not active: no viewer.
+        // A dismissed person's session is still found, with no viewer.
         let dismissed = sessions.open(account, dora, NOW).await.expect("open");
-        let record = sessions.person(&dismissed, NOW).await.expect("look up");
-        assert!(record.is_some_and(|(record, _)| record.id == dora && !record.active));
+        let found = sessions.viewer(&dismissed, NOW).await.expect("look up");
+        assert!(found.is_some_and(|(viewer, _)| viewer.is_none()));
 
         let expired = NOW.plus_days(SESSION_DAYS);
         assert!(sessions
-            .person(&token, expired)
+            .viewer(&token, expired)
             .await
             .expect("look up")
             .is_none());
         assert!(sessions
-            .person("unknown", NOW)
+            .viewer("unknown", NOW)
             .await
             .expect("look up")
             .is_none());
         sessions.close(&token).await.expect("close");
         assert!(sessions
-            .person(&token, NOW)
+            .viewer(&token, NOW)
             .await
             .expect("look up")
             .is_none());

@@ -50,6 +50,48 @@ pub struct AcceptancePage {
 }
 
 impl App {
+    /// Creates another account ("Other") on this deployment with its administrator
+    /// Olga (`olga@other.test`, `password`), and returns her session.
+    pub async fn other_account(&self, password: &str) -> Auth {
+        let other = self
+            .run_command_with_env(
+                &[
+                    "create-account",
+                    "--name",
+                    "Other",
+                    "--admin-email",
+                    "olga@other.test",
+                    "--admin-first-name",
+                    "Olga",
+                    "--admin-last-name",
+                    "Other",
+                ],
+                &[("EXTRANET_ADMIN_PASSWORD", password)],
+            )
+            .await;
+        let other_account = String::from_utf8_lossy(&other.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("account ").map(str::to_owned))
+            .expect("create-account prints the account");
+        // Made by another process: the server follows the log within moments.
+        let mut token = None;
+        for _ in 0..100 {
+            let login = self
+                .graphql(
+                    &Auth::Anonymous,
+                    "mutation($input: LoginInput!) { login(input: $input) { token } }",
+                    json!({ "input": { "accountId": other_account, "email": "olga@other.test", "password": password } }),
+                )
+                .await;
+            token = data(login, "/login")["token"].as_str().map(str::to_owned);
+            if token.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Auth::Bearer(token.expect("Olga logs in to the other account"))
+    }
+
     /// Logs the administrator in and returns their credentials as an API client sends
     /// them.
     pub async fn login_admin(&self) -> Auth {

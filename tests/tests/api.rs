@@ -25,48 +25,6 @@ async fn join(app: &App, smtp: &SmtpSink, email: &str, first: &str, last: &str) 
     Auth::Session(cookie)
 }
 
-/// Creates another account on `app`'s deployment, its administrator Olga, and returns
-/// her session.
-async fn other_account(app: &App) -> Auth {
-    let other = app
-        .run_command_with_env(
-            &[
-                "create-account",
-                "--name",
-                "Other",
-                "--admin-email",
-                "olga@other.test",
-                "--admin-first-name",
-                "Olga",
-                "--admin-last-name",
-                "Other",
-            ],
-            &[("EXTRANET_ADMIN_PASSWORD", PASSWORD)],
-        )
-        .await;
-    let other_account = String::from_utf8_lossy(&other.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("account ").map(str::to_owned))
-        .expect("create-account prints the account");
-    // Made by another process: the server follows the log within moments.
-    let mut token = None;
-    for _ in 0..100 {
-        let login = app
-            .graphql(
-                &Auth::Anonymous,
-                "mutation($input: LoginInput!) { login(input: $input) { token } }",
-                json!({ "input": { "accountId": other_account, "email": "olga@other.test", "password": PASSWORD } }),
-            )
-            .await;
-        token = data(login, "/login")["token"].as_str().map(str::to_owned);
-        if token.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Auth::Bearer(token.expect("Olga logs in to the other account"))
-}
-
 /// The ids of a connection's nodes at `path`.
 fn ids(response: &Value, path: &str) -> Vec<String> {
     data(response.clone(), path)["edges"]
@@ -206,7 +164,7 @@ async fn every_kind_of_person_gets_what_is_theirs_and_nothing_else() {
     assert_eq!(error_code(&refused), "FORBIDDEN", "{refused}");
 
     // Another account entirely.
-    let olga = other_account(&app).await;
+    let olga = app.other_account(PASSWORD).await;
 
     // People: each sees exactly whom the rules let them see.
     let mut everyone = vec![
@@ -1145,7 +1103,7 @@ async fn ids_are_opaque_and_node_fetches_what_the_viewer_may_see(backend: Backen
         .unwrap_or_default()
         .to_owned();
     join(&app, &smtp, "emma@acme.test", "Emma", "Employee").await;
-    let olga = other_account(&app).await;
+    let olga = app.other_account(PASSWORD).await;
     let olga_task = app.create_task(&olga, "Their own", None).await;
     let olga_id = data(
         app.graphql(&olga, "{ viewer { id } }", json!({})).await,

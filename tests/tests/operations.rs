@@ -366,3 +366,63 @@ async fn a_request_past_the_timeout_is_answered_503_and_the_server_recovers() {
         "{metrics}"
     );
 }
+
+/// Sends `head` and then `body` as raw bytes on a new connection to `app`, and returns
+/// the status line of the answer.
+async fn raw_status(app: &App, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the server");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    // The server may answer and close before the whole body is sent.
+    let _ = stream.write_all(body).await;
+    let mut answer = vec![0; 1024];
+    let read = stream.read(&mut answer).await.expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+/// A body over the limit (256 KiB) is refused with 413 whether its length is declared
+/// up front or only found out while it streams in, before any of it is run.
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Sqlite, &smtp).await;
+    let padding = " ".repeat(300 * 1024);
+    let body = format!(r#"{{"query": "{{ viewer {{ id }} }}{padding}"}}"#);
+
+    let declared = format!(
+        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    assert_eq!(
+        raw_status(&app, &declared, body.as_bytes()).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+
+    let chunked = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    let mut chunks = Vec::new();
+    for chunk in body.as_bytes().chunks(16 * 1024) {
+        chunks.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunks.extend_from_slice(chunk);
+        chunks.extend_from_slice(b"\r\n");
+    }
+    chunks.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(
+        raw_status(&app, chunked, &chunks).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+
+    // Under the limit, streamed, it is read and run as ever.
+    let small = r#"{"query": "{ __typename }"}"#;
+    let chunked_small = format!("{:x}\r\n{small}\r\n0\r\n\r\n", small.len());
+    assert_eq!(
+        raw_status(&app, chunked, chunked_small.as_bytes()).await,
+        "HTTP/1.1 200 OK"
+    );
+}

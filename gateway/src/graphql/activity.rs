@@ -75,7 +75,7 @@ impl ActivityQuery {
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Connection<String, ActivityEntry>, ApiError> {
         let viewer = viewer(ctx)?;
-        follower_caught_up(state(ctx), "activity").await?;
+        follower_caught_up(ctx, "activity").await?;
         let first = page::size(first)?;
         let before = page::after::<i64>(after.as_deref())?
             .map(|(tx, position)| LogPosition { tx, position });

@@ -1,9 +1,11 @@
 //! What a resolver knows about its request.
 
 use super::error::ApiError;
+use super::kept::AnswerNotes;
 use crate::state::AppState;
 use async_graphql::Context;
 use projections::permission::Viewer;
+use std::sync::Arc;
 
 /// Who is asking: set by the HTTP handler from the session token, if any.
 #[derive(Clone, Default)]
@@ -24,10 +26,20 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
     auth(ctx).viewer.as_ref().ok_or(ApiError::Unauthenticated)
 }
 
-/// Waits, five seconds at most, until `projection` (one that follows the read models,
-/// such as history or activity) includes everything the read models do, so a read
-/// right after a change shows it.
-pub async fn follower_caught_up(state: &AppState, projection: &str) -> Result<(), ApiError> {
+/// Before a resolver reads `projection` (one that follows the read models, such as
+/// history or activity): waits until it has caught up (see [`wait_for_follower`]), and
+/// notes that this answer is not to be kept, since the follower may still move after
+/// the account's last event (see `kept.rs`).
+pub async fn follower_caught_up(ctx: &Context<'_>, projection: &str) -> Result<(), ApiError> {
+    if let Some(notes) = ctx.data_opt::<Arc<AnswerNotes>>() {
+        notes.follower_read();
+    }
+    wait_for_follower(state(ctx), projection).await
+}
+
+/// Waits, five seconds at most, until `projection` includes everything the read
+/// models do, so a read right after a change shows it.
+pub async fn wait_for_follower(state: &AppState, projection: &str) -> Result<(), ApiError> {
     let target = state.read_models.position();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while projections::checkpoint::load(&state.db.any, projection).await? < target {

@@ -7,6 +7,7 @@ mod direct_add;
 mod error;
 pub mod global_id;
 mod invitation;
+pub mod kept;
 mod mutation;
 mod node;
 mod page;
@@ -22,6 +23,7 @@ mod workgroup;
 
 pub use context::RequestAuth;
 pub use error::ApiError;
+pub use kept::KeptAnswers;
 pub use parsed::ParsedDocuments;
 
 use crate::auth;
@@ -30,11 +32,14 @@ use crate::rate_limit::{ClientIp, RateLimiter};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, MergedObject, Schema};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
+use kept::AnswerNotes;
+use std::sync::Arc;
 
 /// Every mutation, grouped by what it changes.
 #[derive(MergedObject, Default)]
@@ -112,22 +117,14 @@ pub fn schema(state: AppState, mode: Mode, site: Site) -> ExtranetSchema {
 pub const MAX_BATCH: usize = 10;
 
 /// A single operation or a batch of at most [`MAX_BATCH`]. A larger batch is refused
-/// whole, before any of it runs.
+/// whole, before any of it runs. The answer to a single query may come from, or be
+/// kept in, [`KeptAnswers`].
 pub async fn handle(
     State(app): State<crate::app::Shared>,
     client: ClientIp,
-    headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    request: axum::extract::Request,
 ) -> Response {
-    let request = request.into_inner();
-    let operations = match &request {
-        BatchRequest::Single(_) => 1,
-        BatchRequest::Batch(requests) => requests.len(),
-    };
-    if operations > MAX_BATCH {
-        return batch_too_large(operations);
-    }
-    let token = auth::session_token(&headers);
+    let token = auth::session_token(request.headers());
     let viewer = match &token {
         Some(token) => match app.state.viewer(token).await {
             Ok(viewer) => viewer,
@@ -138,11 +135,60 @@ pub async fn handle(
         },
         None => None,
     };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(error) => return unreadable(error),
+    };
+    // Where the viewer's account stands, for a question whose answer may be kept.
+    let mut keeping = None;
+    if let (Some(question), Some(viewer)) = (
+        app.answers.question(&parts, &body, token.as_deref()),
+        &viewer,
+    ) {
+        match app
+            .state
+            .permissions
+            .account_changed_at(viewer.account)
+            .await
+        {
+            Ok(account_at) => {
+                if let Some(answer) = app.answers.answer(&question, account_at) {
+                    return answer;
+                }
+                keeping = Some((question, account_at));
+            }
+            Err(error) => tracing::error!(%error, "the permission index could not catch up"),
+        }
+    }
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
+    let request = match GraphQLBatchRequest::<GraphQLRejection>::from_request(request, &()).await {
+        Ok(request) => request.into_inner(),
+        Err(rejection) => return rejection.into_response(),
+    };
+    let operations = match &request {
+        BatchRequest::Single(_) => 1,
+        BatchRequest::Batch(requests) => requests.len(),
+    };
+    if operations > MAX_BATCH {
+        return batch_too_large(operations);
+    }
     let auth = RequestAuth { viewer, token };
     let response = match request {
         BatchRequest::Single(request) => {
-            let request = app.documents.prepare(request).data(auth).data(client);
-            BatchResponse::Single(app.schema.execute(request).await)
+            let mut request = app.documents.prepare(request);
+            let keeping = keeping.filter(|_| ParsedDocuments::is_query(&mut request));
+            let notes = Arc::new(AnswerNotes::default());
+            let request = request.data(auth).data(client).data(notes.clone());
+            let response = app.schema.execute(request).await;
+            if let Some((question, account_at)) = keeping {
+                let plain =
+                    response.http_headers.is_empty() && response.cache_control.value().is_none();
+                if response.is_ok() && plain && notes.keepable() {
+                    return keep(&app.answers, question, account_at, response);
+                }
+            }
+            BatchResponse::Single(response)
         }
         // One after another, as if sent in separate requests: async-graphql's
         // `execute_batch` would run them all at once, so the mutations of a batch would
@@ -161,6 +207,42 @@ pub async fn handle(
         }
     };
     GraphQLResponse::from(response).into_response()
+}
+
+/// Serializes `response`, keeps it as the answer to `question` and serves it.
+fn keep(
+    answers: &KeptAnswers,
+    question: kept::Question,
+    account_at: projections::LogPosition,
+    response: async_graphql::Response,
+) -> Response {
+    match serde_json::to_vec(&response) {
+        Ok(body) => {
+            let body = axum::body::Bytes::from(body);
+            answers.keep(question, account_at, body.clone());
+            kept::response(body)
+        }
+        Err(error) => {
+            tracing::error!(%error, "an answer could not be serialized");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A body that could not be read: too long (the body limit cut it off mid-stream, as
+/// it refuses a declared length up front with the same 413), or broken off.
+fn unreadable(error: axum::Error) -> Response {
+    let too_large = std::iter::successors(
+        Some(&error as &(dyn std::error::Error + 'static)),
+        |error| error.source(),
+    )
+    .any(|error| error.is::<http_body_util::LengthLimitError>());
+    if too_large {
+        StatusCode::PAYLOAD_TOO_LARGE.into_response()
+    } else {
+        tracing::info!(%error, "a request's body could not be read");
+        StatusCode::BAD_REQUEST.into_response()
+    }
 }
 
 /// 400 with a body shaped as a GraphQL response, so a client reads it as it reads any

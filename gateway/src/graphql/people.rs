@@ -665,6 +665,6 @@ async fn audited<'a>(
     }
     // History follows the read models a moment behind; an audit read right after a
     // change must show it.
-    follower_caught_up(state, "history").await?;
+    follower_caught_up(ctx, "history").await?;
     Ok((viewer, person))
 }

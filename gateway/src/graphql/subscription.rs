@@ -44,7 +44,7 @@ impl Subscription {
         // The stream starts after everything the read models hold now: the activity
         // projection follows them a moment behind, and what a client did just before
         // subscribing must not come later as news.
-        super::context::follower_caught_up(&state, "activity").await?;
+        super::context::wait_for_follower(&state, "activity").await?;
         let newest = activity::stream_for(&state.db, &viewer, None, 1).await?;
         let seen = newest
             .first()

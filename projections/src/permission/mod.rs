@@ -27,7 +27,7 @@ pub use sql::SqlPermissions;
 
 use crate::directory::PersonRecord;
 use crate::projector::ProjectorHandle;
-use crate::{Database, EventLog, StoreError};
+use crate::{Database, EventLog, LogPosition, StoreError};
 use domain::account::InvitationSettings;
 use domain::person::PersonKind;
 use domain::{AccountId, PersonId, TaskId, WorkgroupId};
@@ -103,7 +103,7 @@ impl Permissions {
         })
     }
 
-    fn position(&self) -> crate::LogPosition {
+    fn position(&self) -> LogPosition {
         self.index.read().map(|i| i.position).unwrap_or_default()
     }
 
@@ -132,6 +132,12 @@ impl Permissions {
         self.bring_up_to_date().await?;
         let index = self.index.read().map_err(|_| poisoned())?;
         Ok(question(&index))
+    }
+
+    /// Where the viewer's account last changed, once the index is up to date with the
+    /// read models (see [`Index::account_changed_at`]).
+    pub async fn account_changed_at(&self, account: AccountId) -> Result<LogPosition, StoreError> {
+        self.ask(|i| i.account_changed_at(account)).await
     }
 
     pub async fn may_see_task(&self, viewer: &Viewer, task: TaskId) -> Result<bool, StoreError> {
