@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod attempts;
+pub mod beacon;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;

@@ -4,6 +4,7 @@
 //! the next start repeats it from the old checkpoint: no event is applied twice, none
 //! is lost. The read models and the notifier are both projections.
 
+use crate::beacon::Beacon;
 use crate::checkpoint;
 use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
 use sqlx::{Any, Transaction};
@@ -27,6 +28,12 @@ pub trait Projection: Send + Sync + 'static {
         &[]
     }
 
+    /// Whether every process on a SQLite file must know this projection's position
+    /// before it answers a request (the read models: see `beacon.rs`).
+    fn on_beacon(&self) -> bool {
+        false
+    }
+
     /// Applies one event inside the batch's transaction.
     async fn apply(
         &self,
@@ -40,7 +47,7 @@ pub struct Projector<P: Projection> {
     projection: P,
     db: Database,
     log: EventLog,
-    position: Arc<watch::Sender<LogPosition>>,
+    position: Arc<Published>,
     wake: Arc<Notify>,
     /// Never read past this: a projection that reads another one's tables (the
     /// notifier reads the read models) follows behind it.
@@ -57,7 +64,14 @@ pub struct ProjectorHandle {
     position: watch::Receiver<LogPosition>,
     wake: Arc<Notify>,
     /// To learn of progress made by the same projection in another process.
-    advance: Arc<watch::Sender<LogPosition>>,
+    advance: Arc<Published>,
+}
+
+/// Where a projection's position is told: to this process, and first, for the read
+/// models on SQLite, to every process on the file (`beacon.rs`).
+struct Published {
+    here: watch::Sender<LogPosition>,
+    beacon: Option<Arc<Beacon>>,
 }
 
 impl ProjectorHandle {
@@ -92,8 +106,12 @@ impl ProjectorHandle {
 impl<P: Projection> Projector<P> {
     pub async fn new(projection: P, db: Database) -> Result<(Self, ProjectorHandle), StoreError> {
         let start = checkpoint::load(&db.any, projection.name()).await?;
-        let (tx, rx) = watch::channel(start);
-        let tx = Arc::new(tx);
+        let (here, rx) = watch::channel(start);
+        let beacon = db.beacon.clone().filter(|_| projection.on_beacon());
+        if let Some(beacon) = &beacon {
+            beacon.publish(start);
+        }
+        let tx = Arc::new(Published { here, beacon });
         let wake = Arc::new(Notify::new());
         let handle = ProjectorHandle {
             advance: tx.clone(),
@@ -140,7 +158,7 @@ impl<P: Projection> Projector<P> {
     }
 
     pub fn position(&self) -> LogPosition {
-        *self.position.borrow()
+        *self.position.here.borrow()
     }
 
     /// Applies every event currently readable; returns how many.
@@ -172,7 +190,7 @@ impl<P: Projection> Projector<P> {
     pub async fn catch_up_to(&self, target: LogPosition) -> Result<u64, StoreError> {
         let mut applied = self.catch_up().await?;
         let mut waited = Duration::ZERO;
-        while *self.position.borrow() < target {
+        while *self.position.here.borrow() < target {
             if waited >= Duration::from_secs(5) && waited.as_millis() % 5000 < 20 {
                 tracing::warn!(projection = self.projection.name(), ?target, "still waiting for open transactions to finish before the log can be read further");
             }
@@ -190,7 +208,7 @@ impl<P: Projection> Projector<P> {
     }
 
     async fn step(&self) -> Result<u64, StoreError> {
-        let after = *self.position.borrow();
+        let after = *self.position.here.borrow();
         let until = match &self.behind {
             Some(leader) => *leader.borrow(),
             None => LogPosition::END,
@@ -280,12 +298,12 @@ impl<P: Projection> Projector<P> {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let name = self.projection.name();
         let mut leader = self.behind.clone();
-        tracing::info!(projection = name, at = ?*self.position.borrow(), "projector started");
+        tracing::info!(projection = name, at = ?*self.position.here.borrow(), "projector started");
         loop {
             let pause = match self.catch_up().await {
                 Ok(n) => {
                     if n > 0 {
-                        tracing::debug!(projection = name, events = n, at = ?*self.position.borrow(), "applied");
+                        tracing::debug!(projection = name, events = n, at = ?*self.position.here.borrow(), "applied");
                     }
                     IDLE_POLL
                 }
@@ -319,8 +337,13 @@ impl<P: Projection> Projector<P> {
 }
 
 /// Publishes `at` if it is past the current position; a position never goes back.
-fn move_forward(position: &watch::Sender<LogPosition>, at: LogPosition) {
-    position.send_if_modified(|current| {
+/// The beacon hears it first: nothing in this process (a mutation waiting for its
+/// events, a permission check) acts on a position other processes cannot see yet.
+fn move_forward(position: &Published, at: LogPosition) {
+    if let Some(beacon) = &position.beacon {
+        beacon.publish(at);
+    }
+    position.here.send_if_modified(|current| {
         let ahead = at > *current;
         if ahead {
             *current = at;

@@ -1,5 +1,6 @@
+use crate::beacon::Beacon;
 use crate::inline::InlineReader;
-use crate::StoreError;
+use crate::{EventLog, StoreError};
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -29,6 +30,8 @@ pub struct Database {
     native: Native,
     /// On SQLite, the reads every request makes, on the calling thread.
     pub(crate) inline: Option<Arc<InlineReader>>,
+    /// On a SQLite file, what every process on it must know before it answers.
+    pub beacon: Option<Arc<Beacon>>,
 }
 
 #[derive(Clone)]
@@ -48,6 +51,7 @@ impl Database {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let mut inline = None;
+        let mut beacon = None;
         let (backend, native) =
             if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 let pool = PgPoolOptions::new()
@@ -73,6 +77,7 @@ impl Database {
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
                 if sqlite_path(url).is_some() && !url.contains("mode=memory") {
                     inline = Some(Arc::new(InlineReader::open(&file)?));
+                    beacon = Some(Arc::new(Beacon::open(&file)?));
                 }
                 (Backend::Sqlite, Native::Sqlite(pool))
             } else {
@@ -87,12 +92,17 @@ impl Database {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        Ok(Self {
+        let db = Self {
             backend,
             any,
             native,
             inline,
-        })
+            beacon,
+        };
+        if let Some(beacon) = &db.beacon {
+            beacon.not_ahead_of(EventLog::new(db.clone()).head().await?);
+        }
+        Ok(db)
     }
 
     /// Another view of a database, whose every connection first runs `setup` (with
@@ -153,6 +163,7 @@ impl Database {
             native,
             // A view is for projections, never asked a request's reads.
             inline: None,
+            beacon: None,
         })
     }
 

@@ -105,10 +105,23 @@ const ADMINISTER: &str = "mutation($input: PersonInput!) {
 /// A dismissal, a suspension or a removal from a group made through one process is in
 /// force for the very next request to the other: no window in which the other's
 /// permission index or read models still let the person in.
+///
+/// On PostgreSQL the other process learns of it through the shared checkpoint it reads
+/// with every session; on SQLite through the beacon beside the database file
+/// (`projections/src/beacon.rs`), which also carries a logout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_through_one_process_holds_on_the_other_at_once() {
+    revocation_holds_across_processes(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_through_one_process_holds_on_the_other_at_once_on_sqlite() {
+    revocation_holds_across_processes(Backend::Sqlite).await;
+}
+
+async fn revocation_holds_across_processes(backend: Backend) {
     let smtp = SmtpSink::start();
-    let app = App::spawn(Backend::Postgres, &smtp).await;
+    let app = App::spawn(backend, &smtp).await;
     let peer = app.peer().await;
     let admin = app.login_admin().await;
     let task = app.create_task(&admin, "Shared work", None).await;
@@ -141,6 +154,26 @@ async fn revocation_through_one_process_holds_on_the_other_at_once() {
             error_code(&refused),
             "UNAUTHENTICATED",
             "round {round}: a dismissed guest's session still works on the other process: {refused}"
+        );
+
+        // Logged out through the first process: refused at once by the second.
+        let (guest, _) = guest_session(
+            &app,
+            &smtp,
+            &admin,
+            &task,
+            &format!("leaving{round}@client.test"),
+        )
+        .await;
+        let seen = peer.graphql(&guest, TASK, json!({ "id": task })).await;
+        assert_eq!(seen["data"]["task"]["id"], task.as_str(), "{seen}");
+        let logout = app.graphql(&guest, "mutation { logout }", json!({})).await;
+        assert_eq!(logout["data"]["logout"], true, "{logout}");
+        let refused = peer.graphql(&guest, TASK, json!({ "id": task })).await;
+        assert_eq!(
+            error_code(&refused),
+            "UNAUTHENTICATED",
+            "round {round}: a session logged out on one process still works on the other: {refused}"
         );
 
         // Suspended through the second process: refused at once by the first.
