@@ -9,9 +9,10 @@
 //! of the account, of any kind, ends every answer kept for its people. Events of
 //! other accounts end nothing: the log is partitioned by account, and so is this.
 //!
-//! What still happens on every request, kept answer or not: the session is read
-//! (a logout, an expiry, a dismissal is in force at once, on every server) and the
-//! index is brought up to the read models, wherever they were moved from.
+//! What still happens on every request, kept answer or not: the session is checked
+//! (read on PostgreSQL, confirmed by the beacon on SQLite: a logout, an expiry, a
+//! dismissal is in force at once, on every server) and the index is brought up to the
+//! read models, wherever they were moved from.
 //!
 //! Only what is certain to be the same is kept: the answer to one query (no batch, no
 //! mutation), posted as JSON by a signed-in person, keyed by their session token and
