@@ -1,9 +1,12 @@
 //! Which IP a request comes from, for the per-client rate limits.
 //!
 //! The TCP peer, unless the peer is one of the reverse proxies the operator named
-//! (`--trusted-proxies`): then the client is read from `X-Forwarded-For`. Each proxy
-//! appends the address it received the request from, so the header is read from the
-//! right, skipping trusted proxies; the first address that is not one is the client.
+//! (`--trusted-proxies`): then the client is read from `X-Forwarded-For`, or from the
+//! standard `Forwarded` header (RFC 7239) with `--forwarded-header forwarded`. Only the
+//! header the proxies write is read: a header they pass through untouched is the
+//! client's own. Each proxy appends the address it received the request from, so the
+//! header is read from the right, skipping trusted proxies; the first address that is
+//! not one is the client.
 //! Everything left of it was written by that client and proves nothing, so a client
 //! cannot choose its own IP by sending the header, and from an untrusted peer the
 //! header is not read at all.
@@ -70,18 +73,51 @@ impl IpNet {
     }
 }
 
-/// The proxies whose `X-Forwarded-For` is believed. Empty by default: the header is
-/// then ignored. Cheap to clone.
+/// The header trusted proxies name the client in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: 198.51.100.7, 10.0.0.3`: what most proxies write.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=198.51.100.7, for="[2001:db8::7]:443"` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
+
+    /// The hops one value of the header lists, in order.
+    fn hops(self, value: &str) -> impl Iterator<Item = Option<IpAddr>> + '_ {
+        value.split(',').map(move |entry| match self {
+            ForwardedHeader::XForwardedFor => hop(entry),
+            ForwardedHeader::Forwarded => forwarded_for(entry),
+        })
+    }
+}
+
+/// The proxies whose forwarding header is believed, and which header that is. No
+/// proxies by default: the headers are then ignored. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Arc<[IpNet]>);
+pub struct TrustedProxies {
+    nets: Arc<[IpNet]>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    pub fn new(nets: Vec<IpNet>) -> Self {
-        Self(nets.into())
+    pub fn new(nets: Vec<IpNet>, header: ForwardedHeader) -> Self {
+        Self {
+            nets: nets.into(),
+            header,
+        }
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(ip))
+        self.nets.iter().any(|net| net.contains(ip))
     }
 
     /// The client of a request that `peer` sent with these headers.
@@ -92,13 +128,13 @@ impl TrustedProxies {
         }
         // Several headers are one list, in order (RFC 9110, 5.3).
         let mut hops = Vec::new();
-        for value in headers.get_all("x-forwarded-for") {
+        for value in headers.get_all(self.header.name()) {
             let Ok(value) = value.to_str() else {
                 // Nothing in it can be read, so nothing left of it can be trusted.
                 hops.push(None);
                 continue;
             };
-            hops.extend(value.split(',').map(hop));
+            hops.extend(self.header.hops(value));
         }
         let mut client = peer;
         for hop in hops.into_iter().rev() {
@@ -126,6 +162,28 @@ fn hop(entry: &str) -> Option<IpAddr> {
         .ok()
         .or_else(|| SocketAddr::from_str(entry).ok().map(|s| s.ip()))
         .map(|ip| ip.to_canonical())
+}
+
+/// The `for=` node of one `Forwarded` element (`for=192.0.2.1;proto=https`), as an
+/// address: `192.0.2.1`, `"192.0.2.1:443"`, `"[2001:db8::1]"` or `"[2001:db8::1]:443"`.
+/// `unknown`, an obfuscated node (`_hidden`), an element without `for=` or anything
+/// else is no address.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let node = element.split(';').find_map(|pair| {
+        let (name, value) = pair.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then_some(value.trim())
+    })?;
+    let node = node
+        .strip_prefix('"')
+        .and_then(|quoted| quoted.strip_suffix('"'))
+        .unwrap_or(node);
+    let host = match node.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']')?.0,
+        None => node.split_once(':').map_or(node, |(host, _port)| host),
+    };
+    IpAddr::from_str(host).ok().map(|ip| ip.to_canonical())
 }
 
 /// The connecting client's IP, when the server was started with connection info
@@ -156,7 +214,20 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn proxies(nets: &[&str]) -> TrustedProxies {
-        TrustedProxies::new(nets.iter().map(|n| n.parse().expect("a net")).collect())
+        proxies_writing(nets, ForwardedHeader::XForwardedFor)
+    }
+
+    fn proxies_writing(nets: &[&str], header: ForwardedHeader) -> TrustedProxies {
+        let nets = nets.iter().map(|n| n.parse().expect("a net")).collect();
+        TrustedProxies::new(nets, header)
+    }
+
+    fn headers(name: &'static str, values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(name, HeaderValue::from_str(value).expect("a header value"));
+        }
+        headers
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -265,5 +336,53 @@ mod tests {
         }
         let headers = forwarded(&[b"203.0.113.5, nonsense, 10.0.0.7"]);
         assert_eq!(trusted.client(ip("10.0.0.1"), &headers), ip("10.0.0.7"));
+    }
+
+    #[test]
+    fn forwarded_elements_name_their_node() {
+        for (element, expected) in [
+            ("for=192.0.2.60", Some("192.0.2.60")),
+            (
+                "for=192.0.2.60;proto=http;by=203.0.113.43",
+                Some("192.0.2.60"),
+            ),
+            ("proto=https; FOR=\"192.0.2.60:8080\"", Some("192.0.2.60")),
+            ("for=\"[2001:db8:cafe::17]\"", Some("2001:db8:cafe::17")),
+            (
+                "for=\"[2001:db8:cafe::17]:4711\"",
+                Some("2001:db8:cafe::17"),
+            ),
+            (" for = 198.51.100.17 ", Some("198.51.100.17")),
+            ("for=unknown", None),
+            ("for=_hidden", None),
+            ("for=\"_gazonk\"", None),
+            ("by=203.0.113.43", None),
+            ("for=2001:db8::1", None),
+            ("", None),
+        ] {
+            assert_eq!(forwarded_for(element), expected.map(ip), "{element:?}");
+        }
+    }
+
+    #[test]
+    fn with_forwarded_only_that_header_is_read() {
+        let trusted = proxies_writing(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
+        let chain = headers(
+            "forwarded",
+            &[
+                "for=1.1.1.1, for=198.51.100.7",
+                "for=\"10.0.0.9:80\";proto=https",
+            ],
+        );
+        assert_eq!(trusted.client(ip("10.0.0.2"), &chain), ip("198.51.100.7"));
+        // The proxies write `Forwarded`: an X-Forwarded-For is the client's own.
+        let other = headers("x-forwarded-for", &["203.0.113.5"]);
+        assert_eq!(trusted.client(ip("10.0.0.2"), &other), ip("10.0.0.2"));
+        // And the other way round.
+        let by_xff = proxies(&["10.0.0.0/8"]);
+        assert_eq!(by_xff.client(ip("10.0.0.2"), &chain), ip("10.0.0.2"));
+        // A hidden node right of the client stops the reading there.
+        let hidden = headers("forwarded", &["for=198.51.100.7, for=_proxy, for=10.0.0.9"]);
+        assert_eq!(trusted.client(ip("10.0.0.2"), &hidden), ip("10.0.0.9"));
     }
 }

@@ -1,7 +1,7 @@
 //! Every setting, read in one place: command-line flags, each with an environment
 //! variable of the same name. Nothing else reads the environment.
 
-use crate::client_ip::{IpNet, TrustedProxies};
+use crate::client_ip::{ForwardedHeader, IpNet, TrustedProxies};
 use crate::rate_limit::RateLimits;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -170,6 +170,17 @@ pub struct Settings {
         global = true
     )]
     pub trusted_proxies: Vec<IpNet>,
+    /// The header the trusted proxies name the client in: `x-forwarded-for`, or
+    /// `forwarded` (RFC 7239). Only that one is read; the other, if a request carries
+    /// it, came from the client.
+    #[arg(
+        long,
+        env = "EXTRANET_FORWARDED_HEADER",
+        value_enum,
+        default_value_t = ForwardedHeader::XForwardedFor,
+        global = true
+    )]
+    pub forwarded_header: ForwardedHeader,
     /// Memory, in MiB, for answers to queries asked again while nothing in the
     /// asker's account has changed (see `gateway/src/graphql/kept.rs`). 0 turns keeping
     /// answers off: every query is run.
@@ -234,7 +245,7 @@ impl Settings {
     }
 
     pub fn trusted_proxies(&self) -> TrustedProxies {
-        TrustedProxies::new(self.trusted_proxies.clone())
+        TrustedProxies::new(self.trusted_proxies.clone(), self.forwarded_header)
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
@@ -313,6 +324,21 @@ mod tests {
         let refused = Cli::try_parse_from(["extranet", "serve", "--trusted-proxies", "proxy.lan"])
             .expect_err("a host name is refused");
         assert!(refused.to_string().contains("CIDR"), "{refused}");
+    }
+
+    #[test]
+    fn the_forwarding_header_is_x_forwarded_for_unless_told() {
+        let cli = Cli::try_parse_from(["extranet", "serve"]).expect("parse");
+        assert_eq!(
+            cli.settings.forwarded_header,
+            ForwardedHeader::XForwardedFor
+        );
+        let cli = Cli::try_parse_from(["extranet", "serve", "--forwarded-header", "forwarded"])
+            .expect("parse");
+        assert_eq!(cli.settings.forwarded_header, ForwardedHeader::Forwarded);
+        assert!(
+            Cli::try_parse_from(["extranet", "serve", "--forwarded-header", "x-real-ip"]).is_err()
+        );
     }
 
     #[test]

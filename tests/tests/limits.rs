@@ -172,13 +172,27 @@ async fn failed_login(
     email: &str,
     forwarded_for: Option<&str>,
 ) -> String {
+    let headers: Vec<_> = forwarded_for
+        .map(|value| ("x-forwarded-for", value.to_owned()))
+        .into_iter()
+        .collect();
+    failed_login_with(base_url, account_id, email, &headers).await
+}
+
+/// [`failed_login`], with any forwarding `headers` (names and values).
+async fn failed_login_with(
+    base_url: &str,
+    account_id: &str,
+    email: &str,
+    headers: &[(&str, String)],
+) -> String {
     let mut request = reqwest::Client::new()
         .post(format!("{base_url}/graphql"))
         .json(&json!({ "query": LOGIN, "variables": { "input": {
             "accountId": account_id, "email": email, "password": "not the password",
         }}}));
-    if let Some(forwarded_for) = forwarded_for {
-        request = request.header("x-forwarded-for", forwarded_for);
+    for (name, value) in headers {
+        request = request.header(*name, value);
     }
     let response: Value = request
         .send()
@@ -298,4 +312,46 @@ async fn without_trusted_proxies_x_forwarded_for_changes_nothing() {
         0,
         "another X-Forwarded-For is the same client"
     );
+}
+
+/// Behind proxies that write the standard `Forwarded` header (RFC 7239), told with
+/// `EXTRANET_FORWARDED_HEADER=forwarded`: each client has its own budget, and an
+/// `X-Forwarded-For` the client sends itself changes nothing.
+#[tokio::test]
+async fn behind_a_proxy_writing_forwarded_each_client_has_its_own_budget() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn_with_settings(
+        Backend::Sqlite,
+        &smtp,
+        &[
+            ("EXTRANET_RATE_LIMIT_PER_CLIENT", "4"),
+            ("EXTRANET_TRUSTED_PROXIES", "127.0.0.1, ::1"),
+            ("EXTRANET_FORWARDED_HEADER", "forwarded"),
+        ],
+    )
+    .await;
+    let attempt = |n: usize, headers: Vec<(&'static str, String)>| {
+        let email = format!("guess-{n}@acme.test");
+        let (base_url, account_id) = (app.base_url.clone(), app.account_id.clone());
+        async move { failed_login_with(&base_url, &account_id, &email, &headers).await }
+    };
+    let as_client =
+        |client: &str| vec![("forwarded", format!("for=\"{client}:4711\";proto=https"))];
+    for n in 0..4 {
+        assert_eq!(
+            attempt(n, as_client("[2001:db8::7]")).await,
+            "INVALID_CREDENTIALS"
+        );
+    }
+    assert_eq!(attempt(4, as_client("[2001:db8::7]")).await, "RATE_LIMITED");
+    // Another client behind the same proxy has a budget of its own.
+    assert_eq!(
+        attempt(5, as_client("198.51.100.8")).await,
+        "INVALID_CREDENTIALS"
+    );
+    // The first client naming another address in X-Forwarded-For is still the first.
+    let mut spoofed = as_client("[2001:db8::7]");
+    spoofed.push(("x-forwarded-for", "203.0.113.99".to_owned()));
+    let response = attempt(6, spoofed).await;
+    assert_eq!(response, "RATE_LIMITED");
 }
