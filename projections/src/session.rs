@@ -61,19 +61,6 @@ struct SessionRow {
 }
 
 fn session_row(row: &impl RecordRow) -> Result<SessionRow, StoreError> {
-    let (viewer, at) = viewer_and_position(row)?;
-    Ok(SessionRow {
-        viewer,
-        at,
-        expires_at: row.value("expires_at")?,
-    })
-}
-
-fn viewer_and_position(row: &impl RecordRow) -> Result<ViewerAt, StoreError> {
-    let at = LogPosition {
-        tx: row.value::<Option<i64>>("tx")?.unwrap_or(0),
-        position: row.value::<Option<i64>>("position")?.unwrap_or(0),
-    };
     let status: String = row.value("status")?;
     let kind: String = row.value("kind")?;
     let viewer = Viewer {
@@ -82,7 +69,14 @@ fn viewer_and_position(row: &impl RecordRow) -> Result<ViewerAt, StoreError> {
         kind: parse_label("person kind", &kind)?,
         administrator: row.value::<i16>("administrator")? != 0,
     };
-    Ok(((status == "active").then_some(viewer), at))
+    Ok(SessionRow {
+        viewer: (status == "active").then_some(viewer),
+        at: LogPosition {
+            tx: row.value::<Option<i64>>("tx")?.unwrap_or(0),
+            position: row.value::<Option<i64>>("position")?.unwrap_or(0),
+        },
+        expires_at: row.value("expires_at")?,
+    })
 }
 
 impl Sessions {

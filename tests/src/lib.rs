@@ -53,8 +53,8 @@ pub use form::{FormInput, HtmlForm};
 pub use ids::nonexistent_id;
 pub use mail::{ReceivedMail, SmtpSink};
 pub use story::{
-    assert_no_user_errors, data, error_code, succeeded, user_error, AcceptancePage, CREATE_TASK,
-    INVITE_GUEST, MAIL_TIMEOUT, UPDATE_TASK,
+    assert_no_user_errors, data, error_code, metric, succeeded, user_error, AcceptancePage,
+    CREATE_TASK, INVITE_GUEST, MAIL_TIMEOUT, UPDATE_TASK,
 };
 
 /// The `extensions.code` and `message` of the first GraphQL error of a response, if any.

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::{graphql_error, App, Auth, HtmlForm, HttpResponse, ReceivedMail, SmtpSink};
+use crate::{
+    graphql_error, App, Auth, HtmlForm, HttpResponse, ReceivedMail, SmtpSink, SESSION_COOKIE,
+};
 
 /// How long the notifier may take to hand a mail to the SMTP server. After a failure it
 /// waits 1 s, 2 s, 4 s… before trying again, so a mail held up by an outage can take a
@@ -90,6 +92,31 @@ impl App {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Auth::Bearer(token.expect("Olga logs in to the other account"))
+    }
+
+    /// Invites `email` as an observer of `task`, accepts the invitation from the mail
+    /// with `password`, and returns the guest's browser session and person id.
+    pub async fn guest_joins(
+        &self,
+        smtp: &SmtpSink,
+        admin: &Auth,
+        task: &str,
+        email: &str,
+        password: &str,
+    ) -> (Auth, String) {
+        let invited = self
+            .invite_guest(admin, task, email, "Gus", "Guest", "OBSERVER")
+            .await;
+        let person = invited["invitation"]["personId"]
+            .as_str()
+            .expect("the invitation names the person")
+            .to_owned();
+        let mail = smtp.wait_for_mail_to(email).await;
+        let accepted = self.accept_invitation(&mail, password).await;
+        let cookie = accepted
+            .cookie(SESSION_COOKIE)
+            .unwrap_or_else(|| panic!("accepting logs the guest in: {}", accepted.body));
+        (Auth::Session(cookie), person)
     }
 
     /// Logs the administrator in and returns their credentials as an API client sends
@@ -265,6 +292,14 @@ impl SmtpSink {
             .filter(|mail| mail.is_addressed_to(email))
             .count()
     }
+}
+
+/// The value of one line of `/metrics`, named with its labels, e.g.
+/// `extranet_projector_lag_events{projection="read_models"}`.
+pub fn metric(body: &str, name: &str) -> Option<i64> {
+    body.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line[name.len()..].trim().parse().ok())
 }
 
 /// The `data` at `path` (`/createTask`) of a response that must have no GraphQL errors.

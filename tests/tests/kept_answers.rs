@@ -3,7 +3,7 @@
 //! and any change in the account, a revocation, a logout or another server's change
 //! is in force for the very next request all the same.
 
-use e2e::{data, error_code, App, Auth, Backend, SmtpSink, CREATE_TASK, SESSION_COOKIE};
+use e2e::{data, error_code, metric, App, Auth, Backend, SmtpSink, CREATE_TASK};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "a guest's long passphrase";
@@ -29,10 +29,11 @@ async fn counts_at(base_url: &str) -> Option<Counts> {
     assert_eq!(metrics.status().as_u16(), 200);
     let body = metrics.text().await.expect("the metrics");
     let count = |outcome: &str| {
-        let prefix = format!("extranet_kept_answers_total{{outcome=\"{outcome}\"}} ");
-        body.lines()
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
-            .map(|n| n.parse::<u64>().expect("a count"))
+        metric(
+            &body,
+            &format!("extranet_kept_answers_total{{outcome=\"{outcome}\"}}"),
+        )
+        .map(|n| u64::try_from(n).expect("a count"))
     };
     Some(Counts {
         hit: count("hit")?,
@@ -45,7 +46,8 @@ async fn kept_counts(app: &App) -> Counts {
     counts(app).await.expect("/metrics counts kept answers")
 }
 
-/// A guest of a new task "Print the catalogue": their session and the task's id.
+/// A guest of a new task "Print the catalogue": their session, the task's id and
+/// their person id.
 async fn guest_of_a_task(
     app: &App,
     smtp: &SmtpSink,
@@ -53,19 +55,8 @@ async fn guest_of_a_task(
     email: &str,
 ) -> (Auth, String, String) {
     let task = app.create_task(admin, "Print the catalogue", None).await;
-    let invited = app
-        .invite_guest(admin, &task, email, "Gus", "Guest", "OBSERVER")
-        .await;
-    let person = invited["invitation"]["personId"]
-        .as_str()
-        .expect("the invitation names the person")
-        .to_owned();
-    let mail = smtp.wait_for_mail_to(email).await;
-    let accepted = app.accept_invitation(&mail, PASSWORD).await;
-    let cookie = accepted
-        .cookie(SESSION_COOKIE)
-        .unwrap_or_else(|| panic!("accepting logs the guest in: {}", accepted.body));
-    (Auth::Session(cookie), task, person)
+    let (guest, person) = app.guest_joins(smtp, admin, &task, email, PASSWORD).await;
+    (guest, task, person)
 }
 
 fn title(answer: &Value) -> &str {

@@ -1,18 +1,11 @@
 //! What an operator looks at: health and readiness, how far the followers of the log
 //! lag, how requests fare, the log, and what happens to a request that takes too long.
 
-use e2e::{App, Auth, Backend, SmtpSink};
+use e2e::{metric, App, Auth, Backend, SmtpSink};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-
-/// The value of one metric line, e.g. `extranet_projector_lag_events{projection="read_models"}`.
-fn metric(body: &str, name: &str) -> Option<i64> {
-    body.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-        .and_then(|line| line[name.len()..].trim().parse().ok())
-}
 
 #[tokio::test]
 async fn health_and_lag_are_reported() {

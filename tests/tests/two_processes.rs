@@ -2,7 +2,7 @@
 //! opened on one works on the other, changes made through either are seen through
 //! both, and every email is sent once although both run a notifier.
 
-use e2e::{error_code, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST, SESSION_COOKIE};
+use e2e::{error_code, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -81,19 +81,8 @@ async fn guest_session(
     task: &str,
     email: &str,
 ) -> (Auth, String) {
-    let invited = app
-        .invite_guest(admin, task, email, "Gail", "Guest", "OBSERVER")
-        .await;
-    let person = invited["invitation"]["personId"]
-        .as_str()
-        .expect("the invitation names the person")
-        .to_owned();
-    let mail = smtp.wait_for_mail_to(email).await;
-    let accepted = app.accept_invitation(&mail, "a guest's passphrase").await;
-    let cookie = accepted
-        .cookie(SESSION_COOKIE)
-        .unwrap_or_else(|| panic!("accepting logs the guest in: {}", accepted.body));
-    (Auth::Session(cookie), person)
+    app.guest_joins(smtp, admin, task, email, "a guest's passphrase")
+        .await
 }
 
 const TASK: &str = "query($id: ID!) { task(id: $id) { id } }";

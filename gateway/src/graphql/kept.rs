@@ -24,10 +24,12 @@
 //! The memory is bounded (`--kept-answers-mib`; 0 turns keeping off), and an answer
 //! larger than a sixteenth of it is never kept.
 
+use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use projections::permission::{Permissions, Viewer};
 use projections::LogPosition;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
@@ -58,9 +60,25 @@ pub struct Counts {
     pub misses: AtomicU64,
 }
 
+/// What [`KeptAnswers::look_up`] found.
+pub enum Lookup {
+    /// The kept answer, to serve as it is.
+    Found(Response),
+    /// None that still holds: run the query, then [`KeptAnswers::keep`] its answer.
+    Keep(Pending),
+    /// This request's answer is never kept.
+    Never,
+}
+
+/// A question with no answer kept yet, and where the account stood when it was asked.
+pub struct Pending {
+    question: Question,
+    account_at: LogPosition,
+}
+
 /// A request whose answer may be kept: whose it is, and exactly what was asked.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Question {
+struct Question {
     token: Box<str>,
     body: Bytes,
 }
@@ -100,58 +118,91 @@ impl KeptAnswers {
         }
     }
 
-    /// The question `parts` and `body` ask, if its answer could be kept: a POST of
-    /// JSON with a session. Whether it is a query is known only once it is parsed.
-    pub fn question(&self, parts: &Parts, body: &Bytes, token: Option<&str>) -> Option<Question> {
-        let inner = self.inner.as_ref()?;
-        let token = token?;
+    /// Looks for the kept answer to the request `parts` and `body` ask with `token`
+    /// for `viewer`. Only a POST of JSON from a signed-in person may have one; whether
+    /// it is a query is known only once it is parsed (see [`KeptAnswers::keep`]).
+    pub async fn look_up(
+        &self,
+        parts: &Parts,
+        body: &Bytes,
+        token: Option<&str>,
+        viewer: Option<&Viewer>,
+        permissions: &Permissions,
+    ) -> Lookup {
+        let (Some(inner), Some(token), Some(viewer)) = (&self.inner, token, viewer) else {
+            return Lookup::Never;
+        };
         let json = parts
             .headers
             .get(header::CONTENT_TYPE)
             .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
         if parts.method != Method::POST || !json || body.len() as u64 > inner.largest {
-            return None;
+            return Lookup::Never;
         }
-        Some(Question {
+        let account_at = match permissions.account_changed_at(viewer.account).await {
+            Ok(account_at) => account_at,
+            Err(error) => {
+                tracing::error!(%error, "the permission index could not catch up");
+                return Lookup::Never;
+            }
+        };
+        let question = Question {
             token: token.into(),
             body: body.clone(),
+        };
+        let count = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
+        match inner.cache.get(&question) {
+            Some(answer) if answer.account_at == account_at => {
+                count(&inner.counts.hits);
+                return Lookup::Found(response(answer.body));
+            }
+            Some(_) => count(&inner.counts.outdated),
+            None => count(&inner.counts.misses),
+        };
+        Lookup::Keep(Pending {
+            question,
+            account_at,
         })
     }
 
-    /// The kept answer to `question`, if the account still stands at `account_at`.
-    pub fn answer(&self, question: &Question, account_at: LogPosition) -> Option<Response> {
-        let inner = self.inner.as_ref()?;
-        let count = |counter: &AtomicU64| counter.fetch_add(1, Ordering::Relaxed);
-        match inner.cache.get(question) {
-            Some(answer) if answer.account_at == account_at => {
-                count(&inner.counts.hits);
-                Some(response(answer.body))
-            }
-            Some(_) => {
-                count(&inner.counts.outdated);
-                None
-            }
-            None => {
-                count(&inner.counts.misses);
-                None
-            }
-        }
-    }
-
-    /// Keeps `body` as the answer to `question`, computed with the account at
-    /// `account_at`. Replaces an older answer to the same question.
-    pub fn keep(&self, question: Question, account_at: LogPosition, body: Bytes) {
-        let Some(inner) = &self.inner else { return };
-        if body.len() as u64 > inner.largest {
-            return;
-        }
-        // The request's bytes may be a slice of the connection's whole read buffer:
-        // keep a copy of just them, so what is kept weighs what it is counted at.
-        let question = Question {
-            body: Bytes::copy_from_slice(&question.body),
-            ..question
+    /// Serves `fresh`, the answer to `pending`'s question, and keeps it unless it is
+    /// not to be kept: an answer with errors, with headers of its own, or made from a
+    /// follower (`notes`). Replaces an older answer to the question.
+    pub fn keep(
+        &self,
+        pending: Pending,
+        fresh: async_graphql::Response,
+        notes: &AnswerNotes,
+    ) -> Response {
+        let plain = fresh.http_headers.is_empty() && fresh.cache_control.value().is_none();
+        let Some(inner) = self
+            .inner
+            .as_ref()
+            .filter(|_| fresh.is_ok() && plain && notes.keepable())
+        else {
+            return GraphQLResponse::from(fresh).into_response();
         };
-        inner.cache.insert(question, Answer { account_at, body });
+        let body = match serde_json::to_vec(&fresh) {
+            Ok(body) => Bytes::from(body),
+            Err(error) => {
+                tracing::error!(%error, "an answer could not be serialized");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+        if body.len() as u64 <= inner.largest {
+            // The request's bytes may be a slice of the connection's whole read buffer:
+            // keep a copy of just them, so what is kept weighs what it is counted at.
+            let question = Question {
+                body: Bytes::copy_from_slice(&pending.question.body),
+                ..pending.question
+            };
+            let answer = Answer {
+                account_at: pending.account_at,
+                body: body.clone(),
+            };
+            inner.cache.insert(question, answer);
+        }
+        response(body)
     }
 
     /// The counts so far, for `/metrics`; `None` when keeping is off.
@@ -161,7 +212,7 @@ impl KeptAnswers {
 }
 
 /// A kept answer, served as async-graphql-axum serves a fresh one.
-pub(super) fn response(body: Bytes) -> Response {
+fn response(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 

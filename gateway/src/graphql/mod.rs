@@ -38,7 +38,7 @@ use axum::extract::{FromRequest, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use kept::AnswerNotes;
+use kept::{AnswerNotes, Lookup};
 use std::sync::Arc;
 
 /// Every mutation, grouped by what it changes.
@@ -140,27 +140,21 @@ pub async fn handle(
         Ok(body) => body,
         Err(error) => return unreadable(error),
     };
-    // Where the viewer's account stands, for a question whose answer may be kept.
-    let mut keeping = None;
-    if let (Some(question), Some(viewer)) = (
-        app.answers.question(&parts, &body, token.as_deref()),
-        &viewer,
-    ) {
-        match app
-            .state
-            .permissions
-            .account_changed_at(viewer.account)
-            .await
-        {
-            Ok(account_at) => {
-                if let Some(answer) = app.answers.answer(&question, account_at) {
-                    return answer;
-                }
-                keeping = Some((question, account_at));
-            }
-            Err(error) => tracing::error!(%error, "the permission index could not catch up"),
-        }
-    }
+    let keeping = match app
+        .answers
+        .look_up(
+            &parts,
+            &body,
+            token.as_deref(),
+            viewer.as_ref(),
+            &app.state.permissions,
+        )
+        .await
+    {
+        Lookup::Found(answer) => return answer,
+        Lookup::Keep(pending) => Some(pending),
+        Lookup::Never => None,
+    };
     let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
     let request = match GraphQLBatchRequest::<GraphQLRejection>::from_request(request, &()).await {
         Ok(request) => request.into_inner(),
@@ -181,14 +175,10 @@ pub async fn handle(
             let notes = Arc::new(AnswerNotes::default());
             let request = request.data(auth).data(client).data(notes.clone());
             let response = app.schema.execute(request).await;
-            if let Some((question, account_at)) = keeping {
-                let plain =
-                    response.http_headers.is_empty() && response.cache_control.value().is_none();
-                if response.is_ok() && plain && notes.keepable() {
-                    return keep(&app.answers, question, account_at, response);
-                }
+            match keeping {
+                Some(pending) => return app.answers.keep(pending, response, &notes),
+                None => BatchResponse::Single(response),
             }
-            BatchResponse::Single(response)
         }
         // One after another, as if sent in separate requests: async-graphql's
         // `execute_batch` would run them all at once, so the mutations of a batch would
@@ -207,26 +197,6 @@ pub async fn handle(
         }
     };
     GraphQLResponse::from(response).into_response()
-}
-
-/// Serializes `response`, keeps it as the answer to `question` and serves it.
-fn keep(
-    answers: &KeptAnswers,
-    question: kept::Question,
-    account_at: projections::LogPosition,
-    response: async_graphql::Response,
-) -> Response {
-    match serde_json::to_vec(&response) {
-        Ok(body) => {
-            let body = axum::body::Bytes::from(body);
-            answers.keep(question, account_at, body.clone());
-            kept::response(body)
-        }
-        Err(error) => {
-            tracing::error!(%error, "an answer could not be serialized");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
 }
 
 /// A body that could not be read: too long (the body limit cut it off mid-stream, as
