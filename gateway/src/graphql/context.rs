@@ -39,7 +39,7 @@ pub async fn follower_caught_up(ctx: &Context<'_>, projection: &str) -> Result<(
 
 /// Waits, five seconds at most, until `projection` includes everything the read
 /// models do, so a read right after a change shows it.
-pub async fn wait_for_follower(state: &AppState, projection: &str) -> Result<(), ApiError> {
+async fn wait_for_follower(state: &AppState, projection: &str) -> Result<(), ApiError> {
     let target = state.read_models.position();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while projections::checkpoint::load(&state.db.any, projection).await? < target {

@@ -40,16 +40,11 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = Result<ActivityEntry, async_graphql::Error>>, ApiError> {
-        let (state, token, viewer) = follower(ctx).await?;
-        // The stream starts after everything the read models hold now: the activity
-        // projection follows them a moment behind, and what a client did just before
-        // subscribing must not come later as news.
-        super::context::wait_for_follower(&state, "activity").await?;
-        let newest = activity::stream_for(&state.db, &viewer, None, 1).await?;
-        let seen = newest
-            .first()
-            .map(|e| e.position)
-            .unwrap_or(LogPosition::START);
+        let (state, token, _) = follower(ctx).await?;
+        // The stream starts after everything the read models hold now: what a client
+        // did just before subscribing is not news, and what comes after is, however
+        // far behind the read models the activity projection is when it arrives.
+        let seen = state.read_models.position();
         let changes = state.read_models.subscribe();
         Ok(stream::unfold(
             (state, token, seen, changes, Vec::new()),
