@@ -10,16 +10,14 @@ pub struct DomainPattern(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainPatternError {
-    #[error(
-        "\"{0}\" is not a domain: write it as example.com, or *.example.com for its subdomains"
-    )]
+    #[error("{0} is not a domain: write it as example.com, or *.example.com for its subdomains")]
     Malformed(String),
 }
 
 impl DomainPattern {
     pub fn parse(raw: &str) -> Result<Self, DomainPatternError> {
         let s = raw.trim().trim_start_matches('@').to_lowercase();
-        let malformed = || DomainPatternError::Malformed(raw.trim().to_string());
+        let malformed = || DomainPatternError::Malformed(crate::text::quoted(raw.trim()));
         let domain = s.strip_prefix("*.").unwrap_or(&s);
         if !is_domain_name(domain) {
             return Err(malformed());

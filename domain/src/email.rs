@@ -13,7 +13,7 @@ pub struct Email(String);
 pub enum EmailError {
     #[error("the email address is empty")]
     Empty,
-    #[error("\"{0}\" is not an email address: it needs exactly one @ with a name before it and a domain such as example.com after it")]
+    #[error("{0} is not an email address: it needs exactly one @ with a name before it and a domain such as example.com after it")]
     Malformed(String),
     #[error("the email address is longer than 254 characters")]
     TooLong,
@@ -28,10 +28,14 @@ impl Email {
         if s.len() > 254 {
             return Err(EmailError::TooLong);
         }
-        let malformed = || EmailError::Malformed(raw.trim().to_string());
+        let malformed = || EmailError::Malformed(crate::text::quoted(raw.trim()));
         let (local, domain) = s.split_once('@').ok_or_else(malformed)?;
-        let bad_char =
-            |c: char| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\@".contains(c);
+        let bad_char = |c: char| {
+            c.is_whitespace()
+                || c.is_control()
+                || crate::text::is_invisible_formatting(c)
+                || "<>()[],;:\"\\@".contains(c)
+        };
         if local.is_empty() || local.len() > 64 || local.chars().any(bad_char) {
             return Err(malformed());
         }

@@ -18,6 +18,7 @@ pub mod phone;
 pub mod position;
 pub mod services;
 pub mod task;
+pub mod text;
 pub mod time;
 pub mod trial;
 pub mod upcast;
@@ -29,9 +30,12 @@ pub use email::{Email, EmailError};
 pub use ids::{
     AccountId, AggregateKey, CommentId, DepartmentId, InvitationId, PersonId, TaskId, WorkgroupId,
 };
-pub use name::{NameError, PersonName};
+pub use name::PersonName;
 pub use phone::{Phone, PhoneError};
-pub use position::{Position, PositionError};
+pub use position::Position;
+pub use text::{
+    AccountName, CommentText, Field, TaskDescription, TaskTitle, TextError, WorkgroupName,
+};
 pub use time::Timestamp;
 
 /// Implements [`cqrs_es::DomainEvent`] for an event enum: the event type is the

@@ -1,41 +1,22 @@
+use crate::text::{self, Field, TextError};
 use serde::{Deserialize, Serialize};
 
-/// A person's first and last name, trimmed and bounded.
+/// A person's first and last name, each one line of text under the rules of
+/// [`crate::text`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonName {
     pub first: String,
     pub last: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NameError {
-    #[error("the first name is empty")]
-    FirstEmpty,
-    #[error("the last name is empty")]
-    LastEmpty,
-    #[error("a name may have at most {max} characters")]
-    TooLong { max: usize },
-}
-
 impl PersonName {
     pub const MAX_CHARS: usize = 100;
 
-    pub fn parse(first: &str, last: &str) -> Result<Self, NameError> {
-        let (first, last) = (first.trim(), last.trim());
-        if first.is_empty() {
-            return Err(NameError::FirstEmpty);
-        }
-        if last.is_empty() {
-            return Err(NameError::LastEmpty);
-        }
-        if first.chars().count() > Self::MAX_CHARS || last.chars().count() > Self::MAX_CHARS {
-            return Err(NameError::TooLong {
-                max: Self::MAX_CHARS,
-            });
-        }
+    /// The name, or the refusal of the first of its two parts that is wrong.
+    pub fn parse(first: &str, last: &str) -> Result<Self, TextError> {
         Ok(Self {
-            first: first.to_string(),
-            last: last.to_string(),
+            first: text::parse(Field::FirstName, first)?,
+            last: text::parse(Field::LastName, last)?,
         })
     }
 
@@ -47,16 +28,28 @@ impl PersonName {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::Problem;
 
     #[test]
-    fn trims_and_refuses_empty_or_long() {
+    fn trims_and_refuses_empty_long_or_hidden_characters() {
         assert_eq!(PersonName::parse(" Ann ", "Lee").unwrap().full(), "Ann Lee");
-        assert_eq!(PersonName::parse(" ", "Lee"), Err(NameError::FirstEmpty));
-        assert_eq!(PersonName::parse("Ann", ""), Err(NameError::LastEmpty));
-        let long = "x".repeat(101);
+        let refusal = |first: &str, last: &str| {
+            let e = PersonName::parse(first, last).unwrap_err();
+            (e.field, e.problem)
+        };
+        assert_eq!(refusal(" ", "Lee"), (Field::FirstName, Problem::Empty));
+        assert_eq!(refusal("Ann", ""), (Field::LastName, Problem::Empty));
         assert_eq!(
-            PersonName::parse(&long, "Lee"),
-            Err(NameError::TooLong { max: 100 })
+            refusal("Ann", &"x".repeat(101)),
+            (Field::LastName, Problem::TooLong { max: 100 })
+        );
+        assert_eq!(
+            refusal("Ada\u{0}", "Lee"),
+            (Field::FirstName, Problem::ControlCharacter('\u{0}'))
+        );
+        assert_eq!(
+            refusal("Ada", "Lee\r\nBcc: all@acme.test"),
+            (Field::LastName, Problem::LineBreak)
         );
     }
 }

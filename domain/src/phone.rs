@@ -12,13 +12,15 @@ pub struct Phone(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
-    #[error("\"{0}\" is not a phone number: write it with + and the country code, e.g. +44 20 7946 0958")]
+    #[error(
+        "{0} is not a phone number: write it with + and the country code, e.g. +44 20 7946 0958"
+    )]
     Malformed(String),
 }
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, PhoneError> {
-        let malformed = || PhoneError::Malformed(raw.trim().to_string());
+        let malformed = || PhoneError::Malformed(crate::text::quoted(raw.trim()));
         let trimmed = raw.trim();
         let rest = trimmed.strip_prefix('+').ok_or_else(malformed)?;
         let mut digits = String::with_capacity(16);

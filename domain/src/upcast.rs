@@ -4,6 +4,12 @@
 //! upcaster newer than its version, in order, before it is deserialised. The event
 //! store (when loading aggregates) and the log reader (when projecting) both use
 //! [`upcast`], so there is one mechanism for both.
+//!
+//! One step applies to every stored event, whatever its version: text stored before
+//! the rules of [`crate::text`] existed may hold characters no database can store (a
+//! NUL) or that the product now refuses, so every string in the payload passes through
+//! [`crate::text::storable`] on the way out. An event from before those rules then
+//! reads as if it had been written under them, and no projection can be wedged by it.
 
 use serde_json::Value;
 
@@ -35,14 +41,8 @@ pub fn older(a: &str, b: &str) -> bool {
     a < b
 }
 
-/// Whether a stored event of this type and version needs upcasting.
-pub fn is_outdated(event_type: &str, version: &str) -> bool {
-    UPCASTERS
-        .iter()
-        .any(|u| u.event_type == event_type && older(version, u.to_version))
-}
-
-/// The payload in its current shape, and the version it now has.
+/// The payload in its current shape, with its text storable, and the version it now
+/// has.
 pub fn upcast(event_type: &str, version: &str, mut payload: Value) -> (String, Value) {
     let mut version = version.to_string();
     for u in UPCASTERS.iter().filter(|u| u.event_type == event_type) {
@@ -51,7 +51,22 @@ pub fn upcast(event_type: &str, version: &str, mut payload: Value) -> (String, V
             version = u.to_version.to_string();
         }
     }
+    make_text_storable(&mut payload);
     (version, payload)
+}
+
+/// Every string of the payload through [`crate::text::storable`].
+fn make_text_storable(value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(storable) = crate::text::storable(text) {
+                *text = storable;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(make_text_storable),
+        Value::Object(fields) => fields.values_mut().for_each(make_text_storable),
+        _ => {}
+    }
 }
 
 /// The fields of a stored payload `{"EventType": {...}}`, for upcasters to edit.
@@ -65,6 +80,19 @@ pub(crate) fn fields_mut<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_of_any_event_is_made_storable() {
+        let stored = serde_json::json!({"TaskCreated": {
+            "title": "Ship\u{0}", "description": "a\u{1b}[2J\nb", "tags": ["x\u{0}"]}});
+        let (version, payload) = upcast("TaskCreated", "2", stored);
+        assert_eq!(version, "2");
+        assert_eq!(
+            payload,
+            serde_json::json!({"TaskCreated": {
+                "title": "Ship", "description": "a[2J\nb", "tags": ["x"]}})
+        );
+    }
 
     #[test]
     fn versions_compare_by_number() {

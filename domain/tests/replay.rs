@@ -12,8 +12,8 @@ use domain::services::{Clock, DomainServices, NonceSource};
 use domain::task::{Task, TaskCommand, TaskRole, TaskStatus};
 use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
 use domain::{
-    AccountId, Address, CommentId, Email, InvitationId, PersonId, PersonName, TaskId, Timestamp,
-    WorkgroupId,
+    AccountId, AccountName, Address, CommentId, CommentText, Email, InvitationId, PersonId,
+    PersonName, TaskDescription, TaskId, TaskTitle, Timestamp, WorkgroupId, WorkgroupName,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -142,7 +142,7 @@ async fn a_generated_history_of_100k_events_replays() {
             account_id.0,
             AccountCommand::Create {
                 account: account_id,
-                name: "Generated".into(),
+                name: AccountName::parse("Generated").unwrap(),
                 plan: Plan::Trial,
             },
             &services,
@@ -254,7 +254,7 @@ async fn a_generated_history_of_100k_events_replays() {
                         group.0,
                         WorkgroupCommand::Create {
                             group,
-                            name: format!("Group {step}"),
+                            name: WorkgroupName::parse(&format!("Group {step}")).unwrap(),
                             extranet: rng.below(2) == 0,
                             owner,
                         },
@@ -285,7 +285,7 @@ async fn a_generated_history_of_100k_events_replays() {
                     },
                     5 => WorkgroupCommand::ExpireMembership { person },
                     _ => WorkgroupCommand::Rename {
-                        name: format!("Group renamed {step}"),
+                        name: WorkgroupName::parse(&format!("Group renamed {step}")).unwrap(),
                     },
                 };
                 groups.run(group.0, command, &services).await
@@ -377,8 +377,8 @@ async fn a_generated_history_of_100k_events_replays() {
                         task.0,
                         TaskCommand::Create {
                             task,
-                            title: format!("Task {step}"),
-                            description: "Generated".into(),
+                            title: TaskTitle::parse(&format!("Task {step}")).unwrap(),
+                            description: TaskDescription::parse("Generated").unwrap(),
                             creator,
                             workgroup: rng.pick(&group_ids).copied(),
                             deadline: None,
@@ -397,13 +397,14 @@ async fn a_generated_history_of_100k_events_replays() {
                     .unwrap_or(PersonId(Uuid::nil()));
                 let command = match rng.below(8) {
                     0 => TaskCommand::Rename {
-                        title: format!("Task renamed {step}"),
+                        title: TaskTitle::parse(&format!("Task renamed {step}")).unwrap(),
                     },
                     1 => TaskCommand::ChangeStatus {
                         status: *rng.pick(&statuses).expect("statuses"),
                     },
                     2 => TaskCommand::ChangeDescription {
-                        description: format!("Description {step}"),
+                        description: TaskDescription::parse(&format!("Description {step}"))
+                            .unwrap(),
                     },
                     3 => TaskCommand::SetDeadline {
                         deadline: (rng.below(2) == 0).then_some(Timestamp(step as i64)),
@@ -416,7 +417,7 @@ async fn a_generated_history_of_100k_events_replays() {
                     _ => TaskCommand::Comment {
                         comment: CommentId(rng.uuid()),
                         author: person,
-                        text: format!("Comment {step}"),
+                        text: CommentText::parse(&format!("Comment {step}")).unwrap(),
                     },
                 };
                 tasks.run(task.0, command, &services).await

@@ -8,7 +8,9 @@ use crate::password;
 use domain::account::{Account, AccountCommand, Plan};
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
 use domain::person::{Person, PersonCommand, PersonKind};
-use domain::{AccountId, AggregateKey, Email, EmailError, NameError, PersonId, PersonName};
+use domain::{
+    AccountId, AccountName, AggregateKey, Email, EmailError, PersonId, PersonName, TextError,
+};
 use projections::commands::{CommandBus, CommandError};
 use projections::log::Metadata;
 
@@ -20,8 +22,9 @@ pub enum BootstrapError {
     Plan(String),
     #[error("--admin-email: {0}")]
     Email(#[from] EmailError),
-    #[error("administrator name: {0}")]
-    Name(#[from] NameError),
+    /// The account's or the administrator's name; the message names which.
+    #[error("{0}")]
+    Text(#[from] TextError),
     #[error("EXTRANET_ADMIN_PASSWORD: {0}")]
     Password(#[from] password::PasswordError),
     #[error("the account could not be created: {0}")]
@@ -48,6 +51,7 @@ pub async fn create_account(
         "professional" => Plan::Professional,
         other => return Err(BootstrapError::Plan(other.to_string())),
     };
+    let account_name = AccountName::parse(&args.name)?;
     let email = Email::parse(&args.admin_email)?;
     let name = PersonName::parse(&args.admin_first_name, &args.admin_last_name)?;
     let password_hash = password::hash(args.admin_password).await?;
@@ -66,7 +70,7 @@ pub async fn create_account(
         AggregateKey::account(account),
         AccountCommand::Create {
             account,
-            name: args.name,
+            name: account_name,
             plan,
         },
         &metadata,

@@ -16,6 +16,7 @@ use domain::person::PersonKind;
 use domain::workgroup::{Workgroup, WorkgroupCommand, WorkgroupError};
 use domain::{
     Address, AggregateKey, DepartmentId, InvitationId, PersonId, PersonName, WorkgroupId,
+    WorkgroupName,
 };
 use projections::accounts::{self, AccountRecord};
 use projections::commands::CommandError;
@@ -31,7 +32,7 @@ pub enum Destination {
     Workgroup(WorkgroupId),
     /// A workgroup made for them; it takes external users, since that is why it
     /// exists.
-    NewExtranetGroup { name: String },
+    NewExtranetGroup { name: WorkgroupName },
 }
 
 #[derive(Debug, Clone)]

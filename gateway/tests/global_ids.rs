@@ -45,7 +45,7 @@ impl World {
         let account = AccountId::new_random();
         let create = AccountCommand::Create {
             account,
-            name: "Acme".into(),
+            name: domain::AccountName::parse("Acme").unwrap(),
             plan: Plan::Standard,
         };
         state
@@ -71,8 +71,8 @@ impl World {
         let task = TaskId::new_random();
         let create = TaskCommand::Create {
             task,
-            title: "Print the catalogue".into(),
-            description: String::new(),
+            title: domain::TaskTitle::parse("Print the catalogue").unwrap(),
+            description: domain::TaskDescription::parse("").unwrap(),
             creator: admin,
             workgroup: None,
             deadline: None,
@@ -84,7 +84,7 @@ impl World {
         let group = WorkgroupId::new_random();
         let create = WorkgroupCommand::Create {
             group,
-            name: "Sales".into(),
+            name: domain::WorkgroupName::parse("Sales").unwrap(),
             extranet: false,
             owner: admin,
         };

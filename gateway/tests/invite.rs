@@ -30,7 +30,7 @@ async fn one_bad_address_loses_none_of_the_good_ones(db: Database) {
                 .into(),
             kind: PersonKind::Extranet,
             destination: Destination::NewExtranetGroup {
-                name: "Partners".into(),
+                name: domain::WorkgroupName::parse("Partners").unwrap(),
             },
         },
     )

@@ -31,7 +31,7 @@ async fn add_two(db: &Database) -> Added {
     let account = AccountId::new_random();
     let create = AccountCommand::Create {
         account,
-        name: "Acme".into(),
+        name: domain::AccountName::parse("Acme").unwrap(),
         plan: Plan::Standard,
     };
     bus.execute::<Account>(AggregateKey::account(account), create, &metadata)

@@ -36,7 +36,7 @@ async fn trial_mail_goes_to_administrators(db: Database) {
     let bus = CommandBus::new(&db, start);
     let create = AccountCommand::Create {
         account,
-        name: "Acme".into(),
+        name: domain::AccountName::parse("Acme").unwrap(),
         plan: Plan::Trial,
     };
     bus.execute::<Account>(AggregateKey::account(account), create, &metadata)

@@ -18,7 +18,7 @@ async fn new_task(bus: &CommandBus) -> (AccountId, TaskId, AggregateKey) {
         AggregateKey::account(account),
         AccountCommand::Create {
             account,
-            name: "Acme".into(),
+            name: domain::AccountName::parse("Acme").unwrap(),
             plan: Plan::Standard,
         },
         &meta(),
@@ -31,8 +31,8 @@ async fn new_task(bus: &CommandBus) -> (AccountId, TaskId, AggregateKey) {
         key,
         TaskCommand::Create {
             task,
-            title: "Race".into(),
-            description: String::new(),
+            title: domain::TaskTitle::parse("Race").unwrap(),
+            description: domain::TaskDescription::parse("").unwrap(),
             creator: PersonId::new_random(),
             workgroup: None,
             deadline: None,
@@ -129,14 +129,14 @@ async fn racing_commands_lose_and_double_nothing(db: Database) {
         bus.execute::<Task>(
             key,
             TaskCommand::Rename {
-                title: "Same".into()
+                title: domain::TaskTitle::parse("Same").unwrap()
             },
             &m
         ),
         bus.execute::<Task>(
             key,
             TaskCommand::Rename {
-                title: "Same".into()
+                title: domain::TaskTitle::parse("Same").unwrap()
             },
             &m
         ),
@@ -170,7 +170,7 @@ async fn a_long_history_loads_from_its_snapshot(db: Database) {
         bus.execute::<Task>(
             key,
             TaskCommand::Rename {
-                title: format!("v{n}"),
+                title: domain::TaskTitle::parse(&format!("v{n}")).unwrap(),
             },
             &meta(),
         )
@@ -200,7 +200,7 @@ async fn a_long_history_loads_from_its_snapshot(db: Database) {
     bus.execute::<Task>(
         key,
         TaskCommand::Rename {
-            title: format!("v{renames}"),
+            title: domain::TaskTitle::parse(&format!("v{renames}")).unwrap(),
         },
         &meta(),
     )
@@ -235,7 +235,7 @@ async fn a_command_never_crosses_accounts() {
         .execute::<Task>(
             elsewhere,
             TaskCommand::Rename {
-                title: "Hijack".into(),
+                title: domain::TaskTitle::parse("Hijack").unwrap(),
             },
             &meta(),
         )

@@ -74,8 +74,8 @@ async fn a_history_spans_both_periods(db: Database) {
     let task = TaskId::new_random();
     let create = TaskCommand::Create {
         task,
-        title: "Proofs".into(),
-        description: String::new(),
+        title: domain::TaskTitle::parse("Proofs").unwrap(),
+        description: domain::TaskDescription::parse("").unwrap(),
         creator: admin,
         workgroup: None,
         deadline: None,

@@ -123,7 +123,7 @@ async fn build(db: &Database) -> Workspace {
         let key = AggregateKey::new(account, group.0);
         let create = WorkgroupCommand::Create {
             group,
-            name: name.into(),
+            name: domain::WorkgroupName::parse(name).unwrap(),
             extranet,
             owner: id(&w, owner),
         };
@@ -153,8 +153,8 @@ async fn build(db: &Database) -> Workspace {
         let key = AggregateKey::new(account, task.0);
         let create = TaskCommand::Create {
             task,
-            title: name.into(),
-            description: String::new(),
+            title: domain::TaskTitle::parse(name).unwrap(),
+            description: domain::TaskDescription::parse("").unwrap(),
             creator: id(&w, creator),
             workgroup: group.map(|g| w.groups[g]),
             deadline: None,

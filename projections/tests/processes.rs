@@ -74,7 +74,7 @@ impl Setup {
                 AggregateKey::account(account),
                 AccountCommand::Create {
                     account,
-                    name: "Acme".into(),
+                    name: domain::AccountName::parse("Acme").unwrap(),
                     plan,
                 },
                 &s.meta(),
@@ -320,7 +320,7 @@ async fn conversion_keeps_only_the_memberships_that_still_apply() {
         let key = AggregateKey::new(s.account, group.0);
         let create = WorkgroupCommand::Create {
             group,
-            name: "G".into(),
+            name: domain::WorkgroupName::parse("G").unwrap(),
             extranet,
             owner,
         };
@@ -385,7 +385,7 @@ async fn the_scheduler_records_what_is_due_once() {
             key,
             WorkgroupCommand::Create {
                 group,
-                name: "G".into(),
+                name: domain::WorkgroupName::parse("G").unwrap(),
                 extranet: true,
                 owner,
             },

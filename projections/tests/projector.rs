@@ -57,7 +57,7 @@ async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
         AggregateKey::account(account),
         AccountCommand::Create {
             account,
-            name: "Acme".into(),
+            name: domain::AccountName::parse("Acme").unwrap(),
             plan: Plan::Standard,
         },
         &meta,
@@ -69,8 +69,8 @@ async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
         key,
         TaskCommand::Create {
             task,
-            title: "v0".into(),
-            description: String::new(),
+            title: domain::TaskTitle::parse("v0").unwrap(),
+            description: domain::TaskDescription::parse("").unwrap(),
             creator: PersonId::new_random(),
             workgroup: None,
             deadline: None,
@@ -83,7 +83,7 @@ async fn write_history(db: &Database) -> (AccountId, TaskId, usize) {
         bus.execute::<Task>(
             key,
             TaskCommand::Rename {
-                title: format!("v{n}"),
+                title: domain::TaskTitle::parse(&format!("v{n}")).unwrap(),
             },
             &meta,
         )

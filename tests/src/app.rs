@@ -272,7 +272,9 @@ impl App {
         Self::spawn_with(backend, smtp, "trial", settings).await
     }
 
-    async fn spawn_with(
+    /// Like [`App::spawn`], with the account on `plan` and extra environment
+    /// `settings` for every run of the binary.
+    pub async fn spawn_with(
         backend: Backend,
         smtp: &SmtpSink,
         plan: &str,
@@ -578,6 +580,30 @@ impl App {
                 .send()
                 .await
                 .expect("send the JSON request"),
+        )
+        .await
+    }
+
+    /// POSTs `body` exactly as given, with `content_type`, and returns the response
+    /// whatever its status: for bodies a JSON encoder would never write (a lone
+    /// surrogate escape, broken JSON).
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: String,
+        auth: &Auth,
+    ) -> HttpResponse {
+        let request = self
+            .client
+            .post(self.absolute(url))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        HttpResponse::read(
+            with_auth(request, auth)
+                .send()
+                .await
+                .expect("send the request"),
         )
         .await
     }

@@ -553,3 +553,65 @@ async fn attempts_over_the_limit_for_one_address_are_refused_while_others_go_on(
         "RATE_LIMITED"
     );
 }
+
+/// The registration page refuses a name with a NUL, a control character or a bidi
+/// override next to the field (docs/domain.md, "Text"). On PostgreSQL a NUL that
+/// reached the log once stopped every projection, so the service must still be ready
+/// and serving afterwards, and a registration with a proper name goes through.
+async fn hidden_characters_in_a_name_are_refused_by_the_registration_page(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(backend, &smtp).await;
+    let admin = app.login_admin().await;
+    let link = configure_link(&app, &admin, false, &[]).await;
+    for (name, shown) in [
+        ("Ada\u{0}", "U+0000"),
+        ("Ada\u{1b}[2J", "U+001B"),
+        ("Ada\r\nBcc: all@acme.test", "one line"),
+        ("\u{202e}adA", "U+202E"),
+    ] {
+        let refused = register(
+            &app,
+            &link,
+            "ada@partner.test",
+            name,
+            "ada's own passphrase",
+        )
+        .await;
+        assert_eq!(refused.status, 422, "{name:?}: {}", refused.body);
+        assert!(
+            refused.body.contains(r#"id="first_name-error""#) && refused.body.contains(shown),
+            "{name:?} is refused next to the first name, naming {shown}:\n{}",
+            refused.body
+        );
+        assert!(refused.set_cookie_header(SESSION_COOKIE).is_none());
+    }
+    let ready = app.get("/readyz", &Auth::Anonymous).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    // NFC: "e" and a combining accent is stored as the one character "é".
+    let joined = register(
+        &app,
+        &link,
+        "ada@partner.test",
+        "Rene\u{301}e",
+        "ada's own passphrase",
+    )
+    .await;
+    assert_eq!(joined.status, 200, "{}", joined.body);
+    let ada = Auth::Session(joined.cookie(SESSION_COOKIE).expect("registering logs in"));
+    let viewer = data(
+        app.graphql(&ada, "{ viewer { firstName } }", json!({}))
+            .await,
+        "/viewer",
+    );
+    assert_eq!(viewer["firstName"], "Ren\u{e9}e");
+}
+
+#[tokio::test]
+async fn hidden_characters_in_a_name_are_refused_by_the_registration_page_on_postgres() {
+    hidden_characters_in_a_name_are_refused_by_the_registration_page(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn hidden_characters_in_a_name_are_refused_by_the_registration_page_on_sqlite() {
+    hidden_characters_in_a_name_are_refused_by_the_registration_page(Backend::Sqlite).await;
+}

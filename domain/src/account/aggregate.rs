@@ -4,8 +4,6 @@ use crate::{AccountId, PersonId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-const NAME_MAX_CHARS: usize = 200;
-
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Account {
     id: Option<AccountId>,
@@ -61,15 +59,7 @@ impl Account {
             if self.id.is_some() {
                 return Err(AccountError::AlreadyExists);
             }
-            let name = name.trim().to_string();
-            if name.is_empty() {
-                return Err(AccountError::NameEmpty);
-            }
-            if name.chars().count() > NAME_MAX_CHARS {
-                return Err(AccountError::NameTooLong {
-                    max: NAME_MAX_CHARS,
-                });
-            }
+            let name = name.into_string();
             let trial_ends_at = (plan == Plan::Trial).then(|| now.plus_days(Plan::TRIAL_DAYS));
             return Ok(vec![
                 AccountEvent::AccountCreated {

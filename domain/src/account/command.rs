@@ -1,11 +1,11 @@
 use super::{InvitationSettings, Plan};
-use crate::{AccountId, PersonId};
+use crate::{AccountId, AccountName, PersonId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AccountCommand {
     Create {
         account: AccountId,
-        name: String,
+        name: AccountName,
         plan: Plan,
     },
     ChangePlan {

@@ -6,10 +6,6 @@ pub enum AccountError {
     NotFound,
     #[error("this account already exists")]
     AlreadyExists,
-    #[error("the account name is empty")]
-    NameEmpty,
-    #[error("the account name may have at most {max} characters")]
-    NameTooLong { max: usize },
     #[error("the account is already on the {0:?} plan")]
     SamePlan(Plan),
     #[error("a trial is only available when the account is created")]

@@ -1,18 +1,20 @@
 use super::{TaskRole, TaskStatus};
-use crate::{CommentId, PersonId, TaskId, Timestamp, WorkgroupId};
+use crate::{
+    CommentId, CommentText, PersonId, TaskDescription, TaskId, TaskTitle, Timestamp, WorkgroupId,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskCommand {
     Create {
         task: TaskId,
-        title: String,
-        description: String,
+        title: TaskTitle,
+        description: TaskDescription,
         creator: PersonId,
         workgroup: Option<WorkgroupId>,
         deadline: Option<Timestamp>,
     },
     ChangeDescription {
-        description: String,
+        description: TaskDescription,
     },
     SetDeadline {
         deadline: Option<Timestamp>,
@@ -24,10 +26,10 @@ pub enum TaskCommand {
     Comment {
         comment: CommentId,
         author: PersonId,
-        text: String,
+        text: CommentText,
     },
     Rename {
-        title: String,
+        title: TaskTitle,
     },
     ChangeStatus {
         status: TaskStatus,

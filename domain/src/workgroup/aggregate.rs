@@ -7,8 +7,6 @@ use crate::{PersonId, Timestamp, WorkgroupId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const NAME_MAX_CHARS: usize = 200;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Member {
     role: MemberRole,
@@ -23,19 +21,6 @@ pub struct Workgroup {
     extranet: bool,
     policy: InvitePolicy,
     members: BTreeMap<PersonId, Member>,
-}
-
-fn valid_name(name: &str) -> Result<String, WorkgroupError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(WorkgroupError::NameEmpty);
-    }
-    if name.chars().count() > NAME_MAX_CHARS {
-        return Err(WorkgroupError::NameTooLong {
-            max: NAME_MAX_CHARS,
-        });
-    }
-    Ok(name.to_string())
 }
 
 impl Workgroup {
@@ -79,7 +64,7 @@ impl Workgroup {
             }
             return Ok(Some(WorkgroupEvent::WorkgroupCreated {
                 group,
-                name: valid_name(&name)?,
+                name: name.into_string(),
                 extranet,
                 owner,
             }));
@@ -90,7 +75,7 @@ impl Workgroup {
         Ok(match command {
             WorkgroupCommand::Create { .. } => None,
             WorkgroupCommand::Rename { name } => {
-                let name = valid_name(&name)?;
+                let name = name.into_string();
                 (name != self.name).then_some(WorkgroupEvent::WorkgroupRenamed { name })
             }
             WorkgroupCommand::SetExternalAccess { extranet } => {

@@ -1,17 +1,17 @@
 use super::{InvitePolicy, MemberRole};
 use crate::person::PersonKind;
-use crate::{PersonId, Timestamp, WorkgroupId};
+use crate::{PersonId, Timestamp, WorkgroupId, WorkgroupName};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WorkgroupCommand {
     Create {
         group: WorkgroupId,
-        name: String,
+        name: WorkgroupName,
         extranet: bool,
         owner: PersonId,
     },
     Rename {
-        name: String,
+        name: WorkgroupName,
     },
     /// Turns "allow access for external users" on or off. Off is refused while
     /// external members are inside: remove them first, so nobody loses access by a

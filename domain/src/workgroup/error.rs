@@ -4,10 +4,6 @@ pub enum WorkgroupError {
     NotFound,
     #[error("this workgroup already exists")]
     AlreadyExists,
-    #[error("the workgroup name is empty")]
-    NameEmpty,
-    #[error("a workgroup name may have at most {max} characters")]
-    NameTooLong { max: usize },
     #[error("external users can only join a group that allows access for external users; turn that on first")]
     NotAnExtranetGroup,
     #[error("{count} external member(s) are still in this group: remove them before turning external access off")]

@@ -20,11 +20,13 @@ pub struct DirectAddMutation;
 pub struct AddPersonDirectlyInput {
     /// Their address: it becomes their login, and where they are emailed.
     pub email: String,
-    /// Given name.
+    /// Given name. One line of 1 to 100 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub first_name: String,
-    /// Family name.
+    /// Family name, under the same rules as the first.
     pub last_name: String,
-    /// Their position in the company, such as "Buyer": one line, up to 100 characters.
+    /// Their position in the company, such as "Buyer". One line of 1 to 100 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub position: String,
     /// False (the default): they are in at once, and are emailed a generated password
     /// and where to log in. True: they are emailed a link where they choose their own

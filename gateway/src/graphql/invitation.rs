@@ -5,14 +5,14 @@ use super::context::{state, viewer};
 use super::error::ApiError;
 use super::global_id::parse_id;
 use super::page;
-use super::refusal::refusal;
+use super::refusal::{refusal, Refusal};
 use super::types::{Invitation, UserError, Workgroup};
 use crate::invite::{invite_many, Destination, InviteError, InviteMany, Outcome};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand};
 use domain::person::PersonKind as DomainPersonKind;
-use domain::{AccountId, AggregateKey, InvitationId};
+use domain::{AccountId, AggregateKey, InvitationId, WorkgroupName};
 use projections::{invitations, workgroups};
 use std::str::FromStr;
 
@@ -42,7 +42,8 @@ pub struct InvitePeopleInput {
     pub kind: InviteeKind,
     /// An existing workgroup to invite into.
     pub workgroup_id: Option<ID>,
-    /// Or: the name of a new extranet workgroup to create for them.
+    /// Or: the name of a new extranet workgroup to create for them. One line of 1 to 200 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub new_workgroup_name: Option<String>,
 }
 
@@ -143,7 +144,18 @@ impl InvitationMutation {
         let state = state(ctx);
         let destination = match (&input.workgroup_id, input.new_workgroup_name) {
             (Some(id), None) => Destination::Workgroup(parse_id(id)?),
-            (None, Some(name)) => Destination::NewExtranetGroup { name },
+            (None, Some(name)) => match WorkgroupName::parse(&name) {
+                Ok(name) => Destination::NewExtranetGroup { name },
+                Err(e) => {
+                    let mut refusal = e.user_error();
+                    refusal.field = vec!["input".into(), "newWorkgroupName".into()];
+                    return Ok(InvitePeoplePayload {
+                        workgroup: None,
+                        results: Vec::new(),
+                        user_errors: vec![refusal],
+                    });
+                }
+            },
             (None, None) => Destination::Company { department: None },
             (Some(_), Some(_)) => {
                 return Err(ApiError::BadInput(

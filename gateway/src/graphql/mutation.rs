@@ -13,8 +13,8 @@ use domain::invitation::{
 };
 use domain::task::{Task as TaskAggregate, TaskCommand};
 use domain::{
-    Address, AggregateKey, CommentId, Email, InvitationId, PersonId, PersonName, TaskId, Timestamp,
-    WorkgroupId,
+    Address, AggregateKey, CommentId, CommentText, Email, InvitationId, PersonId, PersonName,
+    TaskDescription, TaskId, TaskTitle, Timestamp, WorkgroupId,
 };
 use projections::{accounts, directory, tasks};
 
@@ -24,9 +24,11 @@ pub struct TaskMutation;
 /// A new task.
 #[derive(InputObject)]
 pub struct CreateTaskInput {
-    /// 1 to 250 characters.
+    /// One line of 1 to 250 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub title: String,
-    /// What is to be done; up to 20,000 characters.
+    /// What is to be done: up to 20,000 characters. Line breaks and tabs are kept;
+    /// other control characters are refused.
     pub description: Option<String>,
     /// The workgroup the task belongs to; everyone who may see the group sees it.
     pub workgroup_id: Option<ID>,
@@ -51,8 +53,10 @@ pub struct InviteGuestToTaskInput {
     /// Where the invitation is sent; it becomes the guest's login.
     pub email: String,
     /// The guest's first name, as the inviter knows it; the guest can correct it.
+    /// One line of 1 to 100 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub first_name: String,
-    /// The guest's last name.
+    /// The guest's last name, under the same rules as the first.
     pub last_name: String,
     /// The role the guest will hold in the task.
     pub role: TaskRole,
@@ -72,11 +76,13 @@ pub struct InviteGuestToTaskPayload {
 pub struct UpdateTaskInput {
     /// The task to change.
     pub task_id: ID,
-    /// A new title, 1 to 250 characters.
+    /// A new title. One line of 1 to 250 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub title: Option<String>,
     /// A new status.
     pub status: Option<TaskStatus>,
-    /// A new description, up to 20,000 characters.
+    /// A new description: up to 20,000 characters. Line breaks and tabs are kept;
+    /// other control characters are refused.
     pub description: Option<String>,
     /// A new deadline; null removes it, leaving it out keeps it.
     pub deadline: MaybeUndefined<DateTime<Utc>>,
@@ -107,7 +113,8 @@ pub struct UnassignFromTaskInput {
 pub struct CommentOnTaskInput {
     /// The task.
     pub task_id: ID,
-    /// 1 to 10,000 characters.
+    /// 1 to 10,000 characters. Line breaks and tabs are kept; other control
+    /// characters are refused.
     pub text: String,
 }
 
@@ -137,6 +144,15 @@ impl TaskMutation {
         if !state.permissions.may_create_task(viewer) {
             return Ok(fail(forbidden("only employees can create tasks here")));
         }
+        let title = match TaskTitle::parse(&input.title) {
+            Ok(title) => title,
+            Err(e) => return Ok(fail(e.user_error())),
+        };
+        let description =
+            match TaskDescription::parse(input.description.as_deref().unwrap_or_default()) {
+                Ok(description) => description,
+                Err(e) => return Ok(fail(e.user_error())),
+            };
         let workgroup = match &input.workgroup_id {
             Some(id) => {
                 let group: WorkgroupId = parse_id(id)?;
@@ -150,8 +166,8 @@ impl TaskMutation {
         let task = TaskId::new_random();
         let command = TaskCommand::Create {
             task,
-            title: input.title,
-            description: input.description.unwrap_or_default(),
+            title,
+            description,
             creator: viewer.person,
             workgroup,
             deadline: input.deadline.map(|t| Timestamp(t.timestamp_millis())),
@@ -310,9 +326,24 @@ impl TaskMutation {
                 "only an administrator, the task's creator or its responsible person can change it",
             )));
         }
+        // Every text is parsed before any change is made, so a refused description
+        // does not leave the title changed.
+        let title = match input.title.as_deref().map(TaskTitle::parse).transpose() {
+            Ok(title) => title,
+            Err(e) => return Ok(fail(e.user_error())),
+        };
+        let description = match input
+            .description
+            .as_deref()
+            .map(TaskDescription::parse)
+            .transpose()
+        {
+            Ok(description) => description,
+            Err(e) => return Ok(fail(e.user_error())),
+        };
         let key = AggregateKey::new(viewer.account, task.0);
         let mut commands = Vec::new();
-        if let Some(title) = input.title {
+        if let Some(title) = title {
             commands.push(TaskCommand::Rename { title });
         }
         if let Some(status) = input.status {
@@ -320,7 +351,7 @@ impl TaskMutation {
                 status: status.into(),
             });
         }
-        if let Some(description) = input.description {
+        if let Some(description) = description {
             commands.push(TaskCommand::ChangeDescription { description });
         }
         match input.deadline {
@@ -385,10 +416,19 @@ impl TaskMutation {
         if !state.permissions.may_comment_task(viewer, task).await? {
             return Err(ApiError::NotFound);
         }
+        let text = match CommentText::parse(&input.text) {
+            Ok(text) => text,
+            Err(e) => {
+                return Ok(UpdateTaskPayload {
+                    task: None,
+                    user_errors: vec![e.user_error()],
+                })
+            }
+        };
         let command = TaskCommand::Comment {
             comment: CommentId::new_random(),
             author: viewer.person,
-            text: input.text,
+            text,
         };
         run_on_task(ctx, task, command).await
     }

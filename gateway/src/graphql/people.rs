@@ -43,9 +43,10 @@ pub struct SetAccessExpiryInput {
 /// The viewer's own name.
 #[derive(InputObject)]
 pub struct UpdateMyProfileInput {
-    /// Given name.
+    /// Given name. One line of 1 to 100 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub first_name: String,
-    /// Family name.
+    /// Family name, under the same rules as the first.
     pub last_name: String,
 }
 

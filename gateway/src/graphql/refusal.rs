@@ -8,7 +8,7 @@ use domain::invitation::InvitationError;
 use domain::person::PersonError;
 use domain::task::TaskError;
 use domain::workgroup::WorkgroupError;
-use domain::{EmailError, NameError, PositionError};
+use domain::{EmailError, Field, TextError};
 use projections::commands::CommandError;
 
 pub trait Refusal: std::error::Error {
@@ -18,19 +18,10 @@ pub trait Refusal: std::error::Error {
 impl Refusal for TaskError {
     fn user_error(&self) -> UserError {
         let (field, code): (&[&str], &str) = match self {
-            TaskError::TitleEmpty | TaskError::TitleTooLong { .. } => {
-                (&["input", "title"], "INVALID_TITLE")
-            }
-            TaskError::DescriptionTooLong { .. } => {
-                (&["input", "description"], "INVALID_DESCRIPTION")
-            }
             TaskError::NotFound => (&["input", "taskId"], "NOT_FOUND"),
             TaskError::AlreadyExists => (&[], "CONFLICT"),
             TaskError::CreatorHasRole => (&["input", "email"], "CREATOR_HAS_ROLE"),
             TaskError::NotOnTask => (&["input", "personId"], "NOT_ON_TASK"),
-            TaskError::CommentEmpty | TaskError::CommentTooLong { .. } => {
-                (&["input", "text"], "INVALID_COMMENT")
-            }
             TaskError::CommentExists => (&[], "CONFLICT"),
         };
         UserError::new(field, self, code)
@@ -70,7 +61,6 @@ impl Refusal for AccountError {
             AccountError::TrialOver => "TRIAL_OVER",
             AccountError::NotFound => "NOT_FOUND",
             AccountError::AlreadyExists => "CONFLICT",
-            AccountError::NameEmpty | AccountError::NameTooLong { .. } => "INVALID_NAME",
             AccountError::SamePlan(_) => "SAME_PLAN",
             AccountError::TrialOnlyAtStart => "TRIAL_ONLY_AT_START",
             AccountError::DomainOnBothLists(_) => "DOMAIN_ON_BOTH_LISTS",
@@ -109,9 +99,6 @@ impl Refusal for PersonError {
 impl Refusal for WorkgroupError {
     fn user_error(&self) -> UserError {
         let (field, code): (&[&str], &str) = match self {
-            WorkgroupError::NameEmpty | WorkgroupError::NameTooLong { .. } => {
-                (&["input", "name"], "INVALID_NAME")
-            }
             WorkgroupError::NotFound => (&["input", "workgroupId"], "NOT_FOUND"),
             WorkgroupError::AlreadyExists => (&[], "CONFLICT"),
             WorkgroupError::NotAnExtranetGroup => (&["input", "personId"], "NOT_AN_EXTRANET_GROUP"),
@@ -135,20 +122,20 @@ impl Refusal for EmailError {
     }
 }
 
-impl Refusal for PositionError {
+/// Text refused by the rules of `domain::text`: the input field it came from, and a
+/// code per kind of field.
+impl Refusal for TextError {
     fn user_error(&self) -> UserError {
-        UserError::new(&["input", "position"], self, "INVALID_POSITION")
-    }
-}
-
-impl Refusal for NameError {
-    fn user_error(&self) -> UserError {
-        let field = match self {
-            NameError::FirstEmpty => "firstName",
-            NameError::LastEmpty => "lastName",
-            NameError::TooLong { .. } => "firstName",
+        let (field, code) = match self.field {
+            Field::FirstName => ("firstName", "INVALID_NAME"),
+            Field::LastName => ("lastName", "INVALID_NAME"),
+            Field::AccountName | Field::WorkgroupName => ("name", "INVALID_NAME"),
+            Field::Position => ("position", "INVALID_POSITION"),
+            Field::TaskTitle => ("title", "INVALID_TITLE"),
+            Field::TaskDescription => ("description", "INVALID_DESCRIPTION"),
+            Field::Comment => ("text", "INVALID_COMMENT"),
         };
-        UserError::new(&["input", field], self, "INVALID_NAME")
+        UserError::new(&["input", field], self, code)
     }
 }
 

@@ -5,7 +5,7 @@ use super::context::{state, viewer};
 use super::error::ApiError;
 use super::global_id::parse_id;
 use super::page;
-use super::refusal::{forbidden, refusal};
+use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{time, Person, Task, UserError, Workgroup};
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
@@ -14,7 +14,7 @@ use domain::workgroup::{
     InvitePolicy as DomainInvitePolicy, MemberRole as DomainMemberRole,
     Workgroup as WorkgroupAggregate, WorkgroupCommand,
 };
-use domain::{AggregateKey, PersonId, TaskId, Timestamp, WorkgroupId};
+use domain::{AggregateKey, PersonId, TaskId, Timestamp, WorkgroupId, WorkgroupName};
 use projections::tasks::{self, TaskCursor};
 use projections::{directory, workgroups};
 
@@ -66,7 +66,8 @@ impl From<InvitePolicy> for DomainInvitePolicy {
 /// A new workgroup; its creator becomes its owner.
 #[derive(InputObject)]
 pub struct CreateWorkgroupInput {
-    /// 1 to 200 characters.
+    /// One line of 1 to 200 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub name: String,
     /// Whether external users (extranet users) may be members: an extranet group.
     pub extranet: bool,
@@ -77,7 +78,8 @@ pub struct CreateWorkgroupInput {
 pub struct RenameWorkgroupInput {
     /// The group.
     pub workgroup_id: ID,
-    /// 1 to 200 characters.
+    /// One line of 1 to 200 characters, without control or invisible formatting
+    /// characters (see docs/domain.md, "Text").
     pub name: String,
 }
 
@@ -181,10 +183,14 @@ impl WorkgroupMutation {
                 "only employees can create workgroups",
             )));
         }
+        let name = match WorkgroupName::parse(&input.name) {
+            Ok(name) => name,
+            Err(e) => return Ok(WorkgroupPayload::refused(e.user_error())),
+        };
         let group = WorkgroupId::new_random();
         let command = WorkgroupCommand::Create {
             group,
-            name: input.name,
+            name,
             extranet: input.extranet,
             owner: viewer.person,
         };
@@ -205,7 +211,11 @@ impl WorkgroupMutation {
         ctx: &Context<'_>,
         input: RenameWorkgroupInput,
     ) -> Result<WorkgroupPayload, ApiError> {
-        let command = WorkgroupCommand::Rename { name: input.name };
+        let name = match WorkgroupName::parse(&input.name) {
+            Ok(name) => name,
+            Err(e) => return Ok(WorkgroupPayload::refused(e.user_error())),
+        };
+        let command = WorkgroupCommand::Rename { name };
         manage(ctx, &input.workgroup_id, command).await
     }
 

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use domain::invitation::{InvitationError, InvitationState};
-use domain::{AccountId, Email, InvitationId, NameError, PersonName};
+use domain::{AccountId, Email, InvitationId, PersonName};
 use projections::directory;
 use projections::invitations::{self, InvitationRecord};
 use serde::Deserialize;
@@ -259,7 +259,7 @@ async fn accept_inner(
     let mut errors = FieldErrors::default();
     let name = PersonName::parse(&form.first_name, &form.last_name);
     match &name {
-        Err(e @ NameError::LastEmpty) => errors.last_name = Some(e.to_string()),
+        Err(e) if e.field == domain::Field::LastName => errors.last_name = Some(e.to_string()),
         Err(e) => errors.first_name = Some(e.to_string()),
         Ok(_) => {}
     }

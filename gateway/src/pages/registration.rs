@@ -18,7 +18,7 @@ use axum::response::Response;
 use axum::Form;
 use domain::account::{Account, AccountCommand};
 use domain::invitation::{Approval, Invitation, InvitationCommand, Link};
-use domain::{AccountId, AggregateKey, Email, InvitationId, NameError, PersonId, PersonName};
+use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName};
 use projections::accounts::{self, AccountRecord};
 use projections::commands::CommandError;
 use projections::directory;
@@ -251,7 +251,7 @@ async fn register_inner(
     }
     let name = PersonName::parse(&form.first_name, &form.last_name);
     match &name {
-        Err(e @ NameError::LastEmpty) => errors.last_name = Some(e.to_string()),
+        Err(e) if e.field == domain::Field::LastName => errors.last_name = Some(e.to_string()),
         Err(e) => errors.first_name = Some(e.to_string()),
         Ok(_) => {}
     }

@@ -39,7 +39,7 @@ impl World {
                 AggregateKey::account(account),
                 AccountCommand::Create {
                     account,
-                    name: "Acme".into(),
+                    name: domain::AccountName::parse("Acme").unwrap(),
                     plan: Plan::Standard,
                 },
                 None,
@@ -96,7 +96,7 @@ impl World {
                 AggregateKey::new(self.account, group.0),
                 WorkgroupCommand::Create {
                     group,
-                    name: "Group".into(),
+                    name: domain::WorkgroupName::parse("Group").unwrap(),
                     extranet,
                     owner: owner.person,
                 },
