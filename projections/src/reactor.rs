@@ -58,6 +58,8 @@ fn settled<E: std::error::Error>(
             Ok(())
         }
         Err(CommandError::Store(e)) => Err(e),
+        // `CommandBus::execute` does not wait for the read models; recorded is done.
+        Err(CommandError::ReadModelsStalled(_)) => Ok(()),
         Err(other) => Err(StoreError::UnknownValue {
             what: "follow-up command",
             value: other.to_string(),
