@@ -17,6 +17,7 @@ use lettre::message::Mailbox;
 use notifier::sender::Sender;
 use notifier::{Mailer, Outbox};
 use projections::activity::Activity;
+use projections::health::{HealthWatch, ProjectionError};
 use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
@@ -35,6 +36,8 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub enum StartError {
     #[error("could not open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("could not bring the read models up to date with the log: {0}")]
+    CatchUp(#[from] ProjectionError),
     #[error(transparent)]
     SecretKey(#[from] secret_key::SecretKeyError),
     #[error("could not listen on {addr}: {source}")]
@@ -72,6 +75,9 @@ pub struct SharedParts {
     pub schema: ExtranetSchema,
     /// Where the notifier has got to in the log, for `/metrics` and `/readyz`.
     pub notifier: ProjectorHandle,
+    /// Every follower of the log, the read models first: their stalls are reported
+    /// at `/metrics` and `/readyz`.
+    pub followers: Vec<HealthWatch>,
     /// The log's head when this process started; `/readyz` waits for the read models
     /// to have passed it.
     pub start_head: LogPosition,
@@ -150,8 +156,16 @@ impl Application {
         let (state, read_projector) = AppState::open(db.clone(), services.clone()).await?;
         // Serve nothing older than the log: a projector that was down catches up first.
         let start_head = EventLog::new(db.clone()).head().await?;
-        let caught_up = read_projector.catch_up_to(start_head).await?;
-        tracing::info!(events = caught_up, "read models caught up with the log");
+        match read_projector.catch_up_to(start_head).await {
+            Ok(caught_up) => {
+                tracing::info!(events = caught_up, "read models caught up with the log")
+            }
+            // Exiting would not mend the log, and a process that is not there cannot
+            // tell anyone which event it is: serve, not ready (`/readyz` names the
+            // event), with the projector retrying. The stall is logged already.
+            Err(stalled) if stalled.is_in_the_log() => {}
+            Err(other) => return Err(other.into()),
+        }
         let outbox = Outbox {
             public_url: public_url.clone(),
             secrets: services.secrets.clone(),
@@ -172,6 +186,7 @@ impl Application {
         };
         let bus = state.bus.clone();
         let reactor = Reactor::new(db.clone(), bus.clone(), &state.read_models).await?;
+        let reactor_health = reactor.health();
         let scheduler = Scheduler {
             db: db.clone(),
             bus: bus.clone(),
@@ -188,9 +203,9 @@ impl Application {
         );
         workers.spawn(listening);
         workers.spawn(reactor.run(shutdown_rx.clone()));
-        let (history, _) = Projector::new(History, db.clone()).await?;
+        let (history, history_handle) = Projector::new(History, db.clone()).await?;
         workers.spawn(history.behind(&state.read_models).run(shutdown_rx.clone()));
-        let (activity, _) = Projector::new(Activity, db.clone()).await?;
+        let (activity, activity_handle) = Projector::new(Activity, db.clone()).await?;
         workers.spawn(activity.behind(&state.read_models).run(shutdown_rx.clone()));
         workers.spawn(scheduler.run(settings.schedule_every(), shutdown_rx.clone()));
         workers.spawn(outbox_projector.run(shutdown_rx.clone()));
@@ -208,8 +223,16 @@ impl Application {
             public_url: public_url.clone(),
             limiter: limiter.clone(),
         };
+        let followers = vec![
+            state.read_models.health_watch(),
+            outbox_handle.health_watch(),
+            history_handle.health_watch(),
+            activity_handle.health_watch(),
+            reactor_health,
+        ];
         let shared = Shared(Arc::new(SharedParts {
             notifier: outbox_handle.clone(),
+            followers,
             schema: graphql::schema(state.clone(), settings.mode, site),
             state,
             start_head,

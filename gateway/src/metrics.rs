@@ -1,17 +1,18 @@
 //! `/metrics` in the Prometheus text format: how far each follower of the log lags
-//! behind it, how much mail waits to be sent, and how many HTTP requests were answered
-//! and how fast.
+//! behind it, whether one is stalled, how much mail waits to be sent, and how many HTTP
+//! requests were answered and how fast.
 //!
-//! The lag and the queue are read from the database at each scrape; the request
-//! figures are counted as requests pass (see [`record`]) in a registry of the
-//! `prometheus` crate that belongs to this server, not a process-wide one, so two
-//! servers in one test process count apart.
+//! The lag and the queue are read from the database at each scrape, the stalls from
+//! the followers themselves; the request figures are counted as requests pass (see
+//! [`record`]) in a registry of the `prometheus` crate that belongs to this server,
+//! not a process-wide one, so two servers in one test process count apart.
 
 use crate::app::Shared;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use projections::health::{Health, HealthWatch};
 use projections::{EventLog, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use sqlx::Row;
@@ -116,6 +117,7 @@ pub async fn record(State(metrics): State<HttpMetrics>, request: Request, next: 
 async fn render(app: &Shared) -> Result<String, StoreError> {
     let log = EventLog::new(app.state.db.clone());
     let mut out = String::new();
+    write_stalls(&mut out, &app.followers);
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# HELP extranet_projector_lag_events Events in the log that a follower has not applied yet.");
     let _ = writeln!(out, "# TYPE extranet_projector_lag_events gauge");
@@ -164,6 +166,34 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
         Err(error) => tracing::error!(%error, "HTTP metrics could not be rendered"),
     }
     Ok(out)
+}
+
+/// Whether each follower is stalled now, and how often its batches failed: a stall
+/// shows as 1 at once, a blip that healed only as failures counted.
+fn write_stalls(out: &mut String, followers: &[HealthWatch]) {
+    let _ = writeln!(out, "# HELP extranet_projector_stalled 1 while a follower of the log cannot apply it past an event (see /readyz for which), else 0.");
+    let _ = writeln!(out, "# TYPE extranet_projector_stalled gauge");
+    for follower in followers {
+        let stalled = u8::from(follower.health() != Health::Running);
+        let _ = writeln!(
+            out,
+            "extranet_projector_stalled{{projection=\"{}\"}} {stalled}",
+            follower.follower()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP extranet_projector_failures_total Batches of the log a follower failed to apply, retries included."
+    );
+    let _ = writeln!(out, "# TYPE extranet_projector_failures_total counter");
+    for follower in followers {
+        let _ = writeln!(
+            out,
+            "extranet_projector_failures_total{{projection=\"{}\"}} {}",
+            follower.follower(),
+            follower.failures()
+        );
+    }
 }
 
 pub async fn handle(State(app): State<Shared>) -> Response {

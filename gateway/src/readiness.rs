@@ -1,7 +1,8 @@
 //! `/readyz`: whether this process should be sent traffic. `/healthz` only says the
 //! process is alive (it touches nothing, so a database outage does not get every
 //! server restarted); `/readyz` says it can serve: the database answers, and the read
-//! models hold at least what the log held when the process started.
+//! models hold at least what the log held when the process started and are not
+//! stalled at an event they cannot apply. Every stalled follower is named in the body.
 //!
 //! The body is JSON for the operator reading it; a load balancer needs only the status.
 
@@ -10,6 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use projections::health::{Health, Stall};
 use projections::projector::ProjectorHandle;
 use projections::{EventLog, StoreError};
 use serde::Serialize;
@@ -29,6 +31,55 @@ struct Readiness {
     database: &'static str,
     read_models: Follower,
     notifier: Follower,
+    /// Every follower of the log that cannot go on, and where.
+    stalled: Vec<Stalled>,
+}
+
+#[derive(Debug, Serialize)]
+struct Stalled {
+    /// `read_models`, `notifier`, `history`, `activity` or `reactor`.
+    follower: &'static str,
+    /// The last position of the log it applied.
+    after_global_position: i64,
+    /// The event it cannot apply; null when the failure was no one event's (reading
+    /// the log, committing).
+    event: Option<StalledEvent>,
+    /// What went wrong, without the event's content.
+    error: String,
+    /// When it first failed there (RFC 3339).
+    since: String,
+}
+
+/// Enough to find the row in `events`; never the payload.
+#[derive(Debug, Serialize)]
+struct StalledEvent {
+    global_position: i64,
+    /// The writing transaction, on PostgreSQL (0 on SQLite).
+    tx_id: i64,
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+}
+
+impl From<&Stall> for Stalled {
+    fn from(stall: &Stall) -> Self {
+        Self {
+            follower: stall.follower,
+            after_global_position: stall.after.position,
+            event: stall.event.as_ref().map(|event| StalledEvent {
+                global_position: event.position.position,
+                tx_id: event.position.tx,
+                aggregate_type: event.aggregate_type.clone(),
+                aggregate_id: event.aggregate_id.clone(),
+                sequence: event.sequence,
+                event_type: event.event_type.clone(),
+            }),
+            error: stall.error.clone(),
+            since: chrono::DateTime::<chrono::Utc>::from(stall.since)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -57,29 +108,47 @@ pub async fn handle(State(app): State<Shared>) -> Response {
     };
     let follower = |handle: &ProjectorHandle, lag: Option<i64>| Follower {
         lag_events: lag,
-        caught_up_with_start: handle.position() >= app.start_head,
+        // Holding the whole log as it is now also holds what was there at start,
+        // even when the event then at the head has since been removed by hand.
+        caught_up_with_start: handle.position() >= app.start_head || lag == Some(0),
     };
     let (read_lag, notifier_lag) = match database {
         Ok((read, notifier)) => (Some(read), Some(notifier)),
         Err(_) => (None, None),
     };
+    let stalled = app
+        .followers
+        .iter()
+        .filter_map(|follower| match follower.health() {
+            Health::Running => None,
+            Health::Stalled(stall) => Some(Stalled::from(&stall)),
+        })
+        .collect();
     let readiness = Readiness {
         status: "ready",
         not_ready: Vec::new(),
         database: database.err().unwrap_or("ok"),
         read_models: follower(&app.state.read_models, read_lag),
         notifier: follower(&app.notifier, notifier_lag),
+        stalled,
     };
     respond(readiness)
 }
 
-/// Fills in the verdict. Only the read models gate readiness: requests read them. The
-/// notifier works behind them, and its lag delays mail, not answers.
+/// Fills in the verdict. Only the read models gate readiness: requests read them, and
+/// a mutation cannot be shown while they are stalled. The other followers work behind
+/// them: a stalled notifier delays mail, a stalled history or activity stream holds
+/// back those two views, the reactor its follow-ups; none makes an answer wrong, so
+/// they are reported here and at `/metrics` without taking the process out of service.
 fn respond(mut readiness: Readiness) -> Response {
     if readiness.database != "ok" {
         readiness.not_ready.push("database");
     }
-    if !readiness.read_models.caught_up_with_start {
+    let read_models_stalled = readiness
+        .stalled
+        .iter()
+        .any(|stall| stall.follower == "read_models");
+    if !readiness.read_models.caught_up_with_start || read_models_stalled {
         readiness.not_ready.push("read_models");
     }
     let status = if readiness.not_ready.is_empty() {
@@ -127,6 +196,7 @@ mod tests {
             read_models: follower(Some(0), true),
             // A notifier behind delays mail, not answers.
             notifier: follower(Some(7), false),
+            stalled: Vec::new(),
         });
         assert_eq!(response.status(), StatusCode::OK);
         let body = body(response).await;
@@ -142,6 +212,7 @@ mod tests {
             database: "unreachable",
             read_models: follower(None, false),
             notifier: follower(None, true),
+            stalled: Vec::new(),
         });
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let body = body(response).await;
@@ -151,5 +222,53 @@ mod tests {
             serde_json::json!(["database", "read_models"])
         );
         assert_eq!(body["read_models"]["lag_events"], serde_json::Value::Null);
+    }
+
+    fn stalled(follower: &'static str) -> Stalled {
+        Stalled {
+            follower,
+            after_global_position: 41,
+            event: Some(StalledEvent {
+                global_position: 42,
+                tx_id: 0,
+                aggregate_type: "task".into(),
+                aggregate_id: "a:t".into(),
+                sequence: 3,
+                event_type: "TaskRenamed".into(),
+            }),
+            error: "a stored event payload could not be read: missing field `title`".into(),
+            since: "2024-05-01T10:00:00Z".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn stalled_read_models_are_not_ready_even_past_the_start() {
+        let response = respond(Readiness {
+            status: "ready",
+            not_ready: Vec::new(),
+            database: "ok",
+            read_models: follower(Some(2), true),
+            notifier: follower(Some(2), true),
+            stalled: vec![stalled("read_models")],
+        });
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = body(response).await;
+        assert_eq!(body["not_ready"], serde_json::json!(["read_models"]));
+        assert_eq!(body["stalled"][0]["event"]["global_position"], 42);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_notifier_is_reported_but_keeps_the_process_ready() {
+        let response = respond(Readiness {
+            status: "ready",
+            not_ready: Vec::new(),
+            database: "ok",
+            read_models: follower(Some(0), true),
+            notifier: follower(Some(2), false),
+            stalled: vec![stalled("notifier")],
+        });
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = body(response).await;
+        assert_eq!(body["stalled"][0]["follower"], "notifier");
     }
 }

@@ -59,7 +59,9 @@ impl AppState {
     }
 
     /// Runs a command on behalf of `actor` and returns once the read models include
-    /// its events, so the caller reads its own writes.
+    /// its events, so the caller reads its own writes. When the read models are
+    /// stalled short of them, it answers at once that the change is recorded but
+    /// cannot be shown ([`CommandError::ReadModelsStalled`]) rather than as done.
     pub async fn execute<A>(
         &self,
         key: AggregateKey,
@@ -77,19 +79,20 @@ impl AppState {
             request_id: None,
         };
         let position = self.bus.execute::<A>(key, command, &metadata).await?;
-        let caught_up = self.read_models.caught_up_to(position);
-        if tokio::time::timeout(READ_YOUR_WRITES_WAIT, caught_up)
-            .await
-            .is_err()
-        {
-            // The change is stored; only the read models lag. Answering now beats
-            // hanging, and the log line tells the operator the projector is stuck.
-            tracing::warn!(
-                ?position,
-                "read models did not catch up in time; answering anyway"
-            );
+        let shown = self.read_models.caught_up_or_stalled(position);
+        match tokio::time::timeout(READ_YOUR_WRITES_WAIT, shown).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(stall)) => Err(CommandError::ReadModelsStalled(Box::new(stall))),
+            Err(_) => {
+                // The change is stored; only the read models lag. Answering now beats
+                // hanging, and the log line tells the operator the projector is slow.
+                tracing::warn!(
+                    ?position,
+                    "read models did not catch up in time; answering anyway"
+                );
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Claims `email` for `person`: one current person per address in an account, and

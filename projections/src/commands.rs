@@ -4,6 +4,7 @@
 //! between commit and dispatch loses that dispatch, so no query is registered here:
 //! every read model follows the stored log instead (see `projector`).
 
+use crate::health::Stall;
 use crate::log::Metadata;
 use crate::personal_data::PersonalData;
 use crate::store::Native;
@@ -198,7 +199,7 @@ impl<A: Aggregate> Cqrs<A> {
     }
 }
 
-/// Why a command did not take effect.
+/// Why a command did not take effect, or could not be shown to have.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<E: std::error::Error> {
     /// The domain refused: the user can act on the message.
@@ -211,6 +212,11 @@ pub enum CommandError<E: std::error::Error> {
     Store(#[from] StoreError),
     #[error("the event store failed: {0}")]
     EventStore(String),
+    /// The change is recorded, but the read models are stalled short of it, so it
+    /// cannot be read back: only from a caller that waits for them (the gateway's
+    /// `AppState::execute`), never from [`CommandBus::execute`].
+    #[error("the change was recorded but cannot be shown yet: {0}")]
+    ReadModelsStalled(Box<Stall>),
 }
 
 impl<E: std::error::Error> From<AggregateError<E>> for CommandError<E> {

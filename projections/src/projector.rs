@@ -6,6 +6,7 @@
 
 use crate::beacon::Beacon;
 use crate::checkpoint;
+use crate::health::{self, EventRef, Health, HealthWatch, ProjectionError, Stall, Vitals};
 use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
 use sqlx::{Any, Transaction};
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use tokio::sync::{watch, Notify};
 /// Events per transaction unless a projector is given another size.
 pub const BATCH: i64 = 500;
 const IDLE_POLL: Duration = Duration::from_millis(50);
-const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+/// How long [`listen`] waits before reconnecting.
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 #[async_trait::async_trait]
 pub trait Projection: Send + Sync + 'static {
@@ -56,6 +58,7 @@ pub struct Projector<P: Projection> {
     /// False for a projection being rebuilt beside the live one (`rebuild.rs`): it
     /// neither serializes with the live projector nor announces its progress.
     live: bool,
+    vitals: Arc<Vitals>,
 }
 
 /// A handle to a running projector: where it is, and a way to wait for it.
@@ -65,6 +68,7 @@ pub struct ProjectorHandle {
     wake: Arc<Notify>,
     /// To learn of progress made by the same projection in another process.
     advance: Arc<Published>,
+    health: HealthWatch,
 }
 
 /// Where a projection's position is told: to this process, and first, for the read
@@ -101,6 +105,33 @@ impl ProjectorHandle {
         // An error means the projector stopped (shutdown): nothing more to wait for.
         let _ = rx.wait_for(|at| *at >= target).await;
     }
+
+    /// Like [`ProjectorHandle::caught_up_to`], but gives up as soon as the projection
+    /// is stalled short of `target`: waiting longer would not bring it there.
+    pub async fn caught_up_or_stalled(&self, target: LogPosition) -> Result<(), Stall> {
+        let mut health = self.health.subscribe();
+        let reached = self.caught_up_to(target);
+        let stalled = health.wait_for(|h| matches!(h, Health::Stalled(_)));
+        tokio::select! {
+            () = reached => Ok(()),
+            stalled = stalled => match stalled {
+                // Its last batch may have reached `target` just before the stall.
+                Ok(health) if self.position() < target => {
+                    health.stall().cloned().map_or(Ok(()), Err)
+                }
+                // Passed it, or the projector stopped (shutdown).
+                _ => Ok(()),
+            },
+        }
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.health()
+    }
+
+    pub fn health_watch(&self) -> HealthWatch {
+        self.health.clone()
+    }
 }
 
 impl<P: Projection> Projector<P> {
@@ -113,10 +144,12 @@ impl<P: Projection> Projector<P> {
         }
         let tx = Arc::new(Published { here, beacon });
         let wake = Arc::new(Notify::new());
+        let vitals = Vitals::new(projection.name());
         let handle = ProjectorHandle {
             advance: tx.clone(),
             position: rx,
             wake: wake.clone(),
+            health: vitals.watch(),
         };
         let projector = Self {
             projection,
@@ -127,6 +160,7 @@ impl<P: Projection> Projector<P> {
             behind: None,
             batch: BATCH,
             live: true,
+            vitals,
         };
         Ok((projector, handle))
     }
@@ -162,24 +196,34 @@ impl<P: Projection> Projector<P> {
     }
 
     /// Applies every event currently readable; returns how many.
-    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         self.catch_up_reporting(&mut |_| {}).await
     }
 
     /// Like [`Projector::catch_up`], telling `report` how many events each batch
-    /// applied, for progress.
+    /// applied, for progress. Every outcome goes to the projector's health, whoever
+    /// called: start-up, the run loop and a rebuild alike.
     pub async fn catch_up_reporting(
         &self,
         report: &mut (dyn FnMut(u64) + Send),
-    ) -> Result<u64, StoreError> {
+    ) -> Result<u64, ProjectionError> {
         let mut applied = 0;
         loop {
-            let n = self.step().await?;
-            if n == 0 {
-                return Ok(applied);
+            match self.step().await {
+                Ok(0) => {
+                    self.vitals.succeeded();
+                    return Ok(applied);
+                }
+                Ok(n) => {
+                    self.vitals.succeeded();
+                    report(n);
+                    applied += n;
+                }
+                Err(error) => {
+                    self.vitals.failed(&error);
+                    return Err(error);
+                }
             }
-            report(n);
-            applied += n;
         }
     }
 
@@ -187,7 +231,7 @@ impl<P: Projection> Projector<P> {
     /// committed event. On PostgreSQL that can take a moment longer than reading: the
     /// log is readable only below the oldest transaction still open in the whole
     /// cluster (see `log.rs`), so this waits for such transactions to finish.
-    pub async fn catch_up_to(&self, target: LogPosition) -> Result<u64, StoreError> {
+    pub async fn catch_up_to(&self, target: LogPosition) -> Result<u64, ProjectionError> {
         let mut applied = self.catch_up().await?;
         let mut waited = Duration::ZERO;
         while *self.position.here.borrow() < target {
@@ -202,27 +246,44 @@ impl<P: Projection> Projector<P> {
     }
 
     /// Applies everything committed before this call.
-    pub async fn catch_up_to_head(&self) -> Result<u64, StoreError> {
-        let head = self.log.head().await?;
+    pub async fn catch_up_to_head(&self) -> Result<u64, ProjectionError> {
+        let head = self.log.head().await.map_err(|cause| ProjectionError {
+            follower: self.projection.name(),
+            after: self.position(),
+            event: None,
+            cause,
+        })?;
         self.catch_up_to(head).await
     }
 
-    async fn step(&self) -> Result<u64, StoreError> {
+    /// Applies one batch; a failure names the event whose apply failed, if it was one.
+    async fn step(&self) -> Result<u64, ProjectionError> {
         let after = *self.position.here.borrow();
+        let failed = |event: Option<&StoredEvent>, cause: StoreError| ProjectionError {
+            follower: self.projection.name(),
+            after,
+            event: event.map(EventRef::of),
+            cause,
+        };
+        let whole_batch = |cause: sqlx::Error| failed(None, cause.into());
         let until = match &self.behind {
             Some(leader) => *leader.borrow(),
             None => LogPosition::END,
         };
-        let events = self.log.read(after, until, self.batch).await?;
+        let events = self
+            .log
+            .read(after, until, self.batch)
+            .await
+            .map_err(|cause| failed(None, cause))?;
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
         let mut tx = if self.live {
-            self.db.begin_write().await?
+            self.db.begin_write().await.map_err(|e| failed(None, e))?
         } else {
             // A copy's writes go to its own tables; on SQLite, `BEGIN IMMEDIATE` would
             // also lock the live database it reads the log from.
-            self.db.any.begin().await?
+            self.db.any.begin().await.map_err(whole_batch)?
         };
         if self.live && self.db.backend == Backend::Postgres {
             // One batch of a projection at a time across processes, so a rebuild's
@@ -230,13 +291,19 @@ impl<P: Projection> Projector<P> {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(lock_key(self.projection.name()))
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(whole_batch)?;
         }
         let applied = async {
             for event in &events {
-                self.projection.apply(&mut tx, event).await?;
+                self.projection
+                    .apply(&mut tx, event)
+                    .await
+                    .map_err(|cause| failed(Some(event), cause))?;
             }
-            checkpoint::advance(&mut tx, self.projection.name(), after, last).await
+            checkpoint::advance(&mut tx, self.projection.name(), after, last)
+                .await
+                .map_err(|cause| failed(None, cause))
         }
         .await;
         match applied {
@@ -248,16 +315,22 @@ impl<P: Projection> Projector<P> {
                         .bind(channel(self.projection.name()))
                         .bind(format!("{}:{}", last.tx, last.position))
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                        .map_err(whole_batch)?;
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(whole_batch)?;
                 self.advance_to(last);
                 Ok(events.len() as u64)
             }
             // Another process sharing the database applied these events first (it
             // moved the checkpoint, or its rows made ours collide): drop ours and go
             // on from where the shared checkpoint is.
-            Ok(false) | Err(_) if self.overtaken(after).await? => {
+            Ok(false) | Err(_)
+                if self
+                    .overtaken(after)
+                    .await
+                    .map_err(|cause| failed(None, cause))? =>
+            {
                 drop(tx);
                 Ok(0)
             }
@@ -294,24 +367,35 @@ impl<P: Projection> Projector<P> {
         Ok(false)
     }
 
-    /// Tails the log until `shutdown` fires.
+    /// Tails the log until `shutdown` fires. A failure is retried, backing off (see
+    /// `health.rs`, which also tells of it); a stall ends when a batch goes through.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let name = self.projection.name();
         let mut leader = self.behind.clone();
+        let mut failures = 0;
         tracing::info!(projection = name, at = ?*self.position.here.borrow(), "projector started");
         loop {
-            let pause = match self.catch_up().await {
+            match self.catch_up().await {
                 Ok(n) => {
+                    failures = 0;
                     if n > 0 {
                         tracing::debug!(projection = name, events = n, at = ?*self.position.here.borrow(), "applied");
                     }
-                    IDLE_POLL
                 }
-                Err(error) => {
-                    tracing::error!(projection = name, %error, "projection failed; retrying");
-                    RETRY_AFTER_ERROR
+                Err(_) => failures += 1,
+            }
+            if failures > 0 {
+                // Not woken early by a waiting request or the leader's progress: what
+                // failed would most likely fail again at once.
+                tokio::select! {
+                    _ = tokio::time::sleep(health::retry_after(failures)) => {}
+                    _ = shutdown.changed() => break,
                 }
-            };
+                if *shutdown.borrow() {
+                    break;
+                }
+                continue;
+            }
             let leader_moved = async {
                 match leader.as_mut() {
                     Some(rx) => {
@@ -323,7 +407,7 @@ impl<P: Projection> Projector<P> {
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
                 _ = self.wake.notified() => {}
                 _ = leader_moved => {}
                 _ = shutdown.changed() => break,
@@ -397,7 +481,7 @@ pub async fn listen(
                 }
                 Err(error) => {
                     tracing::warn!(%error, projection, "lost the notification connection; reconnecting");
-                    tokio::time::sleep(RETRY_AFTER_ERROR).await;
+                    tokio::time::sleep(RECONNECT_AFTER).await;
                 }
             },
             _ = shutdown.changed() => break,

@@ -17,6 +17,7 @@
 //! things stand is only sent while they still stand that way.
 
 use crate::commands::{CommandBus, CommandError};
+use crate::health::{self, EventRef, HealthWatch, ProjectionError, Vitals};
 use crate::log::Metadata;
 use crate::projector::ProjectorHandle;
 use crate::{accounts, checkpoint, directory, invitations, workgroups};
@@ -41,6 +42,7 @@ pub struct Reactor {
     bus: Arc<CommandBus>,
     position: watch::Sender<LogPosition>,
     leader: watch::Receiver<LogPosition>,
+    vitals: Arc<Vitals>,
 }
 
 /// A follow-up that was refused: already done, or no longer applicable. Logged, never
@@ -56,6 +58,8 @@ fn settled<E: std::error::Error>(
             Ok(())
         }
         Err(CommandError::Store(e)) => Err(e),
+        // `CommandBus::execute` does not wait for the read models; recorded is done.
+        Err(CommandError::ReadModelsStalled(_)) => Ok(()),
         Err(other) => Err(StoreError::UnknownValue {
             what: "follow-up command",
             value: other.to_string(),
@@ -76,6 +80,7 @@ impl Reactor {
             bus,
             position: watch::channel(start).0,
             leader: leader.subscribe(),
+            vitals: Vitals::new(NAME),
         })
     }
 
@@ -83,24 +88,62 @@ impl Reactor {
         *self.position.borrow()
     }
 
+    pub fn health(&self) -> HealthWatch {
+        self.vitals.watch()
+    }
+
     /// Reacts to everything the read models have applied; returns how many events.
-    pub async fn catch_up(&self) -> Result<u64, StoreError> {
+    pub async fn catch_up(&self) -> Result<u64, ProjectionError> {
         let mut done = 0;
         loop {
-            let until = *self.leader.borrow();
-            let events = self.log.read(self.position(), until, BATCH).await?;
-            let Some(last) = events.last().map(|e| e.position) else {
-                return Ok(done);
-            };
-            for event in &events {
-                self.react(event).await?;
+            match self.step().await {
+                Ok(0) => {
+                    self.vitals.succeeded();
+                    return Ok(done);
+                }
+                Ok(n) => {
+                    self.vitals.succeeded();
+                    done += n;
+                }
+                Err(error) => {
+                    self.vitals.failed(&error);
+                    return Err(error);
+                }
             }
+        }
+    }
+
+    async fn step(&self) -> Result<u64, ProjectionError> {
+        let after = self.position();
+        let failed = |event: Option<&StoredEvent>, cause: StoreError| ProjectionError {
+            follower: NAME,
+            after,
+            event: event.map(EventRef::of),
+            cause,
+        };
+        let until = *self.leader.borrow();
+        let events = self
+            .log
+            .read(after, until, BATCH)
+            .await
+            .map_err(|cause| failed(None, cause))?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(0);
+        };
+        for event in &events {
+            self.react(event)
+                .await
+                .map_err(|cause| failed(Some(event), cause))?;
+        }
+        let saved = async {
             let mut tx = self.db.begin_write().await?;
             checkpoint::save(&mut tx, NAME, last).await?;
             tx.commit().await?;
-            self.position.send_replace(last);
-            done += events.len() as u64;
-        }
+            Ok::<_, StoreError>(())
+        };
+        saved.await.map_err(|cause| failed(None, cause))?;
+        self.position.send_replace(last);
+        Ok(events.len() as u64)
     }
 
     async fn react(&self, event: &StoredEvent) -> Result<(), StoreError> {
@@ -269,14 +312,24 @@ impl Reactor {
         )
     }
 
-    /// Follows the read models until `shutdown` fires.
+    /// Follows the read models until `shutdown` fires; a failure is retried, backing
+    /// off, and told through [`Reactor::health`].
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(at = ?self.position(), "reactor started");
+        let mut failures = 0;
         loop {
-            if let Err(error) = self.catch_up().await {
-                tracing::error!(%error, "reaction failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+            if self.catch_up().await.is_err() {
+                failures += 1;
+                tokio::select! {
+                    _ = tokio::time::sleep(health::retry_after(failures)) => {}
+                    _ = shutdown.changed() => break,
+                }
+                if *shutdown.borrow() {
+                    break;
+                }
+                continue;
             }
+            failures = 0;
             tokio::select! {
                 changed = self.leader.changed() => if changed.is_err() { break },
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}

@@ -16,6 +16,7 @@
 
 use crate::activity::Activity;
 use crate::checkpoint;
+use crate::health::ProjectionError;
 use crate::history::History;
 use crate::projector::{channel, lock_key, Projection, Projector};
 use crate::read_model::ReadModels;
@@ -36,6 +37,11 @@ const SWITCH_ATTEMPTS: u32 = 20;
 pub enum RebuildError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "{0}; the copy made so far is kept: repair or remove that event (or fix the \
+         cause), then run the rebuild again to resume"
+    )]
+    Replay(#[from] ProjectionError),
     #[error("another rebuild is running on this database; let it finish, or stop it first")]
     AlreadyRunning,
     #[error("an in-memory SQLite database has nothing to rebuild beside")]
@@ -241,7 +247,7 @@ trait Copy: Send + Sync {
     fn name(&self) -> &'static str;
     fn tables(&self) -> &'static [&'static str];
     fn position(&self) -> LogPosition;
-    async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, StoreError>;
+    async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, ProjectionError>;
 }
 
 #[async_trait::async_trait]
@@ -255,7 +261,7 @@ impl<P: Projection> Copy for Projector<P> {
     fn position(&self) -> LogPosition {
         Projector::position(self)
     }
-    async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, StoreError> {
+    async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, ProjectionError> {
         self.catch_up_reporting(report).await
     }
 }

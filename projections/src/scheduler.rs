@@ -41,6 +41,8 @@ fn counted<E: std::error::Error>(
         Ok(_) => Ok(1),
         // Already recorded by someone else, or no longer due.
         Err(CommandError::Refused(_)) | Err(CommandError::Conflict) => Ok(0),
+        // Recorded; the bus does not wait for the read models, so this does not occur.
+        Err(CommandError::ReadModelsStalled(_)) => Ok(1),
         Err(CommandError::Store(e)) => Err(e),
         Err(CommandError::EventStore(message)) => Err(StoreError::UnknownValue {
             what: "scheduled command",

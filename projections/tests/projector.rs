@@ -10,12 +10,14 @@ use domain::task::{Task, TaskCommand};
 use domain::{AccountId, AggregateKey, PersonId, TaskId, Timestamp};
 use projections::checkpoint;
 use projections::commands::CommandBus;
+use projections::health::Health;
 use projections::log::Metadata;
 use projections::projector::{Projection, Projector};
 use projections::read_model::ReadModels;
 use projections::{tasks, Database, LogPosition, StoreError, StoredEvent};
 use sqlx::{Any, Transaction};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// The read models, failing after `fail_after` events: a crash in the middle of a batch.
 struct CrashesMidway {
@@ -272,4 +274,94 @@ async fn postgres_two_projectors_apply_each_event_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_two_projectors_apply_each_event_once() {
     two_projectors_on_one_database_apply_each_event_once(support::fresh_sqlite().await).await;
+}
+
+/// The read models, unable to apply the fourth event of the task (a rename) until
+/// `cured`: an event that cannot be applied, then the fix.
+struct RefusesOneEvent {
+    cured: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Projection for RefusesOneEvent {
+    fn name(&self) -> &'static str {
+        ReadModels.name()
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        event: &StoredEvent,
+    ) -> Result<(), StoreError> {
+        if event.aggregate_type == "task"
+            && event.sequence == 4
+            && !self.cured.load(Ordering::SeqCst)
+        {
+            return Err(StoreError::UnknownValue {
+                what: "test",
+                value: "an event that cannot be applied".into(),
+            });
+        }
+        ReadModels.apply(tx, event).await
+    }
+}
+
+/// The handle tells of a stall at once, naming the event, ends a wait for a position
+/// past it, and is running again once a batch goes through.
+async fn a_stall_names_the_event_and_ends_when_it_applies(db: Database) {
+    let (_, _, events) = write_history(&db).await;
+    let head = projections::EventLog::new(db.clone())
+        .head()
+        .await
+        .expect("head");
+    let cured = Arc::new(AtomicBool::new(false));
+    let (projector, handle) = Projector::new(
+        RefusesOneEvent {
+            cured: cured.clone(),
+        },
+        db.clone(),
+    )
+    .await
+    .expect("projector");
+    assert_eq!(handle.health(), Health::Running);
+
+    let error = projector
+        .catch_up_to_head()
+        .await
+        .expect_err("the event cannot be applied");
+    let event = error.event.as_ref().expect("the failing event is named");
+    assert_eq!((event.aggregate_type.as_str(), event.sequence), ("task", 4));
+    assert_eq!(event.event_type, "TaskRenamed");
+    assert!(error.is_in_the_log());
+    let stall = handle.health().stall().cloned().expect("stalled");
+    assert_eq!(stall.event.as_ref(), Some(event));
+    assert_eq!(
+        stall.after,
+        LogPosition::START,
+        "the whole batch rolled back"
+    );
+    assert_eq!(
+        handle.caught_up_or_stalled(head).await,
+        Err(stall),
+        "a wait for the head ends at once"
+    );
+    assert_eq!(handle.health_watch().failures(), 1);
+
+    cured.store(true, Ordering::SeqCst);
+    assert_eq!(
+        projector.catch_up().await.expect("applies now"),
+        events as u64
+    );
+    assert_eq!(handle.health(), Health::Running);
+    assert_eq!(handle.caught_up_or_stalled(head).await, Ok(()));
+}
+
+#[tokio::test]
+async fn postgres_a_stall_names_the_event_and_ends_when_it_applies() {
+    a_stall_names_the_event_and_ends_when_it_applies(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_stall_names_the_event_and_ends_when_it_applies() {
+    a_stall_names_the_event_and_ends_when_it_applies(support::fresh_sqlite().await).await;
 }

@@ -18,6 +18,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     BadInput(String),
     Internal,
+    /// A change was recorded, but the read models cannot be brought up to it.
+    ReadModelsStalled,
 }
 
 impl ApiError {
@@ -28,6 +30,12 @@ impl ApiError {
             ApiError::Forbidden(why) => (*why).to_string(),
             ApiError::BadInput(message) => message.clone(),
             ApiError::Internal => "something went wrong on our side; it has been logged".into(),
+            ApiError::ReadModelsStalled => {
+                "your change was recorded, but it cannot be shown yet: the service cannot \
+                 bring what it shows up to date and is not ready. Do not send the change \
+                 again; it shows once the service is ready"
+                    .into()
+            }
         }
     }
 
@@ -38,6 +46,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::Internal => "INTERNAL",
+            ApiError::ReadModelsStalled => "READ_MODELS_STALLED",
         }
     }
 }

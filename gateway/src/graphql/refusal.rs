@@ -150,6 +150,11 @@ pub fn refusal<E: Refusal>(error: CommandError<E>) -> Result<UserError, ApiError
             tracing::error!(%message, "event store failure");
             Err(ApiError::Internal)
         }
+        CommandError::ReadModelsStalled(stall) => {
+            // The stall itself is logged by the projector; this is the one request.
+            tracing::warn!(%stall, "a change was recorded but cannot be shown");
+            Err(ApiError::ReadModelsStalled)
+        }
     }
 }
 

@@ -1,0 +1,258 @@
+//! An event in the log that the read models cannot apply, as an operator meets it: the
+//! service says so at once (`/readyz`, `/metrics`, one log line), a mutation is told
+//! its change is recorded but cannot be shown, `serve` starts all the same and
+//! `rebuild` names the event; once the event is removed, the service is ready again.
+
+use e2e::{data, error_code, graphql_error, metric, App, Auth, Backend, SmtpSink, CREATE_TASK};
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Connection};
+use std::time::{Duration, Instant};
+
+/// How long the service may take to notice a stall or a recovery: a retry is at most
+/// a few seconds away, and other tests share the machine.
+const NOTICE_WITHIN: Duration = Duration::from_secs(30);
+
+const STALLED: &str = r#"extranet_projector_stalled{projection="read_models"}"#;
+const FAILURES: &str = r#"extranet_projector_failures_total{projection="read_models"}"#;
+
+async fn connect(app: &App) -> AnyConnection {
+    sqlx::any::install_default_drivers();
+    AnyConnection::connect(app.database_url())
+        .await
+        .expect("connect to the test's database")
+}
+
+/// Writes straight into the log a `TaskRenamed` without its `title`: an event of a
+/// known type whose payload does not decode. Returns its aggregate id.
+async fn write_bad_event(app: &App) -> String {
+    let aggregate_id = format!("{}:{}", app.account_in_links, uuid::Uuid::new_v4());
+    // The payload and metadata as literals: PostgreSQL takes them as `json`, SQLite
+    // as text; a bound text would be refused by the `json` column.
+    sqlx::query(
+        r#"INSERT INTO events
+               (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+           VALUES ('task', $1, 1, 'TaskRenamed', '1', '{"TaskRenamed": {}}', '{"at": "1700000000000"}')"#,
+    )
+    .bind(&aggregate_id)
+    .execute(&mut connect(app).await)
+    .await
+    .expect("write the bad event");
+    aggregate_id
+}
+
+/// What an operator does once the cause is understood: removes the event.
+async fn remove_event(app: &App, aggregate_id: &str) {
+    let removed =
+        sqlx::query("DELETE FROM events WHERE aggregate_type = 'task' AND aggregate_id = $1")
+            .bind(aggregate_id)
+            .execute(&mut connect(app).await)
+            .await
+            .expect("remove the bad event");
+    assert_eq!(removed.rows_affected(), 1);
+}
+
+async fn readiness(app: &App) -> (u16, Value) {
+    let response = app.get("/readyz", &Auth::Anonymous).await;
+    let body = serde_json::from_str(&response.body)
+        .unwrap_or_else(|error| panic!("/readyz is not JSON ({error}): {}", response.body));
+    (response.status.as_u16(), body)
+}
+
+/// Polls `/readyz` until `done` holds of its status and body, and returns them.
+async fn readiness_until(app: &App, what: &str, done: impl Fn(u16, &Value) -> bool) -> Value {
+    let deadline = Instant::now() + NOTICE_WITHIN;
+    loop {
+        let (status, body) = readiness(app).await;
+        if done(status, &body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} within {NOTICE_WITHIN:?}; /readyz answers {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn metrics(app: &App) -> String {
+    let response = app.get("/metrics", &Auth::Anonymous).await;
+    assert_eq!(response.status.as_u16(), 200, "{}", response.body);
+    response.body
+}
+
+/// The read models' stall as `/readyz` reports it, checked to name the bad event.
+fn assert_names_the_event(body: &Value, aggregate_id: &str) {
+    assert_eq!(body["status"], "not ready", "{body}");
+    assert_eq!(body["not_ready"], json!(["read_models"]), "{body}");
+    let stalled = body["stalled"].as_array().expect("a list of stalls");
+    assert_eq!(stalled.len(), 1, "only the read models: {body}");
+    let stall = &stalled[0];
+    assert_eq!(stall["follower"], "read_models", "{body}");
+    let event = &stall["event"];
+    assert_eq!(event["aggregate_type"], "task", "{body}");
+    assert_eq!(event["aggregate_id"], aggregate_id, "{body}");
+    assert_eq!(event["event_type"], "TaskRenamed", "{body}");
+    assert_eq!(event["sequence"], 1, "{body}");
+    assert!(event["global_position"].is_i64(), "{body}");
+    let error = stall["error"].as_str().unwrap_or_default();
+    assert!(error.contains("missing field `title`"), "{body}");
+}
+
+fn stalled_for(aggregate_id: &str) -> impl Fn(u16, &Value) -> bool + '_ {
+    move |status, body| {
+        status == 503 && body.pointer("/stalled/0/event/aggregate_id") == Some(&json!(aggregate_id))
+    }
+}
+
+fn ready(status: u16, body: &Value) -> bool {
+    status == 200 && body["stalled"] == json!([])
+}
+
+async fn a_stall_is_reported_refused_and_recovered(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(backend, &smtp).await;
+    let admin = app.login_admin().await;
+    app.create_task(&admin, "Before the bad event", None).await;
+
+    let bad = write_bad_event(&app).await;
+    let body = readiness_until(&app, "the stall is reported", stalled_for(&bad)).await;
+    assert_names_the_event(&body, &bad);
+    let health = app.get("/healthz", &Auth::Anonymous).await;
+    assert_eq!((health.status.as_u16(), health.body.as_str()), (200, "ok"));
+
+    let body = metrics(&app).await;
+    assert_eq!(metric(&body, STALLED), Some(1), "{body}");
+    assert!(metric(&body, FAILURES) >= Some(1), "{body}");
+    // The followers behind the read models wait for them; they are not stalled.
+    assert_eq!(
+        metric(
+            &body,
+            r#"extranet_projector_stalled{projection="notifier"}"#
+        ),
+        Some(0),
+        "{body}"
+    );
+
+    // A change made now is recorded, but the read models cannot show it: the mutation
+    // says so at once rather than waiting and answering with the old state.
+    let during = app
+        .graphql(
+            &admin,
+            CREATE_TASK,
+            json!({ "input": { "title": "During the stall" } }),
+        )
+        .await;
+    assert_eq!(error_code(&during), "READ_MODELS_STALLED", "{during}");
+    let (_, message) = graphql_error(&during).expect("an error");
+    assert!(message.contains("recorded"), "{message}");
+    assert_eq!(during["data"], Value::Null, "{during}");
+
+    // Retries go on, but the log names the stall once, not once a retry.
+    let deadline = Instant::now() + NOTICE_WITHIN;
+    while metric(&metrics(&app).await, FAILURES) < Some(3) {
+        assert!(Instant::now() < deadline, "the projector stopped retrying");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = app.log();
+    let told: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("projection stalled"))
+        .collect();
+    assert_eq!(told.len(), 1, "one line for the stall:\n{log}");
+    assert!(
+        told[0].contains(&bad),
+        "the line names the event: {}",
+        told[0]
+    );
+    assert!(told[0].contains("TaskRenamed"), "{}", told[0]);
+    assert!(!log.contains("projection failed; retrying"), "{log}");
+
+    // The operator removes the event; the read models go on by themselves and show
+    // the change recorded during the stall.
+    remove_event(&app, &bad).await;
+    readiness_until(&app, "ready again", ready).await;
+    let body = metrics(&app).await;
+    assert_eq!(metric(&body, STALLED), Some(0), "{body}");
+    let tasks = data(
+        app.graphql(
+            &admin,
+            "{ myTasks(first: 100) { edges { node { title } } } }",
+            json!({}),
+        )
+        .await,
+        "/myTasks/edges",
+    );
+    let titles: Vec<&str> = tasks
+        .as_array()
+        .expect("edges")
+        .iter()
+        .filter_map(|edge| edge["node"]["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"During the stall"), "{titles:?}");
+    assert!(app.log().contains("projection recovered"), "{}", app.log());
+}
+
+#[tokio::test]
+async fn a_stall_is_reported_refused_and_recovered_on_postgres() {
+    a_stall_is_reported_refused_and_recovered(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_stall_is_reported_refused_and_recovered_on_sqlite() {
+    a_stall_is_reported_refused_and_recovered(Backend::Sqlite).await;
+}
+
+async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn(backend, &smtp).await;
+    // Answered once before stopping: `serve` announces its address a moment before it
+    // handles SIGTERM, so a stop sent at once could kill it rather than stop it.
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 200, "{body}");
+    app.stop().await;
+    let bad = write_bad_event(&app).await;
+
+    // Start-up cannot catch up, and serves all the same: alive, not ready, and
+    // saying why from the first request.
+    app.start().await;
+    let health = app.get("/healthz", &Auth::Anonymous).await;
+    assert_eq!((health.status.as_u16(), health.body.as_str()), (200, "ok"));
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_names_the_event(&body, &bad);
+    assert_eq!(body["read_models"]["caught_up_with_start"], false, "{body}");
+
+    // A rebuild meets the same event and says which it is.
+    let mut rebuild = app.spawn_command(&["rebuild"], "rebuild");
+    let exit = tokio::time::timeout(Duration::from_secs(60), rebuild.wait())
+        .await
+        .expect("the rebuild ends")
+        .expect("wait for the rebuild");
+    let said = std::fs::read_to_string(app.data_dir.join("rebuild.log")).unwrap_or_default();
+    assert!(!exit.success(), "the rebuild cannot succeed:\n{said}");
+    let error = said
+        .lines()
+        .find(|line| line.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line:\n{said}"));
+    for part in [
+        &bad,
+        "TaskRenamed",
+        "global position",
+        "missing field `title`",
+    ] {
+        assert!(error.contains(part), "{part} not in: {error}");
+    }
+
+    remove_event(&app, &bad).await;
+    readiness_until(&app, "ready once the event is gone", ready).await;
+}
+
+#[tokio::test]
+async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it_on_postgres() {
+    serve_starts_with_the_event_in_the_log_and_rebuild_names_it(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it_on_sqlite() {
+    serve_starts_with_the_event_in_the_log_and_rebuild_names_it(Backend::Sqlite).await;
+}
