@@ -193,6 +193,17 @@ pub(crate) fn retry_after(failures: u32) -> Duration {
         .min(RETRY_AT_MOST)
 }
 
+/// Waits out the pause after the `failures`-th failure in a row. Not cut short by a
+/// waiting request or a leader's progress: what failed would most likely fail again
+/// at once. False when `shutdown` fired meanwhile.
+pub(crate) async fn back_off(failures: u32, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(retry_after(failures)) => {}
+        _ = shutdown.changed() => return false,
+    }
+    !*shutdown.borrow()
+}
+
 /// Kept by a follower, read through [`HealthWatch`].
 pub(crate) struct Vitals {
     follower: &'static str,

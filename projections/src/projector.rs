@@ -385,13 +385,7 @@ impl<P: Projection> Projector<P> {
                 Err(_) => failures += 1,
             }
             if failures > 0 {
-                // Not woken early by a waiting request or the leader's progress: what
-                // failed would most likely fail again at once.
-                tokio::select! {
-                    _ = tokio::time::sleep(health::retry_after(failures)) => {}
-                    _ = shutdown.changed() => break,
-                }
-                if *shutdown.borrow() {
+                if !health::back_off(failures, &mut shutdown).await {
                     break;
                 }
                 continue;

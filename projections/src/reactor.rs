@@ -320,11 +320,7 @@ impl Reactor {
         loop {
             if self.catch_up().await.is_err() {
                 failures += 1;
-                tokio::select! {
-                    _ = tokio::time::sleep(health::retry_after(failures)) => {}
-                    _ = shutdown.changed() => break,
-                }
-                if *shutdown.borrow() {
+                if !health::back_off(failures, &mut shutdown).await {
                     break;
                 }
                 continue;

@@ -36,49 +36,31 @@ struct LegacyEvent {
 }
 
 async fn insert(app: &App, events: &[LegacyEvent]) {
-    match app.postgres() {
-        Some(postgres) => {
-            let mut connection = sqlx::PgConnection::connect(postgres.url)
-                .await
-                .expect("connect to the test database");
-            for e in events {
-                sqlx::query(
-                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                         event_version, payload, metadata)
-                     VALUES ($1, $2, 1, $3, $4, $5::json, $6::json)",
-                )
-                .bind(e.aggregate_type)
-                .bind(&e.aggregate_id)
-                .bind(e.event_type)
-                .bind(e.event_version)
-                .bind(&e.payload)
-                .bind(&e.metadata)
-                .execute(&mut connection)
-                .await
-                .expect("PostgreSQL's json column takes a \\u0000 escape");
-            }
-        }
-        None => {
-            let mut connection = sqlx::SqliteConnection::connect(app.database_url())
-                .await
-                .expect("open the test database");
-            for e in events {
-                sqlx::query(
-                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                                         event_version, payload, metadata)
-                     VALUES ($1, $2, 1, $3, $4, $5, $6)",
-                )
-                .bind(e.aggregate_type)
-                .bind(&e.aggregate_id)
-                .bind(e.event_type)
-                .bind(e.event_version)
-                .bind(&e.payload)
-                .bind(&e.metadata)
-                .execute(&mut connection)
-                .await
-                .expect("insert a legacy event");
-            }
-        }
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(app.database_url())
+        .await
+        .expect("connect to the test database");
+    // PostgreSQL's payload column is `json` (which takes a \u0000 escape); SQLite's is text.
+    let json = if app.postgres().is_some() {
+        "::json"
+    } else {
+        ""
+    };
+    for e in events {
+        sqlx::query(&format!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                                 event_version, payload, metadata)
+             VALUES ($1, $2, 1, $3, $4, $5{json}, $6{json})"
+        ))
+        .bind(e.aggregate_type)
+        .bind(&e.aggregate_id)
+        .bind(e.event_type)
+        .bind(e.event_version)
+        .bind(&e.payload)
+        .bind(&e.metadata)
+        .execute(&mut connection)
+        .await
+        .expect("insert an event as an older version stored it");
     }
 }
 
