@@ -54,6 +54,8 @@ pub enum StartError {
     Mailer(#[from] notifier::MailerError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error("could not listen for the stop signals (SIGTERM, SIGINT): {0}")]
+    Signals(#[source] std::io::Error),
 }
 
 /// What handlers share: the state, and the schema built over it. axum hands every
@@ -119,6 +121,7 @@ pub struct Application {
     workers: JoinSet<()>,
     shutdown: watch::Sender<bool>,
     db: Database,
+    stop: StopSignals,
 }
 
 impl Application {
@@ -276,6 +279,7 @@ impl Application {
         };
         let router = layers::around(router.with_state(shared), limits, http_metrics);
         Ok(Self {
+            stop: StopSignals::install().map_err(StartError::Signals)?,
             listener,
             router,
             address,
@@ -297,7 +301,7 @@ impl Application {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(stop_signal())
+            .with_graceful_shutdown(self.stop.received())
             .await;
         let _ = self.shutdown.send(true);
         while self.workers.join_next().await.is_some() {}
@@ -307,24 +311,28 @@ impl Application {
     }
 }
 
-async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+/// SIGTERM (a service manager) and SIGINT (Ctrl-C), listened for from the moment the
+/// application is built: a signal sent as soon as `serve` says it listens stops it
+/// gracefully instead of killing it, as it would before a handler is installed.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
-    tracing::info!("stop requested; finishing requests in flight");
+
+    async fn received(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        tracing::info!("stop requested; finishing requests in flight");
+    }
 }
