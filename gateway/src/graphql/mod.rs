@@ -4,6 +4,7 @@ mod account;
 mod activity;
 mod context;
 mod direct_add;
+mod engine_errors;
 mod error;
 pub mod global_id;
 mod invitation;
@@ -55,6 +56,19 @@ pub struct Mutation(
 );
 
 /// Every query, grouped by what it reads.
+///
+/// Every GraphQL error carries a stable `extensions.code`. From resolvers:
+/// `UNAUTHENTICATED` (log in first), `NOT_FOUND` (also what is not the viewer's to
+/// see), `FORBIDDEN`, `BAD_USER_INPUT` (also an argument the engine could not coerce,
+/// such as a `DateTime` that is not RFC 3339), `INTERNAL`. Before any field runs:
+/// `GRAPHQL_PARSE_FAILED` (the text is not GraphQL), `GRAPHQL_VALIDATION_FAILED` (not
+/// valid against this schema or its variables), `QUERY_TOO_DEEP` (fields nested more
+/// than 12 deep, or selections more than 32), `QUERY_TOO_COMPLEX` (costs more than
+/// 500: a field 1, a list its `first` times each item), `TOO_MANY_FIELDS` (more than
+/// 1000 fields with fragments spread), `OPERATION_RESOLUTION_FAILURE` (no operation
+/// to run: an unknown `operationName`, several operations and none named, or a
+/// subscription over HTTP instead of `/graphql/ws`). Refusing the HTTP request
+/// itself, with status 400: `BATCH_TOO_LARGE`.
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::TaskQuery,
@@ -77,11 +91,9 @@ pub struct Site {
     pub limiter: RateLimiter,
 }
 
-/// Deep or wide queries are refused before they run.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 500;
-
-/// The schema without its data, for printing the SDL.
+/// The schema without its data, for printing the SDL. Deep, costly or large
+/// operations are refused before they run, and every error the engine raises itself
+/// is given its code (`engine_errors.rs`).
 pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscription::Subscription>
 {
     Schema::build(
@@ -89,8 +101,7 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscri
         Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
+    .extension(engine_errors::ErrorCodes::default())
 }
 
 pub fn sdl() -> String {
