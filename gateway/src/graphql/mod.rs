@@ -14,6 +14,7 @@ mod node;
 mod page;
 mod parsed;
 mod people;
+mod posted;
 mod query;
 mod refusal;
 mod registration;
@@ -33,12 +34,10 @@ use crate::rate_limit::{ClientIp, RateLimiter};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, MergedObject, Schema};
-use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::{FromRequest, State};
+use async_graphql_axum::GraphQLResponse;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use kept::{AnswerNotes, Lookup};
 use std::sync::Arc;
 
@@ -68,7 +67,8 @@ pub struct Mutation(
 /// 1000 fields with fragments spread), `OPERATION_RESOLUTION_FAILURE` (no operation
 /// to run: an unknown `operationName`, several operations and none named, or a
 /// subscription over HTTP instead of `/graphql/ws`). Refusing the HTTP request
-/// itself, with status 400: `BATCH_TOO_LARGE`.
+/// itself, with status 400: `BAD_REQUEST` (not a GraphQL request in JSON, or an empty
+/// batch) and `BATCH_TOO_LARGE`.
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::TaskQuery,
@@ -166,10 +166,9 @@ pub async fn handle(
         Lookup::Keep(pending) => Some(pending),
         Lookup::Never => None,
     };
-    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
-    let request = match GraphQLBatchRequest::<GraphQLRejection>::from_request(request, &()).await {
-        Ok(request) => request.into_inner(),
-        Err(rejection) => return rejection.into_response(),
+    let request = match posted::read(&parts.headers, &body) {
+        Ok(request) => request,
+        Err(refused) => return refused.into_response(),
     };
     let operations = match &request {
         BatchRequest::Single(_) => 1,
@@ -226,19 +225,15 @@ fn unreadable(error: axum::Error) -> Response {
     }
 }
 
-/// 400 with a body shaped as a GraphQL response, so a client reads it as it reads any
-/// other error.
 fn batch_too_large(operations: usize) -> Response {
-    let body = serde_json::json!({
-        "errors": [{
-            "message": format!(
-                "a batch may hold at most {MAX_BATCH} operations and this one holds \
-                 {operations}; nothing was run. Send them in several requests."
-            ),
-            "extensions": { "code": "BATCH_TOO_LARGE" },
-        }]
-    });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    posted::refusal(
+        StatusCode::BAD_REQUEST,
+        "BATCH_TOO_LARGE",
+        format!(
+            "a batch may hold at most {MAX_BATCH} operations and this one holds \
+             {operations}; nothing was run. Send them in several requests."
+        ),
+    )
 }
 
 /// GraphiQL, for developers only: [`crate::app`] does not route GET /graphql here in
