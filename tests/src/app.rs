@@ -582,6 +582,28 @@ impl App {
         .await
     }
 
+    /// POSTs `body` as it is, declared as `content_type` (no `Content-Type` at all with
+    /// `None`), for a test of what the server makes of a body it did not ask for.
+    pub async fn post_bytes(
+        &self,
+        url: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+        auth: &Auth,
+    ) -> HttpResponse {
+        let mut request = self.client.post(self.absolute(url)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
+        HttpResponse::read(
+            with_auth(request, auth)
+                .send()
+                .await
+                .expect("send the request"),
+        )
+        .await
+    }
+
     /// The test's PostgreSQL database; `None` on SQLite.
     pub fn postgres(&self) -> Option<PostgresDatabase<'_>> {
         self.database.postgres()
