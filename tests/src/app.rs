@@ -584,21 +584,19 @@ impl App {
         .await
     }
 
-    /// POSTs `body` exactly as given, with `content_type`, and returns the response
-    /// whatever its status: for bodies a JSON encoder would never write (a lone
-    /// surrogate escape, broken JSON).
-    pub async fn post_raw(
+    /// POSTs `body` as it is, declared as `content_type` (no `Content-Type` at all with
+    /// `None`), for a test of what the server makes of a body it did not ask for.
+    pub async fn post_bytes(
         &self,
         url: &str,
-        content_type: &str,
-        body: String,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
         auth: &Auth,
     ) -> HttpResponse {
-        let request = self
-            .client
-            .post(self.absolute(url))
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(body);
+        let mut request = self.client.post(self.absolute(url)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type);
+        }
         HttpResponse::read(
             with_auth(request, auth)
                 .send()

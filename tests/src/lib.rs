@@ -46,6 +46,7 @@ mod app;
 mod form;
 mod ids;
 mod mail;
+pub mod socket;
 mod story;
 
 pub use app::{App, Auth, Backend, HttpResponse, Peer, PostgresDatabase, SESSION_COOKIE};

@@ -2,67 +2,9 @@
 //! hears each change, until they lose access; an employee follows the activity
 //! stream of the company's groups.
 
+use e2e::socket::{next, subscribe};
 use e2e::{data, App, Auth, Backend, SmtpSink, SESSION_COOKIE};
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Opens `/graphql/ws` with the session `token` and starts `query` as subscription 1.
-async fn subscribe(app: &App, token: &str, query: &str, variables: Value) -> Socket {
-    let url = format!("{}/graphql/ws", app.base_url.replace("http://", "ws://"));
-    let mut request = url.into_client_request().expect("a WebSocket request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().expect("a header value"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the WebSocket opens");
-    send(
-        &mut socket,
-        json!({ "type": "connection_init", "payload": { "token": token } }),
-    )
-    .await;
-    let ack = next(&mut socket).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-    send(
-        &mut socket,
-        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
-    )
-    .await;
-    socket
-}
-
-async fn send(socket: &mut Socket, message: Value) {
-    socket
-        .send(Message::text(message.to_string()))
-        .await
-        .expect("send on the WebSocket");
-}
-
-/// The next protocol message (pings answered on the way).
-async fn next(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("the socket stays open")
-            .expect("a readable message");
-        if let Message::Text(text) = message {
-            let value: Value = serde_json::from_str(&text).expect("JSON");
-            if value["type"] == "ping" {
-                send(socket, json!({ "type": "pong" })).await;
-                continue;
-            }
-            return value;
-        }
-    }
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_guest_hears_changes_to_their_task_until_access_ends() {

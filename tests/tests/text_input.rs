@@ -489,9 +489,9 @@ async fn try_one(
 ) -> Result<(), TestCaseError> {
     let variables = (target.variables)(fixture, raw, n);
     let response: HttpResponse = app
-        .post_raw(
+        .post_bytes(
             "/graphql",
-            "application/json",
+            Some("application/json"),
             body(target.query, &variables),
             admin,
         )

@@ -4,6 +4,7 @@ mod account;
 mod activity;
 mod context;
 mod direct_add;
+mod engine_errors;
 mod error;
 pub mod global_id;
 mod invitation;
@@ -13,6 +14,7 @@ mod node;
 mod page;
 mod parsed;
 mod people;
+mod posted;
 mod query;
 mod refusal;
 mod registration;
@@ -32,12 +34,10 @@ use crate::rate_limit::{ClientIp, RateLimiter};
 use crate::state::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, MergedObject, Schema};
-use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::{FromRequest, State};
+use async_graphql_axum::GraphQLResponse;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use kept::{AnswerNotes, Lookup};
 use std::sync::Arc;
 
@@ -55,6 +55,20 @@ pub struct Mutation(
 );
 
 /// Every query, grouped by what it reads.
+///
+/// Every GraphQL error carries a stable `extensions.code`. From resolvers:
+/// `UNAUTHENTICATED` (log in first), `NOT_FOUND` (also what is not the viewer's to
+/// see), `FORBIDDEN`, `BAD_USER_INPUT` (also an argument the engine could not coerce,
+/// such as a `DateTime` that is not RFC 3339), `INTERNAL`. Before any field runs:
+/// `GRAPHQL_PARSE_FAILED` (the text is not GraphQL), `GRAPHQL_VALIDATION_FAILED` (not
+/// valid against this schema or its variables), `QUERY_TOO_DEEP` (fields nested more
+/// than 12 deep, or selections more than 32), `QUERY_TOO_COMPLEX` (costs more than
+/// 500: a field 1, a list its `first` times each item), `TOO_MANY_FIELDS` (more than
+/// 1000 fields with fragments spread), `OPERATION_RESOLUTION_FAILURE` (no operation
+/// to run: an unknown `operationName`, several operations and none named, or a
+/// subscription over HTTP instead of `/graphql/ws`). Refusing the HTTP request
+/// itself, with status 400: `BAD_REQUEST` (not a GraphQL request in JSON, or an empty
+/// batch) and `BATCH_TOO_LARGE`.
 #[derive(MergedObject, Default)]
 pub struct Query(
     query::TaskQuery,
@@ -77,11 +91,9 @@ pub struct Site {
     pub limiter: RateLimiter,
 }
 
-/// Deep or wide queries are refused before they run.
-const MAX_DEPTH: usize = 12;
-const MAX_COMPLEXITY: usize = 500;
-
-/// The schema without its data, for printing the SDL.
+/// The schema without its data, for printing the SDL. Deep, costly or large
+/// operations are refused before they run, and every error the engine raises itself
+/// is given its code (`engine_errors.rs`).
 pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscription::Subscription>
 {
     Schema::build(
@@ -89,8 +101,7 @@ pub fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, subscri
         Mutation::default(),
         subscription::Subscription,
     )
-    .limit_depth(MAX_DEPTH)
-    .limit_complexity(MAX_COMPLEXITY)
+    .extension(engine_errors::ErrorCodes::default())
 }
 
 pub fn sdl() -> String {
@@ -155,10 +166,9 @@ pub async fn handle(
         Lookup::Keep(pending) => Some(pending),
         Lookup::Never => None,
     };
-    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
-    let request = match GraphQLBatchRequest::<GraphQLRejection>::from_request(request, &()).await {
-        Ok(request) => request.into_inner(),
-        Err(rejection) => return rejection.into_response(),
+    let request = match posted::read(&parts.headers, &body) {
+        Ok(request) => request,
+        Err(refused) => return refused.into_response(),
     };
     let operations = match &request {
         BatchRequest::Single(_) => 1,
@@ -215,19 +225,15 @@ fn unreadable(error: axum::Error) -> Response {
     }
 }
 
-/// 400 with a body shaped as a GraphQL response, so a client reads it as it reads any
-/// other error.
 fn batch_too_large(operations: usize) -> Response {
-    let body = serde_json::json!({
-        "errors": [{
-            "message": format!(
-                "a batch may hold at most {MAX_BATCH} operations and this one holds \
-                 {operations}; nothing was run. Send them in several requests."
-            ),
-            "extensions": { "code": "BATCH_TOO_LARGE" },
-        }]
-    });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    posted::refusal(
+        StatusCode::BAD_REQUEST,
+        "BATCH_TOO_LARGE",
+        format!(
+            "a batch may hold at most {MAX_BATCH} operations and this one holds \
+             {operations}; nothing was run. Send them in several requests."
+        ),
+    )
 }
 
 /// GraphiQL, for developers only: [`crate::app`] does not route GET /graphql here in
