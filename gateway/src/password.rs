@@ -14,6 +14,10 @@ pub enum PasswordError {
     TooShort,
     #[error("the password may have at most {MAX_CHARS} characters")]
     TooLong,
+    /// Nobody types a NUL or an escape at a login prompt; one in a new password is a
+    /// paste gone wrong, and the person could never log in with what they meant.
+    #[error("the password may not hold control characters (such as a line break or U+0000)")]
+    ControlCharacter,
     #[error("the password could not be hashed")]
     Hashing,
 }
@@ -31,6 +35,9 @@ pub fn check_policy(password: &str) -> Result<(), PasswordError> {
     }
     if n > MAX_CHARS {
         return Err(PasswordError::TooLong);
+    }
+    if password.chars().any(char::is_control) {
+        return Err(PasswordError::ControlCharacter);
     }
     Ok(())
 }
@@ -86,5 +93,14 @@ mod tests {
     async fn the_policy_refuses_short_and_huge_passwords() {
         assert_eq!(hash("short".into()).await, Err(PasswordError::TooShort));
         assert_eq!(hash("x".repeat(201)).await, Err(PasswordError::TooLong));
+        assert_eq!(
+            hash("a long passphrase\u{0}".into()).await,
+            Err(PasswordError::ControlCharacter)
+        );
+        assert_eq!(
+            check_policy("a long passphrase\n"),
+            Err(PasswordError::ControlCharacter)
+        );
+        assert_eq!(check_policy("ein langes Passwort ä"), Ok(()));
     }
 }

@@ -128,6 +128,8 @@ const RESET: &str = "mutation($input: RequestPasswordResetInput!) {
     requestPasswordReset(input: $input) { message userErrors { field message code } } }";
 const CHANGE_EMAIL: &str = "mutation($input: ChangeMyEmailInput!) {
     changeMyEmail(input: $input) { person { email } userErrors { field message code } } }";
+const CHANGE_PASSWORD: &str = "mutation($input: ChangeMyPasswordInput!) {
+    changeMyPassword(input: $input) { person { id } userErrors { field message code } } }";
 const DECLINE: &str = "mutation($input: DeclineInvitationInput!) {
     declineInvitation(input: $input) { invitation { id } userErrors { field message code } } }";
 
@@ -358,6 +360,15 @@ fn targets() -> Vec<Target> {
             read_back: None,
             codes: &["INVALID_EMAIL", "INVALID_CREDENTIALS"],
             variables: |_, v, _| json!({ "input": { "email": v, "currentPassword": "wrong" } }),
+        },
+        Target {
+            name: "changeMyPassword.newPassword",
+            query: CHANGE_PASSWORD,
+            payload: "/changeMyPassword",
+            rule: Rule::Other,
+            read_back: None,
+            codes: &["INVALID_CREDENTIALS"],
+            variables: |_, v, _| json!({ "input": { "currentPassword": "wrong", "newPassword": v } }),
         },
         Target {
             name: "declineInvitation.secret",

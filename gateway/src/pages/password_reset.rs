@@ -236,7 +236,11 @@ pub async fn reset(
     }
     let hash = match password::hash(form.password).await {
         Ok(hash) => hash,
-        Err(e @ (password::PasswordError::TooShort | password::PasswordError::TooLong)) => {
+        Err(
+            e @ (password::PasswordError::TooShort
+            | password::PasswordError::TooLong
+            | password::PasswordError::ControlCharacter),
+        ) => {
             return respond(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 reset_page(&form.secret, Some(&e.to_string())),
