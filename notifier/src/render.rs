@@ -14,7 +14,9 @@ pub struct Email {
 }
 
 /// `text` with every control character (line breaks, tabs) made a space: what people
-/// typed stays on the line it was put on, and cannot make a slot.
+/// typed stays on the line it was put on, and cannot make a slot. Names and titles
+/// taken today are one line already (docs/domain.md, "Text"); this keeps those stored
+/// before that rule from writing lines of their own into a message.
 fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -43,7 +45,8 @@ pub fn guest_invitation(m: &GuestInvitation<'_>) -> Email {
         to: m.to.to_string(),
         subject: format!(
             "{} invited you to the task \"{}\"",
-            m.sponsor_name, m.task_title
+            one_line(m.sponsor_name),
+            one_line(m.task_title)
         ),
         body: format!(
             "{greeting},\n\n\
@@ -52,9 +55,9 @@ pub fn guest_invitation(m: &GuestInvitation<'_>) -> Email {
              To accept, set a password at this link:\n{link}\n\n\
              The link works once and expires on {expires}.\n\
              If you did not expect this invitation, ignore this email.\n",
-            greeting = m.greeting,
-            sponsor = m.sponsor_name,
-            title = m.task_title,
+            greeting = one_line(m.greeting),
+            sponsor = one_line(m.sponsor_name),
+            title = one_line(m.task_title),
             role = m.role,
             description = description,
             link = m.link,
@@ -75,14 +78,14 @@ pub struct WorkspaceInvitation<'a> {
 pub fn workspace_invitation(m: &WorkspaceInvitation<'_>) -> Email {
     Email {
         to: m.to.to_string(),
-        subject: format!("{} invited you to work together", m.sponsor_name),
+        subject: format!("{} invited you to work together", one_line(m.sponsor_name)),
         body: format!(
             "{greeting},\n\n{sponsor} invited you to join their workspace.\n\n\
              To accept, set a password at this link:\n{link}\n\n\
              The link works once and expires on {expires}.\n\
              If you did not expect this invitation, ignore this email.\n",
-            greeting = m.greeting,
-            sponsor = m.sponsor_name,
+            greeting = one_line(m.greeting),
+            sponsor = one_line(m.sponsor_name),
             link = m.link,
             expires = m.expires,
         ),
@@ -177,14 +180,19 @@ pub struct TaskChange<'a> {
 pub fn task_change(m: &TaskChange<'_>) -> Email {
     Email {
         to: m.to.to_string(),
-        subject: format!("Task \"{}\": {} {}", m.task_title, m.actor_name, m.change),
+        subject: format!(
+            "Task \"{}\": {} {}",
+            one_line(m.task_title),
+            one_line(m.actor_name),
+            m.change
+        ),
         body: format!(
             "Hello {first},\n\n{actor} {change} in the task \"{title}\".\n\n\
              You receive this email because you are on this task.\n",
-            first = m.recipient_first_name,
-            actor = m.actor_name,
+            first = one_line(m.recipient_first_name),
+            actor = one_line(m.actor_name),
             change = m.change,
-            title = m.task_title,
+            title = one_line(m.task_title),
         ),
         withheld: None,
     }
@@ -208,7 +216,7 @@ pub fn password_reset(m: &PasswordReset<'_>) -> Email {
              The link works once and expires on {expires}. Setting a new password logs\n\
              you out everywhere else.\n\
              If you did not ask for this, ignore this email: your password stays as it is.\n",
-            first = m.first_name,
+            first = one_line(m.first_name),
             link = m.link,
             expires = m.expires,
         ),
@@ -228,15 +236,18 @@ pub struct RegistrationAwaiting<'a> {
 pub fn registration_awaiting(m: &RegistrationAwaiting<'_>) -> Email {
     Email {
         to: m.to.to_string(),
-        subject: format!("{} asks to join your workspace", m.registrant_name),
+        subject: format!(
+            "{} asks to join your workspace",
+            one_line(m.registrant_name)
+        ),
         body: format!(
             "Hello {admin},\n\n\
              {name} <{email}> registered through your workspace's registration link and\n\
              waits for an administrator's approval. Approve or reject it from the list of\n\
              invited people.\n\n\
              Registration: {id}\n",
-            admin = m.admin_first_name,
-            name = m.registrant_name,
+            admin = one_line(m.admin_first_name),
+            name = one_line(m.registrant_name),
             email = m.registrant_email,
             id = m.registration_id,
         ),
@@ -267,7 +278,7 @@ pub fn registration_decided(m: &RegistrationDecided<'_>) -> Email {
     Email {
         to: m.to.to_string(),
         subject: subject.to_string(),
-        body: format!("Hello {},\n\n{text}", m.first_name),
+        body: format!("Hello {},\n\n{text}", one_line(m.first_name)),
         withheld: None,
     }
 }
@@ -302,7 +313,7 @@ pub fn trial(m: &Trial<'_>) -> Email {
     Email {
         to: m.to.to_string(),
         subject,
-        body: format!("Hello {},\n\n{text}", m.first_name),
+        body: format!("Hello {},\n\n{text}", one_line(m.first_name)),
         withheld: None,
     }
 }
@@ -424,6 +435,28 @@ mod tests {
             mail.body
         );
         assert!(mail.body.contains("as Buyer  CEO."), "{}", mail.body);
+    }
+
+    #[test]
+    fn names_and_titles_stored_with_line_breaks_stay_on_their_line() {
+        let mail = task_change(&TaskChange {
+            to: "gus@client.test",
+            recipient_first_name: "Gus",
+            actor_name: "Ada\r\nBcc: everyone@acme.test",
+            task_title: "Print\nReply-To: x@evil.test",
+            change: "renamed the task",
+        });
+        for line in mail.body.lines().chain(mail.subject.lines()) {
+            assert!(
+                !line.starts_with("Bcc:") && !line.starts_with("Reply-To:"),
+                "{line:?} in {mail:?}"
+            );
+        }
+        assert!(
+            mail.body.contains("Ada  Bcc: everyone@acme.test"),
+            "{}",
+            mail.body
+        );
     }
 
     #[test]
