@@ -23,6 +23,12 @@ async fn main() -> ExitCode {
         // `request_id`, `method`, `route`) come along in `span` and `spans`.
         LogFormat::Json => logs.json().init(),
     }
+    // Fail points are for tests (`FAILPOINTS=name=action;...`, see the `fail` crate);
+    // a process that runs with any is told loudly, since it may stop on purpose.
+    let _fail_points = fail::FailScenario::setup();
+    if let Ok(points) = std::env::var("FAILPOINTS") {
+        tracing::warn!(%points, "fail points are switched on: this process will fail on purpose");
+    }
     let result = match cli.command {
         Command::Schema => {
             print!("{}", gateway::graphql::sdl());
