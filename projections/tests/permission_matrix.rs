@@ -1,6 +1,6 @@
 //! The whole permission matrix: every kind of person, asked about every kind of
-//! resource and action, against a table written by hand from DOMAIN.md ("Who may see
-//! and do what"). On both backends.
+//! resource and action, against a table written by hand from docs/domain.md,
+//! "Permissions"; each row names the rules it checks. On both backends.
 
 mod support;
 
@@ -29,26 +29,64 @@ use std::sync::Arc;
 ///   as observer. T_A: a task of A's, in no group.
 const PEOPLE: [&str; 6] = ["A", "E1", "E2", "X", "Y", "G"];
 
-/// Rows are viewers in `PEOPLE` order; columns are given per table. 1 = allowed.
+/// Rows are viewers in `PEOPLE` order; columns are given per table. 1 = allowed. Each
+/// row's comment says why, by the rules of docs/domain.md ("Permissions" unless named).
 const SEE_TASK: (&[&str], [&str; 6]) = (
     &["T_G1", "T_X1", "T_guest", "T_A"],
-    ["1111", "1100", "1010", "0100", "0000", "0010"],
+    [
+        "1111", // A: an administrator sees every task of the account (3).
+        "1100", // E1: the creator of T_G1 and T_X1 (4).
+        "1010", // E2: T_G1 through the company group G1; T_guest as its creator; not T_X1
+        // of the extranet group X1, which E2 is not in (4, 5).
+        "0100", // X: T_X1 through X1, an extranet group X belongs to; nothing of G1 (4, 5).
+        "0000", // Y: X2 has no task, and Y holds no role (4, 5).
+        "0010", // G: only T_guest, which G observes (4; Tasks and guests 6).
+    ],
 );
 const CHANGE_TASK: (&[&str], [&str; 6]) = (
     &["T_G1", "T_X1", "T_guest", "T_A"],
-    ["1111", "1100", "0010", "0000", "0000", "0000"],
+    [
+        "1111", // A: administrators change every task (3, 7).
+        "1100", // E1: the creator of T_G1 and T_X1 (7).
+        "0010", // E2: the creator of T_guest; seeing T_G1 is not changing it (7).
+        "0000", // X: sees T_X1 but is neither its creator nor an employee responsible (7).
+        "0000", // Y: no task to change (7).
+        "0000", // G: observes T_guest and may comment, not change it (7).
+    ],
 );
 const SEE_GROUP: (&[&str], [&str; 6]) = (
     &["G1", "X1", "X2"],
-    ["111", "110", "101", "010", "001", "000"],
+    [
+        "111", // A: every group of the account (3).
+        "110", // E1: the company group G1; X1, which E1 owns; not X2 (5).
+        "101", // E2: G1; X2, which E2 owns; not X1 (5).
+        "010", // X: X1, an extranet group X belongs to; not the company group G1 (5).
+        "001", // Y: X2 only (5).
+        "000", // G: guests see no group (5).
+    ],
 );
 const SEE_PERSON: (&[&str], [&str; 6]) = (
     &PEOPLE,
-    ["111111", "111100", "111011", "010100", "001010", "001001"],
+    [
+        "111111", // A: everyone in the account (3).
+        "111100", // E1: every employee; X through X1; not Y or G, who share nothing (6).
+        "111011", // E2: every employee; Y through X2; G through T_guest; not X (6).
+        "010100", // X: themselves and E1, who owns X1; no other employee (6, 10).
+        "001010", // Y: themselves and E2, who owns X2 (6, 10).
+        "001001", // G: themselves and E2, who created T_guest (6).
+    ],
 );
 const MESSAGE: (&[&str], [&str; 6]) = (
     &PEOPLE,
-    ["011000", "101100", "110010", "010000", "001000", "000000"],
+    [
+        "011000", // A: the other employees; an administrator messages as an employee
+        // does, so not X or Y (3, 9).
+        "101100", // E1: the other employees; X, through the extranet group X1 (9).
+        "110010", // E2: the other employees; Y, through X2; never the guest G (9).
+        "010000", // X: only E1, with whom X shares X1 (9).
+        "001000", // Y: only E2, with whom Y shares X2 (9).
+        "000000", // G: guests message nobody, and nobody messages themselves (9).
+    ],
 );
 
 struct Workspace {
@@ -319,7 +357,7 @@ async fn the_matrix_holds(db: Database) {
     }
     assert!(
         wrong.is_empty(),
-        "{} cells differ from DOMAIN.md:\n{}",
+        "{} cells differ from docs/domain.md:\n{}",
         wrong.len(),
         wrong.join("\n")
     );
@@ -529,7 +567,8 @@ async fn sqlite_the_matrix_holds() {
 }
 
 /// The activity stream shows each viewer the groups they may see, extranet groups
-/// marked as such, newest first, a page at a time.
+/// marked as such, newest first, a page at a time (docs/domain.md, Workgroups 9 and
+/// Permissions 5).
 async fn the_activity_stream_follows_the_rules(db: Database) {
     use projections::activity::{stream_for, Activity};
     let w = build(&db).await;

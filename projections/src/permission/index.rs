@@ -106,7 +106,7 @@ fn add_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
 }
 
 impl Index {
-    // ---- the rules (see the module docs of `permission` for them in words) ----
+    // ---- the rules (in words: docs/domain.md, "Permissions") ----
 
     /// The task, if it exists in the viewer's account: nothing crosses accounts.
     fn task_in(&self, viewer: &Viewer, task: TaskId) -> Option<&TaskFacts> {

@@ -2,22 +2,25 @@
 //! that". The gateway asks it for every field and mutation and holds no rule of its
 //! own. Answers come from the read models.
 //!
-//! The rules (DOMAIN.md, "Who may see and do what"):
-//! - administrators: everything in their account;
+//! The rules are stated in docs/domain.md, "Permissions"; in short, each with the
+//! rules it comes from:
+//! - administrators: everything in their account (Permissions 3);
 //! - employees: every employee, the company's groups, the extranet groups they belong
 //!   to, the tasks they hold a role in or that belong to a group they can see, and the
-//!   people they share a group or a task with;
+//!   people they share a group or a task with (Permissions 4, 5, 6);
 //! - extranet users: themselves, the extranet groups they belong to with their members
 //!   and tasks, the tasks they hold a role in and the people of those tasks; not the
-//!   company's structure, other people or other groups;
-//! - guests: themselves, the tasks they hold a role in and the people of those tasks;
+//!   company's structure, other people or other groups (Permissions 4, 5, 6, 10);
+//! - guests: themselves, the tasks they hold a role in and the people of those tasks
+//!   (Permissions 4, 6; Tasks and guests 6);
 //! - direct messages: employees with each other; an extranet user only with people
-//!   who share an extranet group with them; guests with nobody;
-//! - dismissed or suspended people are no viewers at all (`Viewer::from_record`).
+//!   who share an extranet group with them; guests with nobody (Permissions 9);
+//! - dismissed or suspended people are no viewers at all (Permissions 2,
+//!   `Viewer::from_record`).
 //!
-//! Nothing ever crosses accounts: every query is bound to the viewer's account. Each
-//! question is one SQL query over the read models, built from the fragments below;
-//! `$1` is the account, `$2` the thing asked about, `$3` the viewer.
+//! Nothing ever crosses accounts (Permissions 1): every query is bound to the viewer's
+//! account. Each question is one SQL query over the read models, built from the
+//! fragments below; `$1` is the account, `$2` the thing asked about, `$3` the viewer.
 
 mod index;
 pub(crate) mod sql;
@@ -173,12 +176,12 @@ impl Permissions {
     }
 
     /// Renaming, changing status: administrators, the creator and the responsible
-    /// person.
+    /// person, when they are employees (Permissions 7).
     pub async fn may_change_task(&self, viewer: &Viewer, task: TaskId) -> Result<bool, StoreError> {
         self.ask(|i| i.may_change_task(viewer, task)).await
     }
 
-    /// Commenting: everyone who can see the task, guests included.
+    /// Commenting: everyone who can see the task, guests included (Permissions 7).
     pub async fn may_comment_task(
         &self,
         viewer: &Viewer,
@@ -187,7 +190,8 @@ impl Permissions {
         self.may_see_task(viewer, task).await
     }
 
-    /// Inviting a guest into a task: the employees who may change it.
+    /// Inviting a guest into a task: the employees who may change it (Permissions 7;
+    /// Invitations 2).
     pub async fn may_invite_guest_to_task(
         &self,
         viewer: &Viewer,
@@ -196,7 +200,7 @@ impl Permissions {
         self.may_change_task(viewer, task).await
     }
 
-    /// Creating a task: employees.
+    /// Creating a task: employees (Permissions 7).
     pub fn may_create_task(&self, viewer: &Viewer) -> bool {
         viewer.is_employee()
     }
@@ -210,19 +214,21 @@ impl Permissions {
     }
 
     /// Approving registrations, transferring, converting, dismissing, reinstating,
-    /// erasing, changing the plan or the invitation settings: administrators only.
+    /// erasing, changing the plan or the invitation settings: administrators only
+    /// (Permissions 3).
     pub fn may_administer(&self, viewer: &Viewer) -> bool {
         viewer.administrator
     }
 
     /// Inviting people into the company or a department: administrators, and every
-    /// employee when the account allows everyone to invite.
+    /// employee when the account allows everyone to invite (Invitations 2).
     pub fn may_invite_into_account(&self, viewer: &Viewer, settings: &InvitationSettings) -> bool {
         viewer.administrator || (viewer.is_employee() && settings.everyone_may_invite)
     }
 
     /// Inviting into a workgroup: administrators, and the members the group's invite
-    /// policy allows (an extranet member too, when the group lets every member invite).
+    /// policy allows (an extranet member too, when the group lets every member invite;
+    /// Workgroups 6).
     pub async fn may_invite_into_group(
         &self,
         viewer: &Viewer,
@@ -232,7 +238,7 @@ impl Permissions {
     }
 
     /// Renaming a group, changing its settings and members: administrators, and the
-    /// group's owners and moderators.
+    /// group's owners and moderators (Workgroups 5).
     pub async fn may_manage_group(
         &self,
         viewer: &Viewer,
@@ -241,7 +247,7 @@ impl Permissions {
         self.ask(|i| i.may_manage_group(viewer, group)).await
     }
 
-    /// Creating a workgroup: employees.
+    /// Creating a workgroup: employees (Permissions 8).
     pub fn may_create_group(&self, viewer: &Viewer) -> bool {
         viewer.is_employee()
     }
@@ -272,7 +278,7 @@ impl Permissions {
     }
 
     /// Direct messages: employees with each other; an extranet user with those who
-    /// share an extranet group with them; guests with nobody.
+    /// share an extranet group with them; guests with nobody (Permissions 9).
     pub async fn may_message(&self, viewer: &Viewer, person: PersonId) -> Result<bool, StoreError> {
         self.ask(|i| i.may_message(viewer, person)).await
     }
