@@ -185,6 +185,9 @@ pub async fn handle(
             let notes = Arc::new(AnswerNotes::default());
             let request = request.data(auth).data(client).data(notes.clone());
             let response = app.schema.execute(request).await;
+            if error::any_unavailable(&response.errors) {
+                return unavailable(BatchResponse::Single(response));
+            }
             match keeping {
                 Some(pending) => return app.answers.keep(pending, response, &notes),
                 None => BatchResponse::Single(response),
@@ -206,7 +209,26 @@ pub async fn handle(
             BatchResponse::Batch(responses)
         }
     };
+    let refused = match &response {
+        BatchResponse::Single(one) => error::any_unavailable(&one.errors),
+        BatchResponse::Batch(all) => all.iter().any(|one| error::any_unavailable(&one.errors)),
+    };
+    if refused {
+        return unavailable(response);
+    }
     GraphQLResponse::from(response).into_response()
+}
+
+/// The answer with status 503 and `Retry-After`: a permission check was refused
+/// because what it answers from is stale (`UNAVAILABLE`).
+fn unavailable(response: BatchResponse) -> Response {
+    let mut answer = GraphQLResponse::from(response).into_response();
+    *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    answer.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(error::RETRY_AFTER_SECS),
+    );
+    answer
 }
 
 /// A body that could not be read: too long (the body limit cut it off mid-stream, as

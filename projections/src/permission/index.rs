@@ -469,9 +469,16 @@ impl Index {
         }
     }
 
-    /// Applies one event of the log.
+    /// Applies one event of the log. The position moves only once the event is
+    /// applied: one that cannot be stays the next to apply, so the index never claims
+    /// facts it does not hold.
     pub fn apply(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
+        self.apply_facts(event)?;
         self.position = event.position;
+        Ok(())
+    }
+
+    fn apply_facts(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
         let Ok(account) = event.account_id.parse::<AccountId>() else {
             self.unaccounted = event.position;
             return Ok(());
