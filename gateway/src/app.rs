@@ -356,8 +356,8 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let serving = axum::serve(self.listener, service)
-            .with_graceful_shutdown(self.stop.received());
+        let serving =
+            axum::serve(self.listener, service).with_graceful_shutdown(self.stop.received());
         let outcome = tokio::select! {
             served = std::future::IntoFuture::into_future(serving) => served.map_err(RunError::from),
             ended = self.workers.first_to_end() => {

@@ -430,7 +430,12 @@ async fn slow_down_for_a_test(projection: &str, events: &[StoredEvent]) {
     };
     if events.iter().any(|event| event.event_type == event_type) {
         let millis = millis.parse().unwrap_or(0);
-        tracing::warn!(projection, event_type, millis, "fail point: slowing this batch down");
+        tracing::warn!(
+            projection,
+            event_type,
+            millis,
+            "fail point: slowing this batch down"
+        );
         tokio::time::sleep(Duration::from_millis(millis)).await;
     }
 }

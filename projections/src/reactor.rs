@@ -186,7 +186,11 @@ impl Reactor {
             let shared = checkpoint::load(&self.db.any, NAME)
                 .await
                 .map_err(|cause| failed(None, cause))?;
-            tracing::warn!(?after, ?shared, "the reactor's checkpoint was moved by hand; following it");
+            tracing::warn!(
+                ?after,
+                ?shared,
+                "the reactor's checkpoint was moved by hand; following it"
+            );
             self.position.send_replace(shared);
             return Ok(0);
         }

@@ -71,9 +71,18 @@ async fn metrics(app: &App) -> String {
 }
 
 /// A GraphQL request whose whole HTTP answer the test reads: a refusal is a 503.
-async fn graphql_http(app: &App, auth: &Auth, query: &str, variables: Value) -> (u16, Option<String>, Value) {
+async fn graphql_http(
+    app: &App,
+    auth: &Auth,
+    query: &str,
+    variables: Value,
+) -> (u16, Option<String>, Value) {
     let response = app
-        .post_json("/graphql", &json!({ "query": query, "variables": variables }), auth)
+        .post_json(
+            "/graphql",
+            &json!({ "query": query, "variables": variables }),
+            auth,
+        )
         .await;
     let retry_after = response
         .headers
@@ -90,12 +99,14 @@ fn assert_unavailable(answer: &(u16, Option<String>, Value)) {
     let (status, retry_after, body) = answer;
     assert_eq!(*status, 503, "{body}");
     assert!(
-        retry_after.as_deref().is_some_and(|s| s.parse::<u64>().is_ok()),
+        retry_after
+            .as_deref()
+            .is_some_and(|s| s.parse::<u64>().is_ok()),
         "Retry-After in seconds: {retry_after:?}"
     );
     assert_eq!(error_code(body), "UNAVAILABLE", "{body}");
     let (_, message) = graphql_error(body).expect("an error");
-    assert!(message.contains("try again"), "{message}");
+    assert!(message.to_lowercase().contains("try again"), "{message}");
     assert_eq!(body["data"]["task"], Value::Null, "{body}");
 }
 
@@ -107,9 +118,13 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
         backend,
         &smtp,
         &[
-            ("EXTRANET_COMMAND_WAIT_MS", "300"),
-            ("EXTRANET_MAX_READ_MODEL_LAG_MS", "1000"),
-            ("FAILPOINTS", "read_models.slow=return(PersonDismissed:8000)"),
+            // Short enough for a test, long enough for a busy machine's setup steps.
+            ("EXTRANET_COMMAND_WAIT_MS", "2000"),
+            ("EXTRANET_MAX_READ_MODEL_LAG_MS", "2000"),
+            (
+                "FAILPOINTS",
+                "read_models.slow=return(PersonDismissed:10000)",
+            ),
         ],
     )
     .await;
@@ -121,7 +136,7 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     let seen = app.graphql(&guest, TASK, json!({ "id": task })).await;
     assert_eq!(data(seen, "/task")["id"], task.as_str());
 
-    // The dismissal is stored, but the read models take 8 s to reach it: not success.
+    // The dismissal is stored, but the read models take 10 s to reach it: not success.
     let dismissed = app
         .graphql(&admin, DISMISS, json!({ "input": { "personId": person } }))
         .await;
@@ -134,10 +149,16 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     // is answered from the stale index, not even the guest's own.
     let body = readiness_until(&app, "behind the log", not_ready_for("read_models_behind")).await;
     assert_eq!(body["permissions"], "read_models_behind", "{body}");
-    assert!(body["read_models_lag_seconds"].as_f64() > Some(1.0), "{body}");
+    assert!(
+        body["read_models_lag_seconds"].as_f64() > Some(2.0),
+        "{body}"
+    );
     let numbers = metrics(&app).await;
     assert_eq!(
-        metric(&numbers, r#"extranet_permissions_unavailable{reason="read_models_behind"}"#),
+        metric(
+            &numbers,
+            r#"extranet_permissions_unavailable{reason="read_models_behind"}"#
+        ),
         Some(1),
         "{numbers}"
     );
@@ -152,11 +173,18 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     assert_eq!(data(seen, "/task")["id"], task.as_str());
     let numbers = metrics(&app).await;
     assert_eq!(
-        metric(&numbers, r#"extranet_permissions_unavailable{reason="read_models_behind"}"#),
+        metric(
+            &numbers,
+            r#"extranet_permissions_unavailable{reason="read_models_behind"}"#
+        ),
         Some(0),
         "{numbers}"
     );
-    assert!(app.log().contains("read models behind the log"), "{}", app.log());
+    assert!(
+        app.log().contains("read models behind the log"),
+        "{}",
+        app.log()
+    );
 }
 
 #[tokio::test]
@@ -195,12 +223,18 @@ async fn an_index_that_cannot_apply_an_event_refuses_until_mended(backend: Backe
     );
     let numbers = metrics(&app).await;
     assert_eq!(
-        metric(&numbers, r#"extranet_projector_stalled{projection="permission_index"}"#),
+        metric(
+            &numbers,
+            r#"extranet_projector_stalled{projection="permission_index"}"#
+        ),
         Some(1),
         "{numbers}"
     );
     assert_eq!(
-        metric(&numbers, r#"extranet_permissions_unavailable{reason="permission_index"}"#),
+        metric(
+            &numbers,
+            r#"extranet_permissions_unavailable{reason="permission_index"}"#
+        ),
         Some(1),
         "{numbers}"
     );
@@ -232,7 +266,10 @@ async fn a_worker_that_panics_ends_the_process_saying_why(backend: Backend) {
     let mut app = App::spawn_with_settings(
         backend,
         &smtp,
-        &[("FAILPOINTS", "scheduler.tick=panic(the scheduler broke on purpose)")],
+        &[(
+            "FAILPOINTS",
+            "scheduler.tick=panic(the scheduler broke on purpose)",
+        )],
     )
     .await;
     let exit = app
@@ -276,7 +313,8 @@ async fn two_processes_never_react_to_the_same_events() {
     let peer = app.peer().await;
     let admin = app.login_admin().await;
     for round in 0..6 {
-        app.create_task(&admin, &format!("Round {round}"), None).await;
+        app.create_task(&admin, &format!("Round {round}"), None)
+            .await;
     }
     let events = {
         let mut connection = sqlx::PgConnection::connect(app.database_url())
@@ -326,13 +364,15 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
         &smtp,
         &[
             ("EXTRANET_START_CATCH_UP_SECS", "2"),
-            ("EXTRANET_COMMAND_WAIT_MS", "500"),
-            ("EXTRANET_MAX_READ_MODEL_LAG_MS", "1000"),
+            ("EXTRANET_COMMAND_WAIT_MS", "2000"),
+            ("EXTRANET_MAX_READ_MODEL_LAG_MS", "2000"),
         ],
     )
     .await;
     let admin = app.login_admin().await;
-    let before = app.create_task(&admin, "Before the open transaction", None).await;
+    let before = app
+        .create_task(&admin, "Before the open transaction", None)
+        .await;
 
     // Someone's session elsewhere on the cluster: a transaction that wrote, left open.
     let mut forgotten = sqlx::PgConnection::connect(app.database_url())
@@ -369,12 +409,19 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
         if metric(&numbers, "extranet_log_held_seconds") >= Some(2) {
             break;
         }
-        assert!(Instant::now() < deadline, "the hold is not measured:\n{numbers}");
+        assert!(
+            Instant::now() < deadline,
+            "the hold is not measured:\n{numbers}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let deadline = Instant::now() + NOTICE_WITHIN;
     while !app.log().contains("the log has been held for") {
-        assert!(Instant::now() < deadline, "no line tells of the hold:\n{}", app.log());
+        assert!(
+            Instant::now() < deadline,
+            "no line tells of the hold:\n{}",
+            app.log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let admin = app.login_admin().await;
@@ -396,5 +443,8 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
         tasks.to_string().contains("Behind the open transaction"),
         "{tasks}"
     );
-    assert_eq!(metric(&metrics(&app).await, "extranet_log_held_seconds"), Some(0));
+    assert_eq!(
+        metric(&metrics(&app).await, "extranet_log_held_seconds"),
+        Some(0)
+    );
 }

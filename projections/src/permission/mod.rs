@@ -98,10 +98,12 @@ const INDEX: &str = "permission_index";
 /// `return`) makes every apply fail, as a bug in the index's rules would
 /// (`tests/tests/fail_closed.rs`).
 fn apply(index: &mut Index, event: &StoredEvent) -> Result<(), StoreError> {
-    fail::fail_point!("permission_index.apply", |_| Err(StoreError::UnknownValue {
-        what: "permission index event (fail point permission_index.apply)",
-        value: event.event_type.clone(),
-    }));
+    fail::fail_point!("permission_index.apply", |_| Err(
+        StoreError::UnknownValue {
+            what: "permission index event (fail point permission_index.apply)",
+            value: event.event_type.clone(),
+        }
+    ));
     index.apply(event)
 }
 
@@ -149,10 +151,11 @@ impl Permissions {
 
     /// Why a check would be refused now, if it would; as of the last catch-up.
     pub fn unavailable(&self) -> Option<Unavailable> {
-        self.stale_source().or_else(|| match self.vitals.watch().health() {
-            Health::Running => None,
-            Health::Stalled(_) => Some(Unavailable::IndexStalled),
-        })
+        self.stale_source()
+            .or_else(|| match self.vitals.watch().health() {
+                Health::Running => None,
+                Health::Stalled(_) => Some(Unavailable::IndexStalled),
+            })
     }
 
     /// Whether the read models the index follows are known to be stale.
@@ -208,7 +211,6 @@ impl Permissions {
         self.vitals.succeeded();
         Ok(())
     }
-
 
     /// Answers `question` from the index, once it is up to date.
     async fn ask<R>(&self, question: impl FnOnce(&Index) -> R) -> Result<R, StoreError> {
