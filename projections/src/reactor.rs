@@ -170,6 +170,9 @@ impl Reactor {
                 .await
                 .map_err(|cause| failed(Some(event), cause))?;
         }
+        // Counted as acted on, whether or not the checkpoint then moves.
+        self.reacted
+            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let saved = async {
             let mut tx = match claim {
                 Some(tx) => tx,
@@ -195,8 +198,6 @@ impl Reactor {
             return Ok(0);
         }
         self.position.send_replace(last);
-        self.reacted
-            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(events.len() as u64)
     }
 

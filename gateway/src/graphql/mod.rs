@@ -59,7 +59,10 @@ pub struct Mutation(
 /// Every GraphQL error carries a stable `extensions.code`. From resolvers:
 /// `UNAUTHENTICATED` (log in first), `NOT_FOUND` (also what is not the viewer's to
 /// see), `FORBIDDEN`, `BAD_USER_INPUT` (also an argument the engine could not coerce,
-/// such as a `DateTime` that is not RFC 3339), `INTERNAL`. Before any field runs:
+/// such as a `DateTime` that is not RFC 3339), `INTERNAL`, `UNAVAILABLE` (the service
+/// cannot be sure who may see what right now; HTTP 503 with `Retry-After`),
+/// `READ_MODELS_STALLED` and `NOT_YET_IN_FORCE` (a change is stored but not yet shown
+/// or in force; do not send it again). Before any field runs:
 /// `GRAPHQL_PARSE_FAILED` (the text is not GraphQL), `GRAPHQL_VALIDATION_FAILED` (not
 /// valid against this schema or its variables), `QUERY_TOO_DEEP` (fields nested more
 /// than 12 deep, or selections more than 32), `QUERY_TOO_COMPLEX` (costs more than
