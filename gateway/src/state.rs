@@ -105,6 +105,9 @@ impl AppState {
                     "a change is stored but the read models did not reach it in time: \
                      answered as not yet in force"
                 );
+                // Known behind now: checks wait for the change rather than allow
+                // what it revokes.
+                self.permissions.not_yet_in_force(position);
                 Err(CommandError::NotYetInForce {
                     waited: self.command_wait,
                 })

@@ -85,6 +85,9 @@ pub struct Permissions {
     catching_up: Arc<Mutex<()>>,
     read_models: ProjectorHandle,
     freshness: Freshness,
+    /// The newest change answered as not yet in force: until the read models pass
+    /// it, they are known to be behind, whatever the monitor last measured.
+    not_in_force: Arc<std::sync::Mutex<LogPosition>>,
     vitals: Arc<Vitals>,
     log: EventLog,
 }
@@ -125,6 +128,7 @@ impl Permissions {
             catching_up: Arc::new(Mutex::new(())),
             read_models,
             freshness: Freshness::default(),
+            not_in_force: Arc::default(),
             vitals: Vitals::new(INDEX),
             log: EventLog::new(db),
         })
@@ -135,6 +139,17 @@ impl Permissions {
     pub fn watching(mut self, freshness: Freshness) -> Self {
         self.freshness = freshness;
         self
+    }
+
+    /// Records that a change ending at `at` was answered as not yet in force: no check
+    /// is answered until the read models have passed it, so the change (a revocation)
+    /// is in force by the time anything is allowed again.
+    pub fn not_yet_in_force(&self, at: LogPosition) {
+        let mut awaited = self
+            .not_in_force
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *awaited = (*awaited).max(at);
     }
 
     /// The index as a follower of the log, for `/readyz` and `/metrics`.
@@ -164,8 +179,11 @@ impl Permissions {
             return Some(Unavailable::ReadModelsStalled);
         }
         let measured = self.freshness.measured();
-        measured
-            .behind
+        let awaited = *self
+            .not_in_force
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (measured.behind || self.read_models.position() < awaited)
             .then_some(Unavailable::ReadModelsBehind { lag: measured.lag })
     }
 
