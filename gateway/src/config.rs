@@ -316,6 +316,19 @@ mod tests {
         assert_eq!(cli.settings.mode, Mode::Development);
         assert_eq!(cli.settings.log_format, LogFormat::Text);
         assert_eq!(cli.settings.request_timeout_secs, 30);
+        // Fail closed, with room for a busy database.
+        assert_eq!(
+            cli.settings.command_wait(),
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            cli.settings.max_read_model_lag(),
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(
+            cli.settings.start_catch_up(),
+            std::time::Duration::from_secs(10)
+        );
         assert_eq!(
             cli.settings.rate_limits(),
             RateLimits {

@@ -65,3 +65,31 @@ fn failure(error: JoinError) -> String {
         .unwrap_or_else(|| "a panic without a message".to_owned());
     format!("panicked: {message}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_worker_that_returns_is_named_as_ended() {
+        let mut workers = Workers::default();
+        workers.spawn("forever", std::future::pending());
+        workers.spawn("sender", async {});
+        let ended = workers.first_to_end().await;
+        assert_eq!((ended.worker, ended.reason.as_str()), ("sender", "ended"));
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_panics_is_named_with_its_message() {
+        let mut workers = Workers::default();
+        workers.spawn("forever", std::future::pending());
+        workers.spawn("scheduler", async { panic!("boom at {}", 42) });
+        let ended = workers.first_to_end().await;
+        assert_eq!(ended.worker, "scheduler");
+        assert_eq!(ended.reason, "panicked: boom at 42");
+        assert!(
+            ended.to_string().contains("scheduler panicked: boom"),
+            "{ended}"
+        );
+    }
+}
