@@ -8,6 +8,7 @@ use crate::metrics::{HttpMetrics, MetricsError};
 use crate::pages;
 use crate::rate_limit::RateLimiter;
 use crate::state::AppState;
+use crate::supervisor::{WorkerEnded, Workers};
 use crate::{clock, readiness, secret_key};
 use axum::extract::FromRef;
 use axum::routing::{get, post};
@@ -17,17 +18,17 @@ use lettre::message::Mailbox;
 use notifier::sender::Sender;
 use notifier::{Mailer, Outbox};
 use projections::activity::Activity;
+use projections::freshness::{Freshness, FreshnessMonitor};
 use projections::health::{HealthWatch, ProjectionError};
 use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
 use projections::scheduler::Scheduler;
-use projections::{Database, EventLog, LogPosition, StoreError};
+use projections::{Backend, Database, EventLog, LogPosition, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 /// Requests larger than this are refused before they are read.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -58,6 +59,15 @@ pub enum StartError {
     Signals(#[source] std::io::Error),
 }
 
+/// Why `serve` stopped other than by a stop signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[from] std::io::Error),
+    #[error(transparent)]
+    WorkerEnded(#[from] WorkerEnded),
+}
+
 /// What handlers share: the state, and the schema built over it. axum hands every
 /// request its own clone of the router's state, so it is one `Arc`: a clone is one
 /// count, not one for each of the many handles inside.
@@ -80,6 +90,11 @@ pub struct SharedParts {
     /// Every follower of the log, the read models first: their stalls are reported
     /// at `/metrics` and `/readyz`.
     pub followers: Vec<HealthWatch>,
+    /// How far the read models lag the log, and how long the log has been held, as
+    /// measured while serving.
+    pub freshness: Freshness,
+    /// Events this process's reactor has acted on.
+    pub reacted: Arc<std::sync::atomic::AtomicU64>,
     /// The log's head when this process started; `/readyz` waits for the read models
     /// to have passed it.
     pub start_head: LogPosition,
@@ -118,7 +133,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     address: SocketAddr,
-    workers: JoinSet<()>,
+    workers: Workers,
     shutdown: watch::Sender<bool>,
     db: Database,
     stop: StopSignals,
@@ -154,20 +169,38 @@ impl Application {
         };
 
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let mut workers = JoinSet::new();
+        let mut workers = Workers::default();
 
-        let (state, read_projector) = AppState::open(db.clone(), services.clone()).await?;
+        let (mut state, read_projector) = AppState::open(db.clone(), services.clone()).await?;
+        let monitor = FreshnessMonitor::new(
+            EventLog::new(db.clone()),
+            state.read_models.clone(),
+            settings.max_read_model_lag(),
+        );
+        let freshness = monitor.freshness();
+        state.permissions = state.permissions.clone().watching(freshness.clone());
+        let state = state.with_command_wait(settings.command_wait());
         // Serve nothing older than the log: a projector that was down catches up first.
         let start_head = EventLog::new(db.clone()).head().await?;
-        match read_projector.catch_up_to(start_head).await {
-            Ok(caught_up) => {
+        let catch_up = read_projector.catch_up_to(start_head);
+        match tokio::time::timeout(settings.start_catch_up(), catch_up).await {
+            Ok(Ok(caught_up)) => {
                 tracing::info!(events = caught_up, "read models caught up with the log")
             }
             // Exiting would not mend the log, and a process that is not there cannot
             // tell anyone which event it is: serve, not ready (`/readyz` names the
             // event), with the projector retrying. The stall is logged already.
-            Err(stalled) if stalled.is_in_the_log() => {}
-            Err(other) => return Err(other.into()),
+            Ok(Err(stalled)) if stalled.is_in_the_log() => {}
+            Ok(Err(other)) => return Err(other.into()),
+            // Most likely a transaction open elsewhere on the cluster holds the log
+            // (`log.rs`): waiting for it could take for ever, so listen, not ready,
+            // with the projector going on; `/metrics` tells how long the log is held.
+            Err(_) => tracing::warn!(
+                waited_secs = settings.start_catch_up().as_secs(),
+                "the read models did not catch up with the log at start; serving, not \
+                 ready until they do (a transaction left open on the database holds the \
+                 log: see extranet_log_held_seconds)"
+            ),
         }
         let outbox = Outbox {
             public_url: public_url.clone(),
@@ -190,34 +223,52 @@ impl Application {
         let bus = state.bus.clone();
         let reactor = Reactor::new(db.clone(), bus.clone(), &state.read_models).await?;
         let reactor_health = reactor.health();
+        let reacted = reactor.reacted();
         let scheduler = Scheduler {
             db: db.clone(),
             bus: bus.clone(),
             clock: clock.clone(),
         };
-        workers.spawn(read_projector.run(shutdown_rx.clone()));
+        workers.spawn("read_models", read_projector.run(shutdown_rx.clone()));
+        workers.spawn("freshness", monitor.run(shutdown_rx.clone()));
         // Other processes on the same database announce their progress; hearing it
-        // keeps this one's waits and permission checks current at once.
-        let listening = projections::projector::listen(
-            db.clone(),
-            "read_models",
-            state.read_models.clone(),
-            shutdown_rx.clone(),
-        );
-        workers.spawn(listening);
-        workers.spawn(reactor.run(shutdown_rx.clone()));
+        // keeps this one's waits and permission checks current at once. A SQLite
+        // file has no such announcements.
+        if db.backend == Backend::Postgres {
+            let listening = projections::projector::listen(
+                db.clone(),
+                "read_models",
+                state.read_models.clone(),
+                shutdown_rx.clone(),
+            );
+            workers.spawn("listen", listening);
+        }
+        workers.spawn("reactor", reactor.run(shutdown_rx.clone()));
         let (history, history_handle) = Projector::new(History, db.clone()).await?;
-        workers.spawn(history.behind(&state.read_models).run(shutdown_rx.clone()));
+        workers.spawn(
+            "history",
+            history.behind(&state.read_models).run(shutdown_rx.clone()),
+        );
         let (activity, activity_handle) = Projector::new(Activity, db.clone()).await?;
-        workers.spawn(activity.behind(&state.read_models).run(shutdown_rx.clone()));
-        workers.spawn(scheduler.run(settings.schedule_every(), shutdown_rx.clone()));
-        workers.spawn(outbox_projector.run(shutdown_rx.clone()));
-        workers.spawn(sender.run(outbox_handle.subscribe(), shutdown_rx.clone()));
+        workers.spawn(
+            "activity",
+            activity.behind(&state.read_models).run(shutdown_rx.clone()),
+        );
+        workers.spawn(
+            "scheduler",
+            scheduler.run(settings.schedule_every(), shutdown_rx.clone()),
+        );
+        workers.spawn("notifier", outbox_projector.run(shutdown_rx.clone()));
+        workers.spawn(
+            "sender",
+            sender.run(outbox_handle.subscribe(), shutdown_rx.clone()),
+        );
 
         let http_metrics = HttpMetrics::new()?;
         let limiter =
             RateLimiter::new(settings.rate_limits(), db.clone(), services.secrets.clone());
         workers.spawn(
+            "rate_limit_sweeper",
             limiter
                 .clone()
                 .sweep(settings.schedule_every(), shutdown_rx.clone()),
@@ -232,10 +283,13 @@ impl Application {
             history_handle.health_watch(),
             activity_handle.health_watch(),
             reactor_health,
+            state.permissions.health_watch(),
         ];
         let shared = Shared(Arc::new(SharedParts {
             notifier: outbox_handle.clone(),
             followers,
+            freshness,
+            reacted,
             schema: graphql::schema(state.clone(), settings.mode, site),
             state,
             start_head,
@@ -294,20 +348,28 @@ impl Application {
     }
 
     /// Serves until Ctrl-C or SIGTERM, then stops accepting, lets requests in flight
-    /// finish, stops the projector and notifier, and closes the store.
-    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+    /// finish, stops the projector and notifier, and closes the store. A background
+    /// worker that ends or panics first stops the server too, and is the error
+    /// returned (see `supervisor.rs`).
+    pub async fn run_until_stopped(mut self) -> Result<(), RunError> {
         // With each connection's address, for the per-client rate limits.
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(self.stop.received())
-            .await;
+        let serving =
+            axum::serve(self.listener, service).with_graceful_shutdown(self.stop.received());
+        let outcome = tokio::select! {
+            served = std::future::IntoFuture::into_future(serving) => served.map_err(RunError::from),
+            ended = self.workers.first_to_end() => {
+                tracing::error!(worker = ended.worker, reason = %ended.reason, "{ended}");
+                Err(ended.into())
+            }
+        };
         let _ = self.shutdown.send(true);
-        while self.workers.join_next().await.is_some() {}
+        self.workers.join_all().await;
         self.db.close().await;
         tracing::info!("stopped");
-        served
+        outcome
     }
 }
 

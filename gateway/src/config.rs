@@ -192,6 +192,39 @@ pub struct Settings {
         global = true
     )]
     pub kept_answers_mib: u64,
+    /// How long, in milliseconds, a change waits for the read models to put it in
+    /// force before it answers `NOT_YET_IN_FORCE` (stored, takes effect once the
+    /// service catches up) instead of success.
+    #[arg(
+        long,
+        env = "EXTRANET_COMMAND_WAIT_MS",
+        default_value_t = crate::state::COMMAND_WAIT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub command_wait_ms: u64,
+    /// How far behind the log, in milliseconds, the read models may fall before the
+    /// process reports not ready and permission checks answer `UNAVAILABLE`: behind
+    /// means an event that was the log's newest this long ago is not applied yet.
+    #[arg(
+        long,
+        env = "EXTRANET_MAX_READ_MODEL_LAG_MS",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub max_read_model_lag_ms: u64,
+    /// How long, in seconds, `serve` waits at start for the read models to catch up
+    /// with the log before it listens anyway, not ready until they have (a transaction
+    /// left open elsewhere on the PostgreSQL cluster can hold the log for as long as
+    /// it stays open).
+    #[arg(
+        long,
+        env = "EXTRANET_START_CATCH_UP_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub start_catch_up_secs: u64,
     /// `text` for people reading a terminal, `json` (one object a line) for a log
     /// collector.
     #[arg(
@@ -236,6 +269,18 @@ impl Settings {
         std::time::Duration::from_secs(self.request_timeout_secs)
     }
 
+    pub fn command_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.command_wait_ms)
+    }
+
+    pub fn max_read_model_lag(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.max_read_model_lag_ms)
+    }
+
+    pub fn start_catch_up(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.start_catch_up_secs)
+    }
+
     pub fn rate_limits(&self) -> RateLimits {
         RateLimits {
             per_address: self.rate_limit_per_address,
@@ -271,6 +316,19 @@ mod tests {
         assert_eq!(cli.settings.mode, Mode::Development);
         assert_eq!(cli.settings.log_format, LogFormat::Text);
         assert_eq!(cli.settings.request_timeout_secs, 30);
+        // Fail closed, with room for a busy database.
+        assert_eq!(
+            cli.settings.command_wait(),
+            std::time::Duration::from_secs(10)
+        );
+        assert_eq!(
+            cli.settings.max_read_model_lag(),
+            std::time::Duration::from_secs(5)
+        );
+        assert_eq!(
+            cli.settings.start_catch_up(),
+            std::time::Duration::from_secs(10)
+        );
         assert_eq!(
             cli.settings.rate_limits(),
             RateLimits {

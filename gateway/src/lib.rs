@@ -21,3 +21,4 @@ pub mod readiness;
 pub mod rebuild;
 pub mod secret_key;
 pub mod state;
+pub mod supervisor;

@@ -118,6 +118,7 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     let log = EventLog::new(app.state.db.clone());
     let mut out = String::new();
     write_stalls(&mut out, &app.followers);
+    write_freshness(&mut out, app);
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# HELP extranet_projector_lag_events Events in the log that a follower has not applied yet.");
     let _ = writeln!(out, "# TYPE extranet_projector_lag_events gauge");
@@ -192,6 +193,43 @@ fn write_stalls(out: &mut String, followers: &[HealthWatch]) {
             "extranet_projector_failures_total{{projection=\"{}\"}} {}",
             follower.follower(),
             follower.failures()
+        );
+    }
+}
+
+/// How far the read models lag the log, how long the log has been held, and whether
+/// (and why) permission checks answer `UNAVAILABLE`.
+fn write_freshness(out: &mut String, app: &Shared) {
+    let measured = app.freshness.measured();
+    let _ = writeln!(out, "# HELP extranet_read_models_lag_seconds How long the oldest head of the log the read models have not applied has waited.");
+    let _ = writeln!(out, "# TYPE extranet_read_models_lag_seconds gauge");
+    let _ = writeln!(
+        out,
+        "extranet_read_models_lag_seconds {:.3}",
+        measured.lag.as_secs_f64()
+    );
+    let _ = writeln!(out, "# HELP extranet_log_held_seconds How long committed events have waited unreadable behind a transaction open elsewhere on the PostgreSQL cluster; 0 when none do.");
+    let _ = writeln!(out, "# TYPE extranet_log_held_seconds gauge");
+    let _ = writeln!(
+        out,
+        "extranet_log_held_seconds {}",
+        measured.log_held.as_secs()
+    );
+    let _ = writeln!(out, "# HELP extranet_reactor_reacted_events_total Events of the log this process's reactor acted on; processes sharing a database never act on the same one.");
+    let _ = writeln!(out, "# TYPE extranet_reactor_reacted_events_total counter");
+    let _ = writeln!(
+        out,
+        "extranet_reactor_reacted_events_total {}",
+        app.reacted.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    let why = app.state.permissions.unavailable();
+    let _ = writeln!(out, "# HELP extranet_permissions_unavailable 1 for the reason permission checks answer UNAVAILABLE now, else 0.");
+    let _ = writeln!(out, "# TYPE extranet_permissions_unavailable gauge");
+    for reason in ["read_models", "read_models_behind", "permission_index"] {
+        let now = u8::from(why.as_ref().is_some_and(|why| why.label() == reason));
+        let _ = writeln!(
+            out,
+            "extranet_permissions_unavailable{{reason=\"{reason}\"}} {now}"
         );
     }
 }

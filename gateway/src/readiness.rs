@@ -1,8 +1,10 @@
 //! `/readyz`: whether this process should be sent traffic. `/healthz` only says the
 //! process is alive (it touches nothing, so a database outage does not get every
 //! server restarted); `/readyz` says it can serve: the database answers, and the read
-//! models hold at least what the log held when the process started and are not
-//! stalled at an event they cannot apply. Every stalled follower is named in the body.
+//! models hold at least what the log held when the process started, are not stalled at
+//! an event they cannot apply and are not behind the log (measured all the time, see
+//! `projections/src/freshness.rs`), and the permission engine would answer. Every
+//! stalled follower is named in the body.
 //!
 //! The body is JSON for the operator reading it; a load balancer needs only the status.
 
@@ -25,8 +27,18 @@ const DATABASE_DEADLINE: Duration = Duration::from_secs(2);
 struct Readiness {
     /// `ready` or `not ready`.
     status: &'static str,
-    /// What keeps the process from being ready: `database`, `read_models`.
+    /// What keeps the process from being ready: `database`, `read_models`,
+    /// `read_models_behind`, `permission_index`.
     not_ready: Vec<&'static str>,
+    /// `ok`, or why permission checks answer `UNAVAILABLE` now: `read_models`
+    /// (stalled), `read_models_behind` or `permission_index` (stalled).
+    permissions: &'static str,
+    /// How long the oldest head of the log the read models have not reached has
+    /// waited, in seconds.
+    read_models_lag_seconds: f64,
+    /// How long committed events have waited unreadable behind a transaction open
+    /// elsewhere on the PostgreSQL cluster, in seconds; 0 when none do.
+    log_held_seconds: f64,
     /// `ok`, `unreachable` or `timed out`.
     database: &'static str,
     read_models: Follower,
@@ -116,6 +128,14 @@ pub async fn handle(State(app): State<Shared>) -> Response {
         Ok((read, notifier)) => (Some(read), Some(notifier)),
         Err(_) => (None, None),
     };
+    // A stall of the index that has been mended clears here, not only at a request.
+    let _ = app.state.permissions.catch_up().await;
+    let permissions = app
+        .state
+        .permissions
+        .unavailable()
+        .map_or("ok", |why| why.label());
+    let measured = app.freshness.measured();
     let stalled = app
         .followers
         .iter()
@@ -127,6 +147,9 @@ pub async fn handle(State(app): State<Shared>) -> Response {
     let readiness = Readiness {
         status: "ready",
         not_ready: Vec::new(),
+        permissions,
+        read_models_lag_seconds: measured.lag.as_secs_f64(),
+        log_held_seconds: measured.log_held.as_secs_f64(),
         database: database.err().unwrap_or("ok"),
         read_models: follower(&app.state.read_models, read_lag),
         notifier: follower(&app.notifier, notifier_lag),
@@ -150,6 +173,10 @@ fn respond(mut readiness: Readiness) -> Response {
         .any(|stall| stall.follower == "read_models");
     if !readiness.read_models.caught_up_with_start || read_models_stalled {
         readiness.not_ready.push("read_models");
+    }
+    // Requests would be refused: not ready, for the same reason they are told.
+    if readiness.permissions != "ok" && !readiness.not_ready.contains(&readiness.permissions) {
+        readiness.not_ready.push(readiness.permissions);
     }
     let status = if readiness.not_ready.is_empty() {
         StatusCode::OK
@@ -192,6 +219,9 @@ mod tests {
         let response = respond(Readiness {
             status: "ready",
             not_ready: Vec::new(),
+            permissions: "ok",
+            read_models_lag_seconds: 0.0,
+            log_held_seconds: 0.0,
             database: "ok",
             read_models: follower(Some(0), true),
             // A notifier behind delays mail, not answers.
@@ -209,6 +239,9 @@ mod tests {
         let response = respond(Readiness {
             status: "ready",
             not_ready: Vec::new(),
+            permissions: "ok",
+            read_models_lag_seconds: 0.0,
+            log_held_seconds: 0.0,
             database: "unreachable",
             read_models: follower(None, false),
             notifier: follower(None, true),
@@ -246,6 +279,9 @@ mod tests {
         let response = respond(Readiness {
             status: "ready",
             not_ready: Vec::new(),
+            permissions: "ok",
+            read_models_lag_seconds: 0.0,
+            log_held_seconds: 0.0,
             database: "ok",
             read_models: follower(Some(2), true),
             notifier: follower(Some(2), true),
@@ -258,10 +294,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn refused_permission_checks_are_not_ready_and_say_why() {
+        let response = respond(Readiness {
+            status: "ready",
+            not_ready: Vec::new(),
+            permissions: "read_models_behind",
+            read_models_lag_seconds: 7.5,
+            log_held_seconds: 0.0,
+            database: "ok",
+            read_models: follower(Some(3), true),
+            notifier: follower(Some(3), true),
+            stalled: Vec::new(),
+        });
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = body(response).await;
+        assert_eq!(body["not_ready"], serde_json::json!(["read_models_behind"]));
+        assert_eq!(body["read_models_lag_seconds"], 7.5);
+    }
+
+    #[tokio::test]
     async fn a_stalled_notifier_is_reported_but_keeps_the_process_ready() {
         let response = respond(Readiness {
             status: "ready",
             not_ready: Vec::new(),
+            permissions: "ok",
+            read_models_lag_seconds: 0.0,
+            log_held_seconds: 0.0,
             database: "ok",
             read_models: follower(Some(0), true),
             notifier: follower(Some(2), false),

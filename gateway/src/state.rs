@@ -13,9 +13,11 @@ use projections::read_model::ReadModels;
 use projections::session::Sessions;
 use projections::{Database, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
 
-/// How long a mutation waits for the read models to include its events.
-const READ_YOUR_WRITES_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a command waits for the read models to include its events, unless the
+/// settings say otherwise (`--command-wait-ms`).
+pub const COMMAND_WAIT: Duration = Duration::from_secs(10);
 
 /// How claiming an address for a person went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Checks invitation links before a page shows anything about the invitation.
     pub secrets: SecretKey,
+    /// How long a command waits for the read models to put it in force.
+    pub command_wait: Duration,
 }
 
 impl AppState {
@@ -53,15 +57,26 @@ impl AppState {
             read_models,
             clock: services.clock.clone(),
             secrets: services.secrets,
+            command_wait: COMMAND_WAIT,
             db,
         };
         Ok((state, projector))
     }
 
+    /// The same state, with commands waiting `wait` for the read models.
+    pub fn with_command_wait(mut self, wait: Duration) -> Self {
+        self.command_wait = wait;
+        self
+    }
+
     /// Runs a command on behalf of `actor` and returns once the read models include
-    /// its events, so the caller reads its own writes. When the read models are
-    /// stalled short of them, it answers at once that the change is recorded but
-    /// cannot be shown ([`CommandError::ReadModelsStalled`]) rather than as done.
+    /// its events, so the caller reads its own writes and the permission checks of
+    /// the next request see the change. When the read models are stalled short of
+    /// them, it answers at once that the change is recorded but cannot be shown
+    /// ([`CommandError::ReadModelsStalled`]); when they do not reach them within the
+    /// wait, that it is recorded but not yet in force ([`CommandError::NotYetInForce`]).
+    /// Never success for a change that the next request might not see: a revocation
+    /// answered as done must be done.
     pub async fn execute<A>(
         &self,
         key: AggregateKey,
@@ -80,17 +95,22 @@ impl AppState {
         };
         let position = self.bus.execute::<A>(key, command, &metadata).await?;
         let shown = self.read_models.caught_up_or_stalled(position);
-        match tokio::time::timeout(READ_YOUR_WRITES_WAIT, shown).await {
+        match tokio::time::timeout(self.command_wait, shown).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(stall)) => Err(CommandError::ReadModelsStalled(Box::new(stall))),
             Err(_) => {
-                // The change is stored; only the read models lag. Answering now beats
-                // hanging, and the log line tells the operator the projector is slow.
                 tracing::warn!(
                     ?position,
-                    "read models did not catch up in time; answering anyway"
+                    waited = ?self.command_wait,
+                    "a change is stored but the read models did not reach it in time: \
+                     answered as not yet in force"
                 );
-                Ok(())
+                // Known behind now: checks wait for the change rather than allow
+                // what it revokes.
+                self.permissions.not_yet_in_force(position);
+                Err(CommandError::NotYetInForce {
+                    waited: self.command_wait,
+                })
             }
         }
     }

@@ -217,6 +217,14 @@ pub enum CommandError<E: std::error::Error> {
     /// `AppState::execute`), never from [`CommandBus::execute`].
     #[error("the change was recorded but cannot be shown yet: {0}")]
     ReadModelsStalled(Box<Stall>),
+    /// The change is recorded, but the read models did not reach it within `waited`,
+    /// so the next request may not see it yet: it takes effect once they catch up.
+    /// Like `ReadModelsStalled`, only from a caller that waits for them.
+    #[error(
+        "the change was recorded but is not yet in force: the service did not catch up \
+         within {waited:?}; it takes effect once it does, so do not send it again"
+    )]
+    NotYetInForce { waited: std::time::Duration },
 }
 
 impl<E: std::error::Error> From<AggregateError<E>> for CommandError<E> {

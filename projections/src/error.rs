@@ -31,4 +31,8 @@ pub enum StoreError {
     },
     #[error("a stored {what} has an unknown value {value:?}")]
     UnknownValue { what: &'static str, value: String },
+    /// The permission engine will not answer: what it would answer from is known to be
+    /// stale. Nothing is broken in the store itself; the request may be tried again.
+    #[error(transparent)]
+    Unavailable(#[from] crate::permission::Unavailable),
 }

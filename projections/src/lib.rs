@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod directory;
 pub mod error;
+pub mod freshness;
 pub mod health;
 pub mod history;
 pub mod inline;

@@ -297,6 +297,23 @@ impl EventLog {
         })
     }
 
+    /// Whether committed events wait unreadable behind a transaction still open
+    /// somewhere on the cluster (PostgreSQL only; see the module docs). For a moment
+    /// this is ordinary, whenever another transaction is open; for long it is a
+    /// forgotten session holding every follower back.
+    pub async fn held(&self) -> Result<bool, StoreError> {
+        if self.db.backend != Backend::Postgres {
+            return Ok(false);
+        }
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM events
+                             WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held",
+        )
+        .fetch_one(&self.db.any)
+        .await?;
+        Ok(row.try_get("held")?)
+    }
+
     /// How many committed events lie after `position`: a follower's lag.
     pub async fn count_after(&self, position: LogPosition) -> Result<i64, StoreError> {
         let row = match self.db.backend {

@@ -278,6 +278,9 @@ impl<P: Projection> Projector<P> {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
+        if self.live {
+            slow_down_for_a_test(self.projection.name(), &events).await;
+        }
         let mut tx = if self.live {
             self.db.begin_write().await.map_err(|e| failed(None, e))?
         } else {
@@ -411,6 +414,29 @@ impl<P: Projection> Projector<P> {
             }
         }
         tracing::info!(projection = name, "projector stopped");
+    }
+}
+
+/// The fail point `<projection>.slow`, argument `<event type>:<milliseconds>`: before
+/// applying a batch that holds an event of that type, the live projector waits that
+/// long, as a slow database or a huge batch would make it (`tests/tests/fail_closed.rs`).
+/// Waits without blocking the runtime, so the rest of the process goes on serving.
+async fn slow_down_for_a_test(projection: &str, events: &[StoredEvent]) {
+    let Some(arg) = fail::eval(&format!("{projection}.slow"), |arg| arg) else {
+        return;
+    };
+    let Some((event_type, millis)) = arg.as_deref().and_then(|arg| arg.split_once(':')) else {
+        return;
+    };
+    if events.iter().any(|event| event.event_type == event_type) {
+        let millis = millis.parse().unwrap_or(0);
+        tracing::warn!(
+            projection,
+            event_type,
+            millis,
+            "fail point: slowing this batch down"
+        );
+        tokio::time::sleep(Duration::from_millis(millis)).await;
     }
 }
 

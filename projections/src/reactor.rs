@@ -15,13 +15,21 @@
 //! checkpoint after: at least once. Every follow-up is safe to repeat: a repeat is
 //! refused as already done, or changes nothing, and a follow-up that depends on how
 //! things stand is only sent while they still stand that way.
+//!
+//! Several processes may share one PostgreSQL database: a batch is claimed first, by
+//! the reactor's advisory lock held in a transaction until its checkpoint has moved
+//! (by compare-and-set, like a projector's), and read from the shared checkpoint. A
+//! second process waits on the lock, then finds the checkpoint past the batch and
+//! follows it: no two processes act from one batch. The claiming transaction writes
+//! nothing until the checkpoint, so it holds no transaction id and does not hold the
+//! log back while the follow-ups run.
 
 use crate::commands::{CommandBus, CommandError};
 use crate::health::{self, EventRef, HealthWatch, ProjectionError, Vitals};
 use crate::log::Metadata;
 use crate::projector::ProjectorHandle;
 use crate::{accounts, checkpoint, directory, invitations, workgroups};
-use crate::{Database, EventLog, LogPosition, StoreError, StoredEvent};
+use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
 use cqrs_es::Aggregate;
 use domain::account::{Account, AccountCommand, AccountEvent, Plan};
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
@@ -43,6 +51,19 @@ pub struct Reactor {
     position: watch::Sender<LogPosition>,
     leader: watch::Receiver<LogPosition>,
     vitals: Arc<Vitals>,
+    reacted: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The fail point `reactor.slow`, argument milliseconds: the reactor waits that long
+/// after claiming a batch and before acting on it, so a test can have two processes
+/// reach for the same batch at once (`tests/tests/fail_closed.rs`).
+async fn slow_down_for_a_test() {
+    let Some(millis) = fail::eval("reactor.slow", |arg| arg.and_then(|a| a.parse().ok())) else {
+        return;
+    };
+    if let Some(millis) = millis {
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
 }
 
 /// A follow-up that was refused: already done, or no longer applicable. Logged, never
@@ -59,7 +80,7 @@ fn settled<E: std::error::Error>(
         }
         Err(CommandError::Store(e)) => Err(e),
         // `CommandBus::execute` does not wait for the read models; recorded is done.
-        Err(CommandError::ReadModelsStalled(_)) => Ok(()),
+        Err(CommandError::ReadModelsStalled(_) | CommandError::NotYetInForce { .. }) => Ok(()),
         Err(other) => Err(StoreError::UnknownValue {
             what: "follow-up command",
             value: other.to_string(),
@@ -81,6 +102,7 @@ impl Reactor {
             position: watch::channel(start).0,
             leader: leader.subscribe(),
             vitals: Vitals::new(NAME),
+            reacted: Arc::default(),
         })
     }
 
@@ -122,6 +144,18 @@ impl Reactor {
             cause,
         };
         let until = *self.leader.borrow();
+        let claim = match self.db.backend {
+            Backend::Postgres => {
+                let claimed = self.claim(after).await.map_err(|c| failed(None, c))?;
+                match claimed {
+                    Some(tx) => Some(tx),
+                    // Another process reacted past `after`: follow it.
+                    None => return Ok(0),
+                }
+            }
+            // One process owns a SQLite file.
+            Backend::Sqlite => None,
+        };
         let events = self
             .log
             .read(after, until, BATCH)
@@ -130,20 +164,67 @@ impl Reactor {
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
+        slow_down_for_a_test().await;
         for event in &events {
             self.react(event)
                 .await
                 .map_err(|cause| failed(Some(event), cause))?;
         }
+        // Counted as acted on, whether or not the checkpoint then moves.
+        self.reacted
+            .fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let saved = async {
-            let mut tx = self.db.begin_write().await?;
-            checkpoint::save(&mut tx, NAME, last).await?;
+            let mut tx = match claim {
+                Some(tx) => tx,
+                None => self.db.begin_write().await?,
+            };
+            let moved = checkpoint::advance(&mut tx, NAME, after, last).await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(moved)
         };
-        saved.await.map_err(|cause| failed(None, cause))?;
+        let moved = saved.await.map_err(|cause| failed(None, cause))?;
+        if !moved {
+            // Only a checkpoint changed by hand gets here: the claim keeps other
+            // processes out. Go on from wherever it was put.
+            let shared = checkpoint::load(&self.db.any, NAME)
+                .await
+                .map_err(|cause| failed(None, cause))?;
+            tracing::warn!(
+                ?after,
+                ?shared,
+                "the reactor's checkpoint was moved by hand; following it"
+            );
+            self.position.send_replace(shared);
+            return Ok(0);
+        }
         self.position.send_replace(last);
         Ok(events.len() as u64)
+    }
+
+    /// Claims the batch after `after` for this process (PostgreSQL): the reactor's
+    /// advisory lock, in a transaction that ends with the checkpoint's move. None
+    /// when the shared checkpoint is already past `after`; this process then follows.
+    async fn claim(
+        &self,
+        after: LogPosition,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>, StoreError> {
+        let mut tx = self.db.any.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(crate::projector::lock_key(NAME))
+            .execute(&mut *tx)
+            .await?;
+        let shared = checkpoint::load_in(&mut tx, NAME).await?;
+        if shared > after {
+            self.position.send_replace(shared);
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+
+    /// Events this process has reacted to since it started, for `/metrics`: across
+    /// processes sharing a database the counts add up to the log, never more.
+    pub fn reacted(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.reacted.clone()
     }
 
     async fn react(&self, event: &StoredEvent) -> Result<(), StoreError> {

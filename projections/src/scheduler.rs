@@ -42,7 +42,7 @@ fn counted<E: std::error::Error>(
         // Already recorded by someone else, or no longer due.
         Err(CommandError::Refused(_)) | Err(CommandError::Conflict) => Ok(0),
         // Recorded; the bus does not wait for the read models, so this does not occur.
-        Err(CommandError::ReadModelsStalled(_)) => Ok(1),
+        Err(CommandError::ReadModelsStalled(_) | CommandError::NotYetInForce { .. }) => Ok(1),
         Err(CommandError::Store(e)) => Err(e),
         Err(CommandError::EventStore(message)) => Err(StoreError::UnknownValue {
             what: "scheduled command",
@@ -155,6 +155,9 @@ impl Scheduler {
     /// Runs every `every` until `shutdown` fires.
     pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
         loop {
+            // `scheduler.tick=panic`: a worker that dies while the server runs
+            // (`tests/tests/fail_closed.rs`: the process must exit, saying why).
+            fail::fail_point!("scheduler.tick");
             match self.run_once().await {
                 Ok(r) if r != Recorded::default() => {
                     tracing::info!(?r, "scheduled changes recorded")

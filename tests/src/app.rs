@@ -412,6 +412,15 @@ impl App {
         self.client = http_client();
     }
 
+    /// Waits up to `within` for the binary to exit by itself, and returns how it
+    /// exited; `None` if it still runs.
+    pub async fn exited_within(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .map(|status| status.expect("wait for `extranet serve`"))
+    }
+
     /// [`App::stop`], then [`App::start`]: a restart for maintenance or an upgrade.
     pub async fn restart(&mut self) {
         self.stop().await;
@@ -853,6 +862,17 @@ impl Peer {
     /// Posts a GraphQL request to this process.
     pub async fn graphql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
         post_graphql(&self.client, &self.base_url, auth, query, variables).await
+    }
+
+    /// Sends a GET for `url` (a path such as `/metrics`) to this process.
+    pub async fn get(&self, url: &str) -> HttpResponse {
+        let response = self
+            .client
+            .get(format!("{}{url}", self.base_url))
+            .send()
+            .await
+            .expect("send the GET request");
+        HttpResponse::read(response).await
     }
 }
 

@@ -20,6 +20,13 @@ pub enum ApiError {
     Internal,
     /// A change was recorded, but the read models cannot be brought up to it.
     ReadModelsStalled,
+    /// A change was recorded, but the read models did not reach it within the wait:
+    /// it takes effect when they do.
+    NotYetInForce,
+    /// The permission engine cannot be sure its facts are current (the read models or
+    /// its index are stalled or behind the log), so it answers nothing: try again
+    /// later. Answered with HTTP 503 and `Retry-After`.
+    Unavailable,
 }
 
 impl ApiError {
@@ -36,6 +43,17 @@ impl ApiError {
                  again; it shows once the service is ready"
                     .into()
             }
+            ApiError::NotYetInForce => {
+                "your change was recorded but is not yet in force: the service is behind and \
+                 it takes effect as soon as the service catches up. Do not send the change \
+                 again"
+                    .into()
+            }
+            ApiError::Unavailable => {
+                "temporarily unavailable: the service cannot be sure who may see what right \
+                 now, so it answers nothing rather than something stale. Try again shortly"
+                    .into()
+            }
         }
     }
 
@@ -47,15 +65,43 @@ impl ApiError {
             ApiError::BadInput(_) => "BAD_USER_INPUT",
             ApiError::Internal => "INTERNAL",
             ApiError::ReadModelsStalled => "READ_MODELS_STALLED",
+            ApiError::NotYetInForce => "NOT_YET_IN_FORCE",
+            ApiError::Unavailable => "UNAVAILABLE",
         }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "store failure during a GraphQL request");
-        ApiError::Internal
+        match error {
+            // Already told at `/readyz`, `/metrics` and in the log by what is stale.
+            StoreError::Unavailable(why) => {
+                tracing::debug!(%why, "a permission check was refused");
+                ApiError::Unavailable
+            }
+            error => {
+                tracing::error!(%error, "store failure during a GraphQL request");
+                ApiError::Internal
+            }
+        }
     }
+}
+
+/// Seconds a client refused with `UNAVAILABLE` is told to wait (`Retry-After`): about
+/// a projector's retry.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether an error of the response is [`ApiError::Unavailable`]: then the whole
+/// answer is a 503, so clients and proxies that look only at the status retry too.
+pub fn any_unavailable(errors: &[async_graphql::ServerError]) -> bool {
+    let code = ApiError::Unavailable.code();
+    errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|value| *value == async_graphql::Value::String(code.to_owned()))
+    })
 }
 
 impl From<ApiError> for async_graphql::Error {

@@ -59,7 +59,10 @@ pub struct Mutation(
 /// Every GraphQL error carries a stable `extensions.code`. From resolvers:
 /// `UNAUTHENTICATED` (log in first), `NOT_FOUND` (also what is not the viewer's to
 /// see), `FORBIDDEN`, `BAD_USER_INPUT` (also an argument the engine could not coerce,
-/// such as a `DateTime` that is not RFC 3339), `INTERNAL`. Before any field runs:
+/// such as a `DateTime` that is not RFC 3339), `INTERNAL`, `UNAVAILABLE` (the service
+/// cannot be sure who may see what right now; HTTP 503 with `Retry-After`),
+/// `READ_MODELS_STALLED` and `NOT_YET_IN_FORCE` (a change is stored but not yet shown
+/// or in force; do not send it again). Before any field runs:
 /// `GRAPHQL_PARSE_FAILED` (the text is not GraphQL), `GRAPHQL_VALIDATION_FAILED` (not
 /// valid against this schema or its variables), `QUERY_TOO_DEEP` (fields nested more
 /// than 12 deep, or selections more than 32), `QUERY_TOO_COMPLEX` (costs more than
@@ -185,6 +188,9 @@ pub async fn handle(
             let notes = Arc::new(AnswerNotes::default());
             let request = request.data(auth).data(client).data(notes.clone());
             let response = app.schema.execute(request).await;
+            if error::any_unavailable(&response.errors) {
+                return unavailable(BatchResponse::Single(response));
+            }
             match keeping {
                 Some(pending) => return app.answers.keep(pending, response, &notes),
                 None => BatchResponse::Single(response),
@@ -206,7 +212,26 @@ pub async fn handle(
             BatchResponse::Batch(responses)
         }
     };
+    let refused = match &response {
+        BatchResponse::Single(one) => error::any_unavailable(&one.errors),
+        BatchResponse::Batch(all) => all.iter().any(|one| error::any_unavailable(&one.errors)),
+    };
+    if refused {
+        return unavailable(response);
+    }
     GraphQLResponse::from(response).into_response()
+}
+
+/// The answer with status 503 and `Retry-After`: a permission check was refused
+/// because what it answers from is stale (`UNAVAILABLE`).
+fn unavailable(response: BatchResponse) -> Response {
+    let mut answer = GraphQLResponse::from(response).into_response();
+    *answer.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    answer.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(error::RETRY_AFTER_SECS),
+    );
+    answer
 }
 
 /// A body that could not be read: too long (the body limit cut it off mid-stream, as

@@ -155,6 +155,10 @@ pub fn refusal<E: Refusal>(error: CommandError<E>) -> Result<UserError, ApiError
             tracing::warn!(%stall, "a change was recorded but cannot be shown");
             Err(ApiError::ReadModelsStalled)
         }
+        CommandError::NotYetInForce { waited } => {
+            tracing::warn!(?waited, "a change was recorded but is not yet in force");
+            Err(ApiError::NotYetInForce)
+        }
     }
 }
 

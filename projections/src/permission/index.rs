@@ -469,9 +469,16 @@ impl Index {
         }
     }
 
-    /// Applies one event of the log.
+    /// Applies one event of the log. The position moves only once the event is
+    /// applied: one that cannot be stays the next to apply, so the index never claims
+    /// facts it does not hold.
     pub fn apply(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
+        self.apply_facts(event)?;
         self.position = event.position;
+        Ok(())
+    }
+
+    fn apply_facts(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
         let Ok(account) = event.account_id.parse::<AccountId>() else {
             self.unaccounted = event.position;
             return Ok(());
@@ -681,5 +688,39 @@ impl Index {
         }
         tx.commit().await?;
         Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Metadata;
+
+    #[test]
+    fn an_event_that_cannot_be_applied_does_not_move_the_position() {
+        let account = uuid::Uuid::new_v4();
+        let bad = StoredEvent {
+            position: LogPosition { tx: 0, position: 7 },
+            aggregate_type: Task::TYPE.to_string(),
+            aggregate_id: format!("{account}:{}", uuid::Uuid::new_v4()),
+            account_id: account.to_string(),
+            sequence: 2,
+            event_type: "TaskRenamed".into(),
+            event_version: "1".into(),
+            // No title: a known event whose payload does not decode.
+            payload: serde_json::json!({ "TaskRenamed": {} }),
+            metadata: Metadata {
+                actor: None,
+                at: domain::Timestamp(0),
+                request_id: None,
+            },
+        };
+        let mut index = Index::default();
+        assert!(index.apply(&bad).is_err());
+        assert_eq!(
+            index.position,
+            LogPosition::START,
+            "the event stays the next to apply"
+        );
     }
 }

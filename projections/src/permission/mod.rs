@@ -24,13 +24,17 @@
 
 mod index;
 pub(crate) mod sql;
+mod unavailable;
 
 pub use index::{Explanation, Index};
 pub use sql::SqlPermissions;
+pub use unavailable::Unavailable;
 
 use crate::directory::PersonRecord;
+use crate::freshness::Freshness;
+use crate::health::{EventRef, Health, HealthWatch, ProjectionError, Vitals};
 use crate::projector::ProjectorHandle;
-use crate::{Database, EventLog, LogPosition, StoreError};
+use crate::{Database, EventLog, LogPosition, StoreError, StoredEvent};
 use domain::account::InvitationSettings;
 use domain::person::PersonKind;
 use domain::{AccountId, PersonId, TaskId, WorkgroupId};
@@ -74,16 +78,40 @@ pub enum Candidates<Id> {
 
 /// The permission engine. Answers from the in-memory [`Index`]; before answering, it
 /// brings the index up to the read models, so a change that a command has returned
-/// from (a dismissal, a removal) is in force for the very next check.
+/// from (a dismissal, a removal) is in force for the very next check. It answers
+/// nothing ([`Unavailable`]) while the read models are stalled or behind the log, or
+/// the index cannot apply an event: the index is then a follower stalled like any
+/// other (`permission_index` at `/readyz` and `/metrics`), retried at every check.
 #[derive(Clone)]
 pub struct Permissions {
     index: Arc<RwLock<Index>>,
     catching_up: Arc<Mutex<()>>,
     read_models: ProjectorHandle,
+    freshness: Freshness,
+    /// The newest change answered as not yet in force: until the read models pass
+    /// it, they are known to be behind, whatever the monitor last measured.
+    not_in_force: Arc<std::sync::Mutex<LogPosition>>,
+    vitals: Arc<Vitals>,
     log: EventLog,
 }
 
 const BATCH: i64 = 1000;
+
+/// The index's name as a follower, at `/readyz` and `/metrics`.
+const INDEX: &str = "permission_index";
+
+/// Applies one event to the index. The fail point `permission_index.apply` (action
+/// `return`) makes every apply fail, as a bug in the index's rules would
+/// (`tests/tests/fail_closed.rs`).
+fn apply(index: &mut Index, event: &StoredEvent) -> Result<(), StoreError> {
+    fail::fail_point!("permission_index.apply", |_| Err(
+        StoreError::UnknownValue {
+            what: "permission index event (fail point permission_index.apply)",
+            value: event.event_type.clone(),
+        }
+    ));
+    index.apply(event)
+}
 
 /// A panic while the index was being changed leaves it unusable; checks then fail
 /// rather than answer from half-applied facts.
@@ -102,31 +130,106 @@ impl Permissions {
             index: Arc::new(RwLock::new(index)),
             catching_up: Arc::new(Mutex::new(())),
             read_models,
+            freshness: Freshness::default(),
+            not_in_force: Arc::default(),
+            vitals: Vitals::new(INDEX),
             log: EventLog::new(db),
         })
+    }
+
+    /// The same engine, refusing to answer whenever `freshness` says the read models
+    /// are behind the log.
+    pub fn watching(mut self, freshness: Freshness) -> Self {
+        self.freshness = freshness;
+        self
+    }
+
+    /// Records that a change ending at `at` was answered as not yet in force: no check
+    /// is answered until the read models have passed it, so the change (a revocation)
+    /// is in force by the time anything is allowed again.
+    pub fn not_yet_in_force(&self, at: LogPosition) {
+        let mut awaited = self
+            .not_in_force
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *awaited = (*awaited).max(at);
+    }
+
+    /// The index as a follower of the log, for `/readyz` and `/metrics`.
+    pub fn health_watch(&self) -> HealthWatch {
+        self.vitals.watch()
+    }
+
+    /// Brings the index up to the read models as a check would, so a stall of the
+    /// index that has been mended clears without waiting for a request; `/readyz`
+    /// calls it before asking [`Permissions::unavailable`].
+    pub async fn catch_up(&self) -> Result<(), StoreError> {
+        self.bring_up_to_date().await
+    }
+
+    /// Why a check would be refused now, if it would; as of the last catch-up.
+    pub fn unavailable(&self) -> Option<Unavailable> {
+        self.stale_source()
+            .or_else(|| match self.vitals.watch().health() {
+                Health::Running => None,
+                Health::Stalled(_) => Some(Unavailable::IndexStalled),
+            })
+    }
+
+    /// Whether the read models the index follows are known to be stale.
+    fn stale_source(&self) -> Option<Unavailable> {
+        if let Health::Stalled(_) = self.read_models.health() {
+            return Some(Unavailable::ReadModelsStalled);
+        }
+        let measured = self.freshness.measured();
+        let awaited = *self
+            .not_in_force
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (measured.behind || self.read_models.position() < awaited)
+            .then_some(Unavailable::ReadModelsBehind { lag: measured.lag })
     }
 
     fn position(&self) -> LogPosition {
         self.index.read().map(|i| i.position).unwrap_or_default()
     }
 
-    /// Applies what the read models have applied and the index has not.
+    /// Applies what the read models have applied and the index has not; refuses
+    /// when what it would answer from is known to be stale.
     async fn bring_up_to_date(&self) -> Result<(), StoreError> {
+        if let Some(stale) = self.stale_source() {
+            return Err(stale.into());
+        }
         let target = self.read_models.position();
         if self.position() >= target {
             return Ok(());
         }
         let _one_at_a_time = self.catching_up.lock().await;
         while self.position() < target {
-            let events = self.log.read(self.position(), target, BATCH).await?;
+            let after = self.position();
+            let failed = |event: Option<&StoredEvent>, cause: StoreError| ProjectionError {
+                follower: INDEX,
+                after,
+                event: event.map(EventRef::of),
+                cause,
+            };
+            let events = match self.log.read(after, target, BATCH).await {
+                Ok(events) => events,
+                // Reaching the database is not the index's fault: no stall, an error.
+                Err(cause) => return Err(cause),
+            };
             if events.is_empty() {
                 break;
             }
             let mut index = self.index.write().map_err(|_| poisoned())?;
             for event in &events {
-                index.apply(event)?;
+                if let Err(cause) = apply(&mut index, event) {
+                    self.vitals.failed(&failed(Some(event), cause));
+                    return Err(Unavailable::IndexStalled.into());
+                }
             }
         }
+        self.vitals.succeeded();
         Ok(())
     }
 

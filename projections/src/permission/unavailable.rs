@@ -1,0 +1,31 @@
+//! Why the permission engine will not answer. It answers from facts that follow the
+//! log; when it knows those facts are stale it refuses rather than say "may" to
+//! someone a stored revocation has shut out. Each reason is also what `/readyz` and
+//! `/metrics` report, so the operator sees the same cause the client was refused for.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// The read models cannot apply an event; the index follows them, so it cannot
+    /// get past it either.
+    #[error("the read models are stalled at an event they cannot apply")]
+    ReadModelsStalled,
+    /// The read models have not reached a head of the log noted this long ago.
+    #[error("the read models are {}s behind the log", lag.as_secs())]
+    ReadModelsBehind { lag: Duration },
+    /// The index itself could not apply an event the read models applied.
+    #[error("the permission index cannot apply an event of the log")]
+    IndexStalled,
+}
+
+impl Unavailable {
+    /// The name `/readyz` lists it under in `not_ready`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Unavailable::ReadModelsStalled => "read_models",
+            Unavailable::ReadModelsBehind { .. } => "read_models_behind",
+            Unavailable::IndexStalled => "permission_index",
+        }
+    }
+}
