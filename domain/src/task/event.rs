@@ -85,6 +85,21 @@ pub enum TaskEvent {
         role: TaskRole,
         replaces: Option<PersonId>,
     },
+    /// Several of the task's own fields changed at once, by one `updateTask`: one
+    /// event, so they are stored together or not at all and watchers hear of them in
+    /// one message. Only the fields that changed, in the order the request names them.
+    TaskUpdated { changes: Vec<TaskChange> },
+}
+
+/// One field of a task changed by [`TaskEvent::TaskUpdated`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskChange {
+    Title(String),
+    Status(TaskStatus),
+    Description(String),
+    /// `None` removes the deadline.
+    Deadline(Option<Timestamp>),
 }
 
 crate::domain_event!(TaskEvent {
@@ -96,4 +111,5 @@ crate::domain_event!(TaskEvent {
     TaskDeadlineChanged: "1",
     PersonUnassigned: "1",
     CommentAdded: "1",
+    TaskUpdated: "1",
 });
