@@ -171,14 +171,9 @@ impl Task {
             }
             TaskEvent::TaskRenamed { title } => self.title = title,
             TaskEvent::TaskStatusChanged { status } => self.status = Some(status),
-            TaskEvent::TaskUpdated { changes } => {
-                for change in changes {
-                    match change {
-                        TaskChange::Title(title) => self.title = title,
-                        TaskChange::Status(status) => self.status = Some(status),
-                        TaskChange::Description(description) => self.description = description,
-                        TaskChange::Deadline(deadline) => self.deadline = deadline,
-                    }
+            TaskEvent::TaskUpdated { .. } => {
+                for change in event.one_by_one() {
+                    self.evolve(change);
                 }
             }
             TaskEvent::PersonAssigned {
