@@ -1,5 +1,6 @@
-//! Setting a new password through an emailed link: the application service behind the
-//! reset pages and the `requestPasswordReset` mutation.
+//! Setting a new password through an emailed link (asked for with
+//! `request_password_reset`): the link is checked, the password set, every session of
+//! the person ends and a new one opens.
 //!
 //! Where the reset lives: in the event log, on the person. `PasswordResetRequested`
 //! holds a nonce and an expiry; the link's secret is `HMAC(server key, person : nonce)`
@@ -11,65 +12,28 @@
 //! separate table of hashed tokens would have needed its own outbox writes and its own
 //! single-use bookkeeping for the same guarantees.
 
+use super::{refusal_of, Failure};
+use crate::password::{self, PasswordError};
 use crate::state::AppState;
 use domain::person::{Person, PersonCommand, PersonError};
-use domain::{AccountId, AggregateKey, Email, PersonId};
-use projections::commands::CommandError;
-use projections::{directory, EventLog, StoreError};
-
-/// What everyone who asks for a reset is told, whether or not the address is known:
-/// the answer must not tell who has an account.
-pub fn sent_message(email: &str) -> String {
-    format!(
-        "If {email} belongs to someone in this workspace, we have sent a link to it for \
-         setting a new password. The link works once, within {} minutes.",
-        domain::person::RESET_VALID_MINUTES
-    )
-}
-
-/// Asks for a reset link for `email` in `account`. Returns the same, and in about the
-/// same time, whether or not someone active has that address: the command, which is
-/// what would take longer, runs after the answer.
-pub async fn request(
-    state: &AppState,
-    account: AccountId,
-    email: &Email,
-) -> Result<(), StoreError> {
-    let Some(person) = directory::by_email(&state.db, account, email).await? else {
-        return Ok(());
-    };
-    if !person.active {
-        return Ok(());
-    }
-    let state = state.clone();
-    let person = person.id;
-    tokio::spawn(async move {
-        let key = AggregateKey::new(account, person.0);
-        match state
-            .execute::<Person>(key, PersonCommand::RequestPasswordReset, None)
-            .await
-        {
-            Ok(()) => tracing::info!(%account, %person, "password reset link requested"),
-            Err(error) => tracing::warn!(%error, %account, %person, "no password reset link"),
-        }
-    });
-    Ok(())
-}
+use domain::{AccountId, AggregateKey, PersonId};
+use projections::{EventLog, StoreError};
 
 /// Why a reset link does not work.
 #[derive(Debug, thiserror::Error)]
 pub enum ResetError {
     #[error(transparent)]
     Refused(PersonError),
-    #[error("someone else changed this person at the same moment; try again")]
-    Busy,
-    #[error("resetting a password failed: {0}")]
-    Internal(String),
+    /// The link works, the new password does not.
+    #[error(transparent)]
+    InvalidPassword(PasswordError),
+    #[error(transparent)]
+    Failed(#[from] Failure),
 }
 
 impl From<StoreError> for ResetError {
     fn from(error: StoreError) -> Self {
-        ResetError::Internal(error.to_string())
+        ResetError::Failed(error.into())
     }
 }
 
@@ -89,25 +53,41 @@ pub async fn check_link(
         .map_err(ResetError::Refused)
 }
 
+/// A new password through the link.
+#[derive(Debug)]
+pub struct ResetPassword {
+    pub account: AccountId,
+    pub person: PersonId,
+    /// The link's secret.
+    pub secret: String,
+    pub password: String,
+}
+
 /// Sets the new password through the link, ends every session the person had, and
-/// opens a new one, whose token is returned.
-pub async fn reset(
+/// opens a new one, whose token is returned. The link is checked first: a form for a
+/// dead link is not worth correcting.
+pub async fn reset_password(
     state: &AppState,
-    account: AccountId,
-    person: PersonId,
-    secret: String,
-    password_hash: String,
+    request: ResetPassword,
 ) -> Result<String, ResetError> {
+    let ResetPassword {
+        account,
+        person,
+        secret,
+        password,
+    } = request;
+    check_link(state, account, person, &secret).await?;
+    let password_hash = password::hash(password).await.map_err(|e| match e {
+        PasswordError::Hashing => ResetError::Failed(Failure::Internal(e.to_string())),
+        policy => ResetError::InvalidPassword(policy),
+    })?;
     let key = AggregateKey::new(account, person.0);
     let command = PersonCommand::ResetPassword {
         secret,
         password_hash,
     };
-    match state.execute::<Person>(key, command, Some(person)).await {
-        Ok(()) => {}
-        Err(CommandError::Refused(e)) => return Err(ResetError::Refused(e)),
-        Err(CommandError::Conflict) => return Err(ResetError::Busy),
-        Err(e) => return Err(ResetError::Internal(e.to_string())),
+    if let Err(e) = state.execute::<Person>(key, command, Some(person)).await {
+        return Err(ResetError::Refused(refusal_of(e)?));
     }
     state.sessions.close_all_of(account, person).await?;
     let token = state
