@@ -75,7 +75,10 @@ fn resolvers_and_pages_run_no_command_themselves() {
             read += 1;
         }
     }
-    assert!(read > 10, "only {read} door files were read: has the layout moved?");
+    assert!(
+        read > 10,
+        "only {read} door files were read: has the layout moved?"
+    );
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 

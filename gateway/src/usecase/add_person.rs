@@ -68,6 +68,8 @@ pub enum AddError {
     Store(#[from] StoreError),
     #[error("adding a person failed: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Failed(#[from] Failure),
 }
 
 impl From<InviteError> for AddError {
@@ -175,6 +177,9 @@ async fn join_now(
         Err(AcceptError::Closed(_) | AcceptError::Join(JoinError::Failed(Failure::Busy))) => {
             Err(AddError::Busy)
         }
-        Err(AcceptError::Join(e)) => Err(AddError::Internal(e.to_string())),
+        Err(AcceptError::Join(e @ JoinError::AlreadyJoined)) => {
+            Err(AddError::Internal(e.to_string()))
+        }
+        Err(AcceptError::Join(JoinError::Failed(failure))) => Err(AddError::Failed(failure)),
     }
 }
