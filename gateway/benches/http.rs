@@ -299,7 +299,7 @@ impl Gateway {
         args.push("serve");
         let cli = Cli::try_parse_from(args).expect("the bench's settings parse");
         let settings: Settings = cli.settings;
-        let created = gateway::bootstrap::create_account(
+        let created = gateway::usecase::create_account::create_account(
             &settings,
             CreateAccount {
                 name: "Acme".to_owned(),

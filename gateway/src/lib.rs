@@ -3,22 +3,18 @@
 
 pub mod app;
 pub mod auth;
-pub mod bootstrap;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
-pub mod direct_add;
 pub mod graphql;
-pub mod invite;
-pub mod joining;
 pub mod layers;
 pub mod metrics;
 pub mod pages;
 pub mod password;
-pub mod password_reset;
 pub mod rate_limit;
 pub mod readiness;
 pub mod rebuild;
 pub mod secret_key;
 pub mod state;
 pub mod supervisor;
+pub mod usecase;

@@ -34,16 +34,18 @@ async fn main() -> ExitCode {
             print!("{}", gateway::graphql::sdl());
             Ok(())
         }
-        Command::CreateAccount(args) => gateway::bootstrap::create_account(&cli.settings, args)
-            .await
-            .map(|created| {
-                // The API's ids, for `login` and for comparing with `viewer { id }`; the
-                // links' own form of the account (`/register/{uuid}`) last.
-                println!("account {}", id_of(created.account).as_str());
-                println!("administrator {}", id_of(created.administrator).as_str());
-                println!("account-in-links {}", created.account);
-            })
-            .map_err(|e| e.to_string()),
+        Command::CreateAccount(args) => {
+            gateway::usecase::create_account::create_account(&cli.settings, args)
+                .await
+                .map(|created| {
+                    // The API's ids, for `login` and for comparing with `viewer { id }`; the
+                    // links' own form of the account (`/register/{uuid}`) last.
+                    println!("account {}", id_of(created.account).as_str());
+                    println!("administrator {}", id_of(created.administrator).as_str());
+                    println!("account-in-links {}", created.account);
+                })
+                .map_err(|e| e.to_string())
+        }
         Command::Serve => serve(cli.settings).await,
         Command::Rebuild(args) => gateway::rebuild::run(&cli.settings, args)
             .await

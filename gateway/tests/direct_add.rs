@@ -7,9 +7,9 @@ use domain::account::{Account, AccountCommand, InvitationSettings, Plan};
 use domain::invitation::{InvitationState, SecretKey};
 use domain::person::PersonKind;
 use domain::{AggregateKey, DomainPattern, Email, PersonId, PersonName, Position, WorkgroupId};
-use gateway::direct_add::{add_directly, AddDirectly, AddError, Added};
-use gateway::invite::Destination;
 use gateway::password;
+use gateway::usecase::add_person::{add_directly, AddDirectly, AddError, Added};
+use gateway::usecase::invite_people::Destination;
 use projections::{directory, invitations, Database};
 use world::World;
 

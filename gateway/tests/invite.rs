@@ -6,7 +6,7 @@ use domain::account::{Account, AccountCommand, InvitationSettings};
 use domain::person::PersonKind;
 use domain::workgroup::{InvitePolicy, MemberRole, WorkgroupCommand};
 use domain::{AggregateKey, DomainPattern, WorkgroupId};
-use gateway::invite::{invite_many, Destination, InviteError, InviteMany, Outcome};
+use gateway::usecase::invite_people::{invite_many, Destination, InviteError, InviteMany, Outcome};
 use projections::{workgroups, Database};
 use world::World;
 

@@ -4,7 +4,7 @@ use cqrs_es::Aggregate;
 use domain::account::{Account, AccountEvent};
 use domain::invitation::{Approval, Delivery, Invitation, InvitationEvent, Link, SecretKey};
 use domain::person::{Person, PersonEvent};
-use domain::task::{Task, TaskEvent};
+use domain::task::{Task, TaskChange, TaskEvent};
 use domain::{AccountId, InvitationId, PersonId, TaskId, Timestamp};
 use projections::directory::{contact_of, Contact};
 use projections::projector::Projection;
@@ -403,22 +403,32 @@ async fn task_change_emails(
     let (title, change) = match event.decode::<TaskEvent>()? {
         TaskEvent::TaskCreated { .. } => return Ok(Vec::new()),
         TaskEvent::TaskRenamed { title } => {
-            (title.clone(), format!("renamed the task to \"{title}\""))
+            (title.clone(), change_phrase(&TaskChange::Title(title)))
         }
         TaskEvent::TaskStatusChanged { status } => (
             task.title.clone(),
-            format!("changed the status to {}", status.label()),
+            change_phrase(&TaskChange::Status(status)),
         ),
-        TaskEvent::TaskDescriptionChanged { .. } => {
-            (task.title.clone(), "changed the description".to_string())
-        }
+        TaskEvent::TaskDescriptionChanged { description } => (
+            task.title.clone(),
+            change_phrase(&TaskChange::Description(description)),
+        ),
         TaskEvent::TaskDeadlineChanged { deadline } => (
             task.title.clone(),
-            match deadline {
-                Some(at) => format!("set the deadline to {}", render::utc(at.millis())),
-                None => "removed the deadline".to_string(),
-            },
+            change_phrase(&TaskChange::Deadline(deadline)),
         ),
+        // One message for every change of one update, named in the order made.
+        TaskEvent::TaskUpdated { changes } => {
+            let title = changes
+                .iter()
+                .find_map(|c| match c {
+                    TaskChange::Title(title) => Some(title.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| task.title.clone());
+            let phrases: Vec<String> = changes.iter().map(change_phrase).collect();
+            (title, listed(&phrases))
+        }
         TaskEvent::CommentAdded { text, .. } => {
             (task.title.clone(), format!("commented: \"{text}\""))
         }
@@ -465,4 +475,40 @@ async fn task_change_emails(
         }
     }
     Ok(emails)
+}
+
+/// What a change to one of a task's fields reads as in an email, after the actor's
+/// name: "changed the status to completed".
+fn change_phrase(change: &TaskChange) -> String {
+    match change {
+        TaskChange::Title(title) => format!("renamed the task to \"{title}\""),
+        TaskChange::Status(status) => format!("changed the status to {}", status.label()),
+        TaskChange::Description(_) => "changed the description".to_string(),
+        TaskChange::Deadline(Some(at)) => {
+            format!("set the deadline to {}", render::utc(at.millis()))
+        }
+        TaskChange::Deadline(None) => "removed the deadline".to_string(),
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn listed(phrases: &[String]) -> String {
+    match phrases {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed;
+
+    #[test]
+    fn changes_are_listed_as_a_sentence() {
+        let phrases = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(listed(&phrases(&["renamed it"])), "renamed it");
+        assert_eq!(listed(&phrases(&["a", "b"])), "a and b");
+        assert_eq!(listed(&phrases(&["a", "b", "c"])), "a, b and c");
+    }
 }

@@ -387,9 +387,23 @@ fn target_label(target: &InvitationTarget) -> &'static str {
     }
 }
 
+/// An update of several fields is applied as each of its changes alone.
 async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<(), StoreError> {
+    for event in event.one_by_one() {
+        apply_task_event(tx, e, event).await?;
+    }
+    Ok(())
+}
+
+async fn apply_task_event(
+    tx: &mut Tx,
+    e: &StoredEvent,
+    event: TaskEvent,
+) -> Result<(), StoreError> {
     let id = e.entity_id();
     match event {
+        // Never here: `one_by_one` gave its changes instead.
+        TaskEvent::TaskUpdated { .. } => {}
         TaskEvent::TaskCreated {
             task,
             title,

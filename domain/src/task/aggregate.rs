@@ -1,6 +1,6 @@
-use super::{TaskCommand, TaskError, TaskEvent, TaskRole, TaskStatus};
+use super::{TaskChange, TaskCommand, TaskError, TaskEvent, TaskRole, TaskStatus};
 use crate::services::DomainServices;
-use crate::{CommentId, PersonId, TaskId, Timestamp};
+use crate::{CommentId, PersonId, TaskDescription, TaskId, TaskTitle, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -74,6 +74,31 @@ impl Task {
             TaskCommand::SetDeadline { deadline } => {
                 (deadline != self.deadline).then_some(TaskEvent::TaskDeadlineChanged { deadline })
             }
+            TaskCommand::Update {
+                title,
+                status,
+                description,
+                deadline,
+            } => {
+                let mut changes = Vec::new();
+                if let Some(title) = title.map(TaskTitle::into_string) {
+                    if title != self.title {
+                        changes.push(TaskChange::Title(title));
+                    }
+                }
+                if let Some(status) = status.filter(|s| Some(*s) != self.status) {
+                    changes.push(TaskChange::Status(status));
+                }
+                if let Some(description) = description.map(TaskDescription::into_string) {
+                    if description != self.description {
+                        changes.push(TaskChange::Description(description));
+                    }
+                }
+                if let Some(deadline) = deadline.filter(|d| *d != self.deadline) {
+                    changes.push(TaskChange::Deadline(deadline));
+                }
+                (!changes.is_empty()).then_some(TaskEvent::TaskUpdated { changes })
+            }
             TaskCommand::Unassign { person } => {
                 if !self.roles.contains_key(&person) {
                     return Err(TaskError::NotOnTask);
@@ -146,6 +171,11 @@ impl Task {
             }
             TaskEvent::TaskRenamed { title } => self.title = title,
             TaskEvent::TaskStatusChanged { status } => self.status = Some(status),
+            TaskEvent::TaskUpdated { .. } => {
+                for change in event.one_by_one() {
+                    self.evolve(change);
+                }
+            }
             TaskEvent::PersonAssigned {
                 person,
                 role,
@@ -236,6 +266,53 @@ mod tests {
             .given(vec![created(&g)])
             .when(create("Again"))
             .then_expect_error(TaskError::AlreadyExists);
+    }
+
+    #[test]
+    fn an_update_is_one_event_with_only_the_fields_that_changed() {
+        let g = given();
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Update {
+                title: Some(title("Ship the new catalogue")),
+                status: Some(TaskStatus::InProgress),
+                // The same description as now: no change, so not in the event.
+                description: Some(description("Print run of 500")),
+                deadline: Some(None),
+            })
+            .then_expect_events(vec![TaskEvent::TaskUpdated {
+                changes: vec![
+                    TaskChange::Title("Ship the new catalogue".into()),
+                    TaskChange::Status(TaskStatus::InProgress),
+                ],
+            }]);
+    }
+
+    #[test]
+    fn an_update_that_changes_nothing_records_nothing() {
+        let g = given();
+        test()
+            .given(vec![created(&g)])
+            .when(TaskCommand::Update {
+                title: Some(title("Ship the catalogue")),
+                status: Some(TaskStatus::New),
+                description: None,
+                deadline: None,
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn an_update_of_a_task_that_does_not_exist_is_refused_whole() {
+        test()
+            .given_no_previous_events()
+            .when(TaskCommand::Update {
+                title: Some(title("x")),
+                status: Some(TaskStatus::Completed),
+                description: None,
+                deadline: None,
+            })
+            .then_expect_error(TaskError::NotFound);
     }
 
     #[test]

@@ -31,6 +31,15 @@ pub enum TaskCommand {
     Rename {
         title: TaskTitle,
     },
+    /// Changes any of the task's own fields at once; `None` leaves a field as it is
+    /// (`deadline: Some(None)` removes the deadline). Either every change is stored,
+    /// as one event, or none.
+    Update {
+        title: Option<TaskTitle>,
+        status: Option<TaskStatus>,
+        description: Option<TaskDescription>,
+        deadline: Option<Option<Timestamp>>,
+    },
     ChangeStatus {
         status: TaskStatus,
     },

@@ -85,6 +85,51 @@ pub enum TaskEvent {
         role: TaskRole,
         replaces: Option<PersonId>,
     },
+    /// Several of the task's own fields changed at once, by one `updateTask`: one
+    /// event, so they are stored together or not at all and watchers hear of them in
+    /// one message. Only the fields that changed, in the order the request names them.
+    TaskUpdated {
+        changes: Vec<TaskChange>,
+    },
+}
+
+/// One field of a task changed by [`TaskEvent::TaskUpdated`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskChange {
+    Title(String),
+    Status(TaskStatus),
+    Description(String),
+    /// `None` removes the deadline.
+    Deadline(Option<Timestamp>),
+}
+
+impl TaskChange {
+    /// The single-field event that means the same change.
+    pub fn into_event(self) -> TaskEvent {
+        match self {
+            TaskChange::Title(title) => TaskEvent::TaskRenamed { title },
+            TaskChange::Status(status) => TaskEvent::TaskStatusChanged { status },
+            TaskChange::Description(description) => {
+                TaskEvent::TaskDescriptionChanged { description }
+            }
+            TaskChange::Deadline(deadline) => TaskEvent::TaskDeadlineChanged { deadline },
+        }
+    }
+}
+
+impl TaskEvent {
+    /// The event as single-field events: a [`TaskEvent::TaskUpdated`] as one per
+    /// change, in order; any other event as itself. Lets a projection apply an update
+    /// the way it applies each of its changes alone.
+    pub fn one_by_one(self) -> Vec<TaskEvent> {
+        match self {
+            TaskEvent::TaskUpdated { changes } => {
+                changes.into_iter().map(TaskChange::into_event).collect()
+            }
+            other => vec![other],
+        }
+    }
 }
 
 crate::domain_event!(TaskEvent {
@@ -96,4 +141,5 @@ crate::domain_event!(TaskEvent {
     TaskDeadlineChanged: "1",
     PersonUnassigned: "1",
     CommentAdded: "1",
+    TaskUpdated: "1",
 });

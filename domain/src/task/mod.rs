@@ -9,4 +9,4 @@ mod event;
 pub use aggregate::Task;
 pub use command::TaskCommand;
 pub use error::TaskError;
-pub use event::{TaskEvent, TaskRole, TaskStatus};
+pub use event::{TaskChange, TaskEvent, TaskRole, TaskStatus};

@@ -5,6 +5,7 @@ use super::context::{state, viewer};
 use super::error::ApiError;
 use super::refusal::{forbidden, refusal};
 use super::types::UserError;
+use crate::usecase::command;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use domain::account::{
     Account as AccountAggregate, AccountCommand, InvitationSettings, Plan as DomainPlan,
@@ -189,7 +190,7 @@ impl AccountMutation {
     }
 }
 
-async fn run(ctx: &Context<'_>, command: AccountCommand) -> Result<AccountPayload, ApiError> {
+async fn run(ctx: &Context<'_>, change: AccountCommand) -> Result<AccountPayload, ApiError> {
     let viewer = viewer(ctx)?;
     let state = state(ctx);
     if !state.permissions.may_administer(viewer) {
@@ -201,9 +202,7 @@ async fn run(ctx: &Context<'_>, command: AccountCommand) -> Result<AccountPayloa
         });
     }
     let key = AggregateKey::account(viewer.account);
-    if let Err(e) = state
-        .execute::<AccountAggregate>(key, command, Some(viewer.person))
-        .await
+    if let Err(e) = command::run::<AccountAggregate>(state, key, change, Some(viewer.person)).await
     {
         return Ok(AccountPayload {
             account: None,

@@ -4,10 +4,10 @@
 use super::context::{state, viewer};
 use super::error::ApiError;
 use super::global_id::parse_id;
-use super::refusal::{forbidden, Refusal};
+use super::refusal::{failure, forbidden, Refusal};
 use super::types::{Invitation, Person, UserError};
-use crate::direct_add::{add_directly, AddDirectly, AddError, Added};
-use crate::invite::Destination;
+use crate::usecase::add_person::{add_directly, AddDirectly, AddError, Added};
+use crate::usecase::invite_people::Destination;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use domain::{Email, PersonName, Position};
 use projections::{directory, invitations};
@@ -122,6 +122,7 @@ impl DirectAddMutation {
             }
             Err(e @ AddError::Busy) => return Ok(refused(UserError::new(&[], e, "CONFLICT"))),
             Err(AddError::Store(e)) => return Err(e.into()),
+            Err(AddError::Failed(e)) => return Ok(refused(failure(e)?)),
             Err(AddError::Internal(error)) => {
                 tracing::error!(%error, "adding a person directly failed");
                 return Err(ApiError::Internal);

@@ -7,7 +7,8 @@ use super::global_id::parse_id;
 use super::page;
 use super::refusal::{refusal, Refusal};
 use super::types::{Invitation, UserError, Workgroup};
-use crate::invite::{invite_many, Destination, InviteError, InviteMany, Outcome};
+use crate::usecase::command;
+use crate::usecase::invite_people::{invite_many, Destination, InviteError, InviteMany, Outcome};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand};
@@ -263,10 +264,7 @@ impl InvitationMutation {
         let decline = InvitationCommand::Decline {
             secret: input.secret,
         };
-        if let Err(e) = state
-            .execute::<InvitationAggregate>(key, decline, None)
-            .await
-        {
+        if let Err(e) = command::run::<InvitationAggregate>(state, key, decline, None).await {
             return Ok(InvitationPayload {
                 invitation: None,
                 user_errors: vec![refusal(e)?],
@@ -302,7 +300,7 @@ fn from_link<T: FromStr>(segment: &ID) -> Result<T, ApiError> {
 async fn change(
     ctx: &Context<'_>,
     invitation_id: &ID,
-    command: InvitationCommand,
+    change: InvitationCommand,
 ) -> Result<InvitationPayload, ApiError> {
     let viewer = viewer(ctx)?;
     let state = state(ctx);
@@ -316,9 +314,8 @@ async fn change(
         return Err(ApiError::NotFound);
     }
     let key = AggregateKey::new(viewer.account, id.0);
-    if let Err(e) = state
-        .execute::<InvitationAggregate>(key, command, Some(viewer.person))
-        .await
+    if let Err(e) =
+        command::run::<InvitationAggregate>(state, key, change, Some(viewer.person)).await
     {
         return Ok(InvitationPayload {
             invitation: None,

@@ -1,22 +1,21 @@
 use super::context::{state, viewer};
 use super::error::ApiError;
 use super::global_id::{id_of, parse_id};
-use super::refusal::{forbidden, refusal, Refusal};
+use super::refusal::{failure, forbidden, refusal, Refusal};
 use super::types::{
     Invitation, InvitationStatus, PersonKind, Task, TaskRole, TaskStatus, UserError,
 };
+use crate::usecase::command;
+use crate::usecase::invite_guest::{invite_guest, GuestInvited, InviteGuest, InviteGuestError};
+use crate::usecase::update_task::{update_task, UpdateTask, UpdateTaskError};
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use domain::account::{Account, AccountCommand};
-use domain::invitation::{
-    Delivery, Invitation as InvitationAggregate, InvitationCommand, InvitationTarget,
-};
 use domain::task::{Task as TaskAggregate, TaskCommand};
 use domain::{
-    Address, AggregateKey, CommentId, CommentText, Email, InvitationId, PersonId, PersonName,
-    TaskDescription, TaskId, TaskTitle, Timestamp, WorkgroupId,
+    AggregateKey, CommentId, CommentText, Email, PersonId, PersonName, TaskDescription, TaskId,
+    TaskTitle, Timestamp, WorkgroupId,
 };
-use projections::{accounts, directory, tasks};
+use projections::tasks;
 
 #[derive(Default)]
 pub struct TaskMutation;
@@ -173,9 +172,8 @@ impl TaskMutation {
             deadline: input.deadline.map(|t| Timestamp(t.timestamp_millis())),
         };
         let key = AggregateKey::new(viewer.account, task.0);
-        if let Err(e) = state
-            .execute::<TaskAggregate>(key, command, Some(viewer.person))
-            .await
+        if let Err(e) =
+            command::run::<TaskAggregate>(state, key, command, Some(viewer.person)).await
         {
             return Ok(fail(refusal(e)?));
         }
@@ -199,18 +197,6 @@ impl TaskMutation {
             user_errors: vec![e],
         };
         let task: TaskId = parse_id(&input.task_id)?;
-        if !state.permissions.may_see_task(viewer, task).await? {
-            return Err(ApiError::NotFound);
-        }
-        if !state
-            .permissions
-            .may_invite_guest_to_task(viewer, task)
-            .await?
-        {
-            return Ok(fail(forbidden(
-                "only an administrator, the task's creator or its responsible person can invite guests to it",
-            )));
-        }
         let email = match Email::parse(&input.email) {
             Ok(email) => email,
             Err(e) => return Ok(fail(e.user_error())),
@@ -219,76 +205,28 @@ impl TaskMutation {
             Ok(name) => name,
             Err(e) => return Ok(fail(e.user_error())),
         };
-        if directory::by_email(&state.db, viewer.account, &email)
-            .await?
-            .is_some()
-        {
-            return Ok(fail(UserError::new(
-                &["input", "email"],
-                format!("{email} already belongs to a person of this account"),
-                "EMAIL_TAKEN",
-            )));
-        }
-        let Some(account) = accounts::get(&state.db, viewer.account).await? else {
-            return Err(ApiError::NotFound);
+        let request = InviteGuest {
+            task,
+            email: email.clone(),
+            name,
+            role: input.role.into(),
         };
-        if let Err(refusal) = account.settings.admits(&email) {
-            return Ok(fail(UserError::new(
-                &["input", "email"],
-                refusal,
-                "DOMAIN_NOT_ALLOWED",
-            )));
-        }
-        let invitation = InvitationId::new_random();
-        let person = PersonId::new_random();
-        // The invited person takes a place under the plan's limit from now on; the
-        // place is given back if the invitation cannot be issued.
-        let seat = AccountCommand::TakeSeat {
-            person,
-            external: true,
-        };
-        let account_key = AggregateKey::account(viewer.account);
-        if let Err(e) = state
-            .execute::<Account>(account_key, seat, Some(viewer.person))
-            .await
-        {
-            return Ok(fail(refusal(e)?));
-        }
-        let role = input.role.into();
-        let issue = InvitationCommand::Issue {
-            invitation,
-            person,
-            address: Address::Email(email.clone()),
-            name: Some(name),
-            target: InvitationTarget::Task { task, role },
-            sponsor: viewer.person,
-            delivery: Delivery::Link,
-        };
-        let key = AggregateKey::new(viewer.account, invitation.0);
-        if let Err(e) = state
-            .execute::<InvitationAggregate>(key, issue, Some(viewer.person))
-            .await
-        {
-            let release = AccountCommand::ReleaseSeat { person };
-            if let Err(error) = state
-                .execute::<Account>(account_key, release, Some(viewer.person))
-                .await
-            {
-                tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
+        let email_error = |e: InviteGuestError, code| UserError::new(&["input", "email"], e, code);
+        let GuestInvited { invitation, person } = match invite_guest(state, viewer, request).await {
+            Ok(invited) => invited,
+            Err(InviteGuestError::NotFound) => return Err(ApiError::NotFound),
+            Err(e @ InviteGuestError::Forbidden) => return Ok(fail(forbidden(&e.to_string()))),
+            Err(e @ InviteGuestError::EmailTaken(_)) => {
+                return Ok(fail(email_error(e, "EMAIL_TAKEN")))
             }
-            return Ok(fail(refusal(e)?));
-        }
-        // Should this fail, or the process stop here, accepting the invitation
-        // assigns the role again (the command is idempotent).
-        let assign = TaskCommand::Assign { person, role };
-        let key = AggregateKey::new(viewer.account, task.0);
-        if let Err(e) = state
-            .execute::<TaskAggregate>(key, assign, Some(viewer.person))
-            .await
-        {
-            return Ok(fail(refusal(e)?));
-        }
-        tracing::info!(account = %viewer.account, %task, %invitation, "guest invited to task");
+            Err(e @ InviteGuestError::DomainNotAllowed(_)) => {
+                return Ok(fail(email_error(e, "DOMAIN_NOT_ALLOWED")))
+            }
+            Err(InviteGuestError::Seat(e)) => return Ok(fail(e.user_error())),
+            Err(InviteGuestError::Invitation(e)) => return Ok(fail(e.user_error())),
+            Err(InviteGuestError::Task(e)) => return Ok(fail(e.user_error())),
+            Err(InviteGuestError::Failed(e)) => return Ok(fail(failure(e)?)),
+        };
         Ok(InviteGuestToTaskPayload {
             invitation: Some(Invitation {
                 id: id_of(invitation),
@@ -304,8 +242,9 @@ impl TaskMutation {
         })
     }
 
-    /// Renames a task or changes its status. Everyone on the task but the viewer is
-    /// emailed about the change.
+    /// Changes any of a task's title, status, description and deadline at once: every
+    /// change is made or, when one field is refused, none. Everyone on the task but the
+    /// viewer gets one email naming all the changes.
     async fn update_task(
         &self,
         ctx: &Context<'_>,
@@ -318,16 +257,8 @@ impl TaskMutation {
             user_errors: vec![e],
         };
         let task: TaskId = parse_id(&input.task_id)?;
-        if !state.permissions.may_see_task(viewer, task).await? {
-            return Err(ApiError::NotFound);
-        }
-        if !state.permissions.may_change_task(viewer, task).await? {
-            return Ok(fail(forbidden(
-                "only an administrator, the task's creator or its responsible person can change it",
-            )));
-        }
-        // Every text is parsed before any change is made, so a refused description
-        // does not leave the title changed.
+        // Every text is parsed before anything is decided: one refused field refuses
+        // the whole change.
         let title = match input.title.as_deref().map(TaskTitle::parse).transpose() {
             Ok(title) => title,
             Err(e) => return Ok(fail(e.user_error())),
@@ -341,33 +272,24 @@ impl TaskMutation {
             Ok(description) => description,
             Err(e) => return Ok(fail(e.user_error())),
         };
-        let key = AggregateKey::new(viewer.account, task.0);
-        let mut commands = Vec::new();
-        if let Some(title) = title {
-            commands.push(TaskCommand::Rename { title });
-        }
-        if let Some(status) = input.status {
-            commands.push(TaskCommand::ChangeStatus {
-                status: status.into(),
-            });
-        }
-        if let Some(description) = description {
-            commands.push(TaskCommand::ChangeDescription { description });
-        }
-        match input.deadline {
-            MaybeUndefined::Undefined => {}
-            MaybeUndefined::Null => commands.push(TaskCommand::SetDeadline { deadline: None }),
-            MaybeUndefined::Value(at) => commands.push(TaskCommand::SetDeadline {
-                deadline: Some(Timestamp(at.timestamp_millis())),
-            }),
-        }
-        for command in commands {
-            if let Err(e) = state
-                .execute::<TaskAggregate>(key, command, Some(viewer.person))
-                .await
-            {
-                return Ok(fail(refusal(e)?));
-            }
+        let deadline = match input.deadline {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(at) => Some(Some(Timestamp(at.timestamp_millis()))),
+        };
+        let request = UpdateTask {
+            task,
+            title,
+            status: input.status.map(Into::into),
+            description,
+            deadline,
+        };
+        match update_task(state, viewer, request).await {
+            Ok(()) => {}
+            Err(UpdateTaskError::NotFound) => return Err(ApiError::NotFound),
+            Err(e @ UpdateTaskError::Forbidden) => return Ok(fail(forbidden(&e.to_string()))),
+            Err(UpdateTaskError::Refused(e)) => return Ok(fail(e.user_error())),
+            Err(UpdateTaskError::Failed(e)) => return Ok(fail(failure(e)?)),
         }
         let record = tasks::by_id(&state.db, viewer.account, task).await?;
         Ok(UpdateTaskPayload {
@@ -470,10 +392,7 @@ async fn run_on_task(
     let viewer = viewer(ctx)?;
     let state = state(ctx);
     let key = AggregateKey::new(viewer.account, task.0);
-    if let Err(e) = state
-        .execute::<TaskAggregate>(key, command, Some(viewer.person))
-        .await
-    {
+    if let Err(e) = command::run::<TaskAggregate>(state, key, command, Some(viewer.person)).await {
         return Ok(UpdateTaskPayload {
             task: None,
             user_errors: vec![refusal(e)?],

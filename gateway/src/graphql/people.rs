@@ -6,16 +6,18 @@ use super::context::{auth, follower_caught_up, state, viewer};
 use super::error::ApiError;
 use super::global_id::{id_of, parse_id, GlobalId, Kind};
 use super::page;
-use super::refusal::{forbidden, refusal, Refusal};
+use super::refusal::{failure, forbidden, refusal, Refusal};
 use super::types::{time, Person, PersonStatus, UserError};
-use crate::password;
-use crate::state::Claim;
+use crate::state::AppState;
+use crate::usecase::change_email::{change_email, ChangeEmail, ChangeEmailError};
+use crate::usecase::change_password::{change_password, ChangePassword, ChangePasswordError};
+use crate::usecase::command;
+use crate::usecase::reinstate_person::{reinstate_person, ReinstateError};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use domain::account::{Account, AccountCommand};
 use domain::person::{Person as PersonAggregate, PersonCommand, SuspensionReason};
-use domain::{AggregateKey, Email, PersonId, PersonName, Timestamp};
+use domain::{AccountId, AggregateKey, Email, PersonId, PersonName, Timestamp};
 use projections::permission::{Explanation, Viewer};
 use projections::{directory, history, StoredEvent};
 use uuid::Uuid;
@@ -107,30 +109,22 @@ impl PeopleMutation {
         ctx: &Context<'_>,
         input: ChangeMyPasswordInput,
     ) -> Result<PersonPayload, ApiError> {
-        if let Some(refused) = wrong_password(ctx, input.current_password).await? {
-            return Ok(refused);
-        }
-        let password_hash = match password::hash(input.new_password).await {
-            Ok(hash) => hash,
-            Err(e) => {
-                return Ok(PersonPayload::refused(UserError::new(
-                    &["input", "newPassword"],
-                    e,
-                    "INVALID_PASSWORD",
-                )))
-            }
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let request = ChangePassword {
+            current_password: input.current_password,
+            new_password: input.new_password,
+            session_token: auth(ctx).token.clone(),
         };
-        let changed = change_self(ctx, PersonCommand::ChangePassword { password_hash }).await?;
-        if changed.user_errors.is_empty() {
-            let viewer = viewer(ctx)?;
-            if let Some(token) = auth(ctx).token.as_deref() {
-                state(ctx)
-                    .sessions
-                    .close_others(viewer.account, viewer.person, token)
-                    .await?;
-            }
+        match change_password(state, viewer, request).await {
+            Ok(()) => answer(state, viewer.account, viewer.person).await,
+            Err(e @ ChangePasswordError::WrongPassword) => Ok(wrong_password(e)),
+            Err(ChangePasswordError::InvalidPassword(e)) => Ok(PersonPayload::refused(
+                UserError::new(&["input", "newPassword"], e, "INVALID_PASSWORD"),
+            )),
+            Err(ChangePasswordError::Refused(e)) => Ok(PersonPayload::refused(e.user_error())),
+            Err(ChangePasswordError::Failed(e)) => Ok(PersonPayload::refused(failure(e)?)),
         }
-        Ok(changed)
     }
 
     /// Changes the address the viewer logs in with and is emailed at.
@@ -141,32 +135,25 @@ impl PeopleMutation {
     ) -> Result<PersonPayload, ApiError> {
         let viewer = viewer(ctx)?;
         let state = state(ctx);
-        if let Some(refused) = wrong_password(ctx, input.current_password).await? {
-            return Ok(refused);
-        }
         let email = match Email::parse(&input.email) {
             Ok(email) => email,
             Err(e) => return Ok(PersonPayload::refused(e.user_error())),
         };
-        // One current person per address: the claim is where racing changes meet.
-        match state
-            .claim_email(viewer.account, &email, viewer.person, Some(viewer.person))
-            .await
-        {
-            Ok(Claim::Theirs) => {}
-            Ok(Claim::TakenByOther) => {
-                return Ok(PersonPayload::refused(UserError::new(
-                    &["input", "email"],
-                    format!("{email} already belongs to a person of this account"),
-                    "EMAIL_TAKEN",
-                )))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "email claim failed");
-                return Err(ApiError::Internal);
-            }
+        let request = ChangeEmail {
+            email,
+            current_password: input.current_password,
+        };
+        match change_email(state, viewer, request).await {
+            Ok(()) => answer(state, viewer.account, viewer.person).await,
+            Err(e @ ChangeEmailError::WrongPassword) => Ok(wrong_password(e)),
+            Err(e @ ChangeEmailError::EmailTaken(_)) => Ok(PersonPayload::refused(UserError::new(
+                &["input", "email"],
+                e,
+                "EMAIL_TAKEN",
+            ))),
+            Err(ChangeEmailError::Refused(e)) => Ok(PersonPayload::refused(e.user_error())),
+            Err(ChangeEmailError::Failed(e)) => Ok(PersonPayload::refused(failure(e)?)),
         }
-        change_self(ctx, PersonCommand::ChangeEmail { email }).await
     }
 
     /// Dismisses a person: their sessions end at once, they can no longer log in,
@@ -191,46 +178,21 @@ impl PeopleMutation {
         let viewer = viewer(ctx)?;
         let state = state(ctx);
         let person: PersonId = parse_id(&input.person_id)?;
-        let record = match directory::by_id(&state.db, viewer.account, person).await? {
-            Some(record) if record.dismissed && state.permissions.may_administer(viewer) => record,
-            // Not dismissed, or not theirs to do: the usual answer says which.
-            _ => return administer(ctx, &input.person_id, PersonCommand::Reinstate).await,
-        };
-        let Ok(email) = Email::parse(&record.email) else {
-            return administer(ctx, &input.person_id, PersonCommand::Reinstate).await;
-        };
-        match state
-            .claim_email(viewer.account, &email, person, Some(viewer.person))
-            .await
-        {
-            Ok(Claim::Theirs) => {}
-            Ok(Claim::TakenByOther) => {
-                return Ok(PersonPayload::refused(UserError::new(
-                    &["input", "personId"],
-                    format!("{email} belongs to someone else in this account now"),
-                    "EMAIL_TAKEN",
-                )))
+        let refused = |e: UserError| Ok(PersonPayload::refused(e));
+        match reinstate_person(state, viewer, person).await {
+            Ok(()) => answer(state, viewer.account, person).await,
+            Err(ReinstateError::NotFound) => Err(ApiError::NotFound),
+            Err(e @ ReinstateError::Forbidden) => refused(forbidden(&e.to_string())),
+            Err(e @ ReinstateError::OwnPerson) => {
+                refused(UserError::new(&["input", "personId"], e, "SELF"))
             }
-            Err(e) => {
-                tracing::error!(error = %e, "email claim failed");
-                return Err(ApiError::Internal);
+            Err(e @ ReinstateError::EmailTaken(_)) => {
+                refused(UserError::new(&["input", "personId"], e, "EMAIL_TAKEN"))
             }
+            Err(ReinstateError::Seat(e)) => refused(e.user_error()),
+            Err(ReinstateError::Person(e)) => refused(e.user_error()),
+            Err(ReinstateError::Failed(e)) => refused(failure(e)?),
         }
-        let seat = AccountCommand::TakeSeat {
-            person,
-            external: record.kind != domain::person::PersonKind::Employee,
-        };
-        let account_key = AggregateKey::account(viewer.account);
-        if let Err(e) = state
-            .execute::<Account>(account_key, seat, Some(viewer.person))
-            .await
-        {
-            state
-                .give_back_email(viewer.account, &email, person, Some(viewer.person))
-                .await;
-            return Ok(PersonPayload::refused(refusal(e)?));
-        }
-        administer(ctx, &input.person_id, PersonCommand::Reinstate).await
     }
 
     /// Locks a person out until `liftSuspension`; their sessions end at once.
@@ -312,38 +274,36 @@ impl PeopleMutation {
 }
 
 /// Runs the viewer's command on themselves.
-async fn change_self(ctx: &Context<'_>, command: PersonCommand) -> Result<PersonPayload, ApiError> {
+async fn change_self(ctx: &Context<'_>, change: PersonCommand) -> Result<PersonPayload, ApiError> {
     let viewer = viewer(ctx)?;
     let state = state(ctx);
     let key = AggregateKey::new(viewer.account, viewer.person.0);
-    if let Err(e) = state
-        .execute::<PersonAggregate>(key, command, Some(viewer.person))
-        .await
-    {
+    if let Err(e) = command::run::<PersonAggregate>(state, key, change, Some(viewer.person)).await {
         return Ok(PersonPayload::refused(refusal(e)?));
     }
-    let record = directory::by_id(&state.db, viewer.account, viewer.person).await?;
+    answer(state, viewer.account, viewer.person).await
+}
+
+/// The refusal of a change to one's own login for a wrong current password.
+fn wrong_password(error: impl std::fmt::Display) -> PersonPayload {
+    PersonPayload::refused(UserError::new(
+        &["input", "currentPassword"],
+        error,
+        "INVALID_CREDENTIALS",
+    ))
+}
+
+/// The person as they are after a successful change.
+async fn answer(
+    state: &AppState,
+    account: AccountId,
+    person: PersonId,
+) -> Result<PersonPayload, ApiError> {
+    let record = directory::by_id(&state.db, account, person).await?;
     Ok(PersonPayload {
         person: record.map(Person::from),
         user_errors: Vec::new(),
     })
-}
-
-/// A refusal unless `password` is the viewer's.
-async fn wrong_password(
-    ctx: &Context<'_>,
-    password: String,
-) -> Result<Option<PersonPayload>, ApiError> {
-    let viewer = viewer(ctx)?;
-    let record = directory::by_id(&state(ctx).db, viewer.account, viewer.person).await?;
-    if password::verify(password, record.map(|r| r.password_hash)).await {
-        return Ok(None);
-    }
-    Ok(Some(PersonPayload::refused(UserError::new(
-        &["input", "currentPassword"],
-        "the current password is not right",
-        "INVALID_CREDENTIALS",
-    ))))
 }
 
 /// Runs an administrator's command on a person of their account and answers with the
@@ -351,7 +311,7 @@ async fn wrong_password(
 async fn administer(
     ctx: &Context<'_>,
     person_id: &ID,
-    command: PersonCommand,
+    change: PersonCommand,
 ) -> Result<PersonPayload, ApiError> {
     let viewer = viewer(ctx)?;
     let state = state(ctx);
@@ -372,18 +332,11 @@ async fn administer(
         )));
     }
     let key = AggregateKey::new(viewer.account, person.0);
-    if let Err(e) = state
-        .execute::<PersonAggregate>(key, command, Some(viewer.person))
-        .await
-    {
+    if let Err(e) = command::run::<PersonAggregate>(state, key, change, Some(viewer.person)).await {
         return Ok(PersonPayload::refused(refusal(e)?));
     }
     tracing::info!(account = %viewer.account, %person, by = %viewer.person, "person changed by an administrator");
-    let record = directory::by_id(&state.db, viewer.account, person).await?;
-    Ok(PersonPayload {
-        person: record.map(Person::from),
-        user_errors: Vec::new(),
-    })
+    answer(state, viewer.account, person).await
 }
 
 #[derive(Default)]

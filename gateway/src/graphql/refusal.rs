@@ -3,6 +3,7 @@
 
 use super::error::ApiError;
 use super::types::UserError;
+use crate::usecase::{refusal_of, Failure};
 use domain::account::AccountError;
 use domain::invitation::InvitationError;
 use domain::person::PersonError;
@@ -142,20 +143,28 @@ impl Refusal for TextError {
 /// A command's failure as the payload's user error, or as a GraphQL error when it is
 /// nothing the user can fix.
 pub fn refusal<E: Refusal>(error: CommandError<E>) -> Result<UserError, ApiError> {
-    match error {
-        CommandError::Refused(e) => Ok(e.user_error()),
-        CommandError::Conflict => Ok(UserError::new(&[], CommandError::<E>::Conflict, "CONFLICT")),
-        CommandError::Store(e) => Err(e.into()),
-        CommandError::EventStore(message) => {
-            tracing::error!(%message, "event store failure");
+    match refusal_of(error) {
+        Ok(refused) => Ok(refused.user_error()),
+        Err(failed) => failure(failed),
+    }
+}
+
+/// What every use case can meet besides its refusals: a race is the user's to retry
+/// (`CONFLICT`), the rest is a GraphQL error.
+pub fn failure(failure: Failure) -> Result<UserError, ApiError> {
+    match failure {
+        Failure::Busy => Ok(UserError::new(&[], Failure::Busy, "CONFLICT")),
+        Failure::Store(e) => Err(e.into()),
+        Failure::EventStore(message) | Failure::Internal(message) => {
+            tracing::error!(%message, "a use case failed");
             Err(ApiError::Internal)
         }
-        CommandError::ReadModelsStalled(stall) => {
+        Failure::NotYetShown(stall) => {
             // The stall itself is logged by the projector; this is the one request.
             tracing::warn!(%stall, "a change was recorded but cannot be shown");
             Err(ApiError::ReadModelsStalled)
         }
-        CommandError::NotYetInForce { waited } => {
+        Failure::NotYetInForce { waited } => {
             tracing::warn!(?waited, "a change was recorded but is not yet in force");
             Err(ApiError::NotYetInForce)
         }

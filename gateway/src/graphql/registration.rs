@@ -8,21 +8,21 @@
 use super::context::{site, state, viewer};
 use super::error::ApiError;
 use super::global_id::{id_of, parse_id};
-use super::refusal::{forbidden, refusal};
+use super::refusal::{failure, forbidden, refusal, Refusal};
 use super::types::{Person, UserError};
-use crate::joining::{self, JoinError, Newcomer};
 use crate::state::AppState;
+use crate::usecase::command;
+use crate::usecase::decide_registration::{
+    decide_registration, DecideRegistration, DecideRegistrationError, Decision,
+};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use domain::account::{Account, AccountCommand};
-use domain::invitation::{
-    Invitation as InvitationAggregate, InvitationCommand, InvitationError, InvitationState, Link,
-};
+use domain::invitation::{InvitationError, InvitationState, Link};
 use domain::{AccountId, AggregateKey, DomainPattern, InvitationId};
 use projections::accounts::{self, AccountRecord};
-use projections::commands::CommandError;
+use projections::directory;
 use projections::invitations::{self, InvitationRecord};
 use projections::permission::Viewer;
-use projections::{directory, EventLog};
 
 #[derive(Default)]
 pub struct RegistrationMutation;
@@ -214,15 +214,9 @@ impl RegistrationMutation {
             }
             settings.approval_free_domains = parsed;
         }
-        let command = AccountCommand::ChangeInvitationSettings { settings };
-        if let Err(e) = state
-            .execute::<Account>(
-                AggregateKey::account(viewer.account),
-                command,
-                Some(viewer.person),
-            )
-            .await
-        {
+        let change = AccountCommand::ChangeInvitationSettings { settings };
+        let key = AggregateKey::account(viewer.account);
+        if let Err(e) = command::run::<Account>(state, key, change, Some(viewer.person)).await {
             return Ok(fail(refusal(e)?));
         }
         let record = account_of(state, viewer).await?;
@@ -246,14 +240,9 @@ impl RegistrationMutation {
                 user_errors: vec![forbidden(ADMINISTRATORS_ONLY)],
             });
         }
-        if let Err(e) = state
-            .execute::<Account>(
-                AggregateKey::account(viewer.account),
-                AccountCommand::RotateRegistrationLink,
-                Some(viewer.person),
-            )
-            .await
-        {
+        let key = AggregateKey::account(viewer.account);
+        let rotate = AccountCommand::RotateRegistrationLink;
+        if let Err(e) = command::run::<Account>(state, key, rotate, Some(viewer.person)).await {
             return Ok(RegistrationLinkPayload {
                 link: None,
                 user_errors: vec![refusal(e)?],
@@ -276,7 +265,7 @@ impl RegistrationMutation {
         ctx: &Context<'_>,
         input: RegistrationInput,
     ) -> Result<RegistrationPayload, ApiError> {
-        decide(ctx, input, true).await
+        decide(ctx, input, Decision::Approve).await
     }
 
     /// Turns down someone who registered through the link: they are not let in, and
@@ -287,87 +276,50 @@ impl RegistrationMutation {
         ctx: &Context<'_>,
         input: RegistrationInput,
     ) -> Result<RegistrationPayload, ApiError> {
-        decide(ctx, input, false).await
+        decide(ctx, input, Decision::Reject).await
     }
 }
 
 async fn decide(
     ctx: &Context<'_>,
     input: RegistrationInput,
-    approve: bool,
+    decision: Decision,
 ) -> Result<RegistrationPayload, ApiError> {
     let viewer = viewer(ctx)?;
     let state = state(ctx);
-    let fail = |e: UserError| RegistrationPayload {
-        registration: None,
-        person: None,
-        user_errors: vec![e],
+    let fail = |e: UserError| {
+        Ok(RegistrationPayload {
+            registration: None,
+            person: None,
+            user_errors: vec![e],
+        })
     };
-    if !viewer.administrator {
-        return Ok(fail(forbidden(
-            "only administrators approve or reject registrations",
-        )));
-    }
-    let id: InvitationId = parse_id(&input.invitation_id)?;
-    let account = viewer.account;
-    let log = EventLog::new(state.db.clone());
-    // Only registrations: an invitation by email is not approved, it is accepted.
-    let Some(registration) = invitations::registration(&log, account, id).await? else {
-        return Err(ApiError::NotFound);
+    let invitation: InvitationId = parse_id(&input.invitation_id)?;
+    let request = DecideRegistration {
+        invitation,
+        decision,
     };
-    let key = AggregateKey::new(account, id.0);
-    let command = if approve {
-        InvitationCommand::Approve { by: viewer.person }
-    } else {
-        InvitationCommand::Reject { by: viewer.person }
-    };
-    match state
-        .execute::<InvitationAggregate>(key, command, Some(viewer.person))
-        .await
-    {
-        Ok(()) => {}
-        // Approved before: the join below tells whether it was finished.
-        Err(CommandError::Refused(InvitationError::NotAwaitingApproval)) if approve => {
-            let approved = invitations::get(&state.db.any, account, id)
-                .await?
-                .is_some_and(|r| r.state == InvitationState::Accepted);
-            if !approved {
-                return Ok(fail(UserError::new(
-                    &["input", "invitationId"],
-                    InvitationError::NotAwaitingApproval,
-                    "NOT_AWAITING_APPROVAL",
-                )));
-            }
-        }
-        Err(CommandError::Refused(e @ InvitationError::NotAwaitingApproval)) => {
-            return Ok(fail(UserError::new(
+    let decided = match decide_registration(state, viewer, request).await {
+        Ok(decided) => decided,
+        Err(e @ DecideRegistrationError::Forbidden) => return fail(forbidden(&e.to_string())),
+        Err(DecideRegistrationError::NotFound) => return Err(ApiError::NotFound),
+        Err(DecideRegistrationError::Refused(e @ InvitationError::NotAwaitingApproval)) => {
+            return fail(UserError::new(
                 &["input", "invitationId"],
                 e,
                 "NOT_AWAITING_APPROVAL",
-            )))
+            ))
         }
-        Err(e) => return Ok(fail(refusal(e)?)),
-    }
-    let mut person = None;
-    if approve {
-        let person_id = registration.person;
-        let newcomer = Newcomer::registered(account, id, registration, Some(viewer.person));
-        match joining::join(state, newcomer, Some(viewer.person)).await {
-            Ok(()) | Err(JoinError::AlreadyJoined) => {}
-            Err(JoinError::Busy) => {
-                return Ok(fail(UserError::new(&[], JoinError::Busy, "CONFLICT")))
-            }
-            Err(e @ JoinError::Internal(_)) => {
-                tracing::error!(error = %e, invitation = %id, "an approved registration did not join");
-                return Err(ApiError::Internal);
-            }
-        }
-        person = directory::by_id(&state.db, account, person_id)
+        Err(DecideRegistrationError::Refused(e)) => return fail(e.user_error()),
+        Err(DecideRegistrationError::Failed(e)) => return fail(failure(e)?),
+    };
+    let person = match decided.joined {
+        Some(person) => directory::by_id(&state.db, viewer.account, person)
             .await?
-            .map(Person::from);
-    }
-    tracing::info!(%account, invitation = %id, approve, "registration decided");
-    let record = invitations::get(&state.db.any, account, id).await?;
+            .map(Person::from),
+        None => None,
+    };
+    let record = invitations::get(&state.db.any, viewer.account, invitation).await?;
     Ok(RegistrationPayload {
         registration: record.map(Registration::from_record),
         person,

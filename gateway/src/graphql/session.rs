@@ -8,8 +8,8 @@ use super::error::ApiError;
 use super::global_id;
 use super::refusal::{rate_limited, Refusal};
 use super::types::{Person, UserError};
-use crate::password_reset;
 use crate::rate_limit::{Attempt, CheckError, Limited};
+use crate::usecase::request_password_reset::{request_password_reset, sent_message};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use domain::{AccountId, Email};
 use projections::directory;
@@ -146,10 +146,10 @@ impl SessionMutation {
         };
         // An account that does not exist has nobody with this address either.
         if let Some(account) = global_id::decode::<AccountId>(&input.account_id) {
-            password_reset::request(state(ctx), account, &email).await?;
+            request_password_reset(state(ctx), account, &email).await?;
         }
         Ok(RequestPasswordResetPayload {
-            message: Some(password_reset::sent_message(email.as_str())),
+            message: Some(sent_message(email.as_str())),
             user_errors: Vec::new(),
         })
     }

@@ -7,6 +7,7 @@ use super::global_id::parse_id;
 use super::page;
 use super::refusal::{forbidden, refusal, Refusal};
 use super::types::{time, Person, Task, UserError, Workgroup};
+use crate::usecase::command;
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -188,16 +189,15 @@ impl WorkgroupMutation {
             Err(e) => return Ok(WorkgroupPayload::refused(e.user_error())),
         };
         let group = WorkgroupId::new_random();
-        let command = WorkgroupCommand::Create {
+        let create = WorkgroupCommand::Create {
             group,
             name,
             extranet: input.extranet,
             owner: viewer.person,
         };
         let key = AggregateKey::new(viewer.account, group.0);
-        if let Err(e) = state
-            .execute::<WorkgroupAggregate>(key, command, Some(viewer.person))
-            .await
+        if let Err(e) =
+            command::run::<WorkgroupAggregate>(state, key, create, Some(viewer.person)).await
         {
             return Ok(WorkgroupPayload::refused(refusal(e)?));
         }
@@ -363,13 +363,12 @@ async fn refuse_unless_manager(
 async fn run(
     ctx: &Context<'_>,
     group: WorkgroupId,
-    command: WorkgroupCommand,
+    change: WorkgroupCommand,
 ) -> Result<WorkgroupPayload, ApiError> {
     let viewer = viewer(ctx)?;
     let key = AggregateKey::new(viewer.account, group.0);
-    if let Err(e) = state(ctx)
-        .execute::<WorkgroupAggregate>(key, command, Some(viewer.person))
-        .await
+    if let Err(e) =
+        command::run::<WorkgroupAggregate>(state(ctx), key, change, Some(viewer.person)).await
     {
         return Ok(WorkgroupPayload::refused(refusal(e)?));
     }

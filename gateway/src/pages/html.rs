@@ -2,6 +2,8 @@
 //! the database goes through `escape` before it reaches HTML.
 
 use crate::rate_limit::{CheckError, Limited};
+use crate::usecase::Failure;
+use projections::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -161,6 +163,70 @@ pub fn internal<E: std::fmt::Display>(doing: &'static str, error: E) -> Response
         "Something went wrong on our side; it has been logged. Please try again in a minute.",
         true,
     )
+}
+
+/// How many seconds a page that could not show a recorded change asks to wait.
+const NOT_YET_SHOWN_RETRY_SECS: &str = "30";
+
+/// What every use case can meet besides its refusals, as a page. A change that is
+/// recorded but cannot be shown yet gets a page of its own: it is not lost, and
+/// sending the form again would not help.
+pub fn failed(doing: &'static str, failure: Failure) -> Response {
+    match failure {
+        Failure::Busy => notice(
+            StatusCode::CONFLICT,
+            "Please try again",
+            "Something else changed at the same moment. Go back and send the form again.",
+            true,
+        ),
+        Failure::NotYetShown(stall) => {
+            tracing::warn!(%stall, doing, "a change was recorded but cannot be shown");
+            let mut response = notice(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Recorded, not yet shown",
+                "What you sent is recorded, but the service cannot show it yet. Do not send \
+                 the form again: try again shortly, for example by logging in.",
+                true,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(NOT_YET_SHOWN_RETRY_SECS),
+            );
+            response
+        }
+        Failure::NotYetInForce { waited } => {
+            tracing::warn!(?waited, doing, "a change was recorded but is not yet in force");
+            let mut response = notice(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Recorded, not yet in force",
+                "What you sent is recorded and takes effect as soon as the service catches \
+                 up. Do not send the form again: try again shortly, for example by logging in.",
+                true,
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(NOT_YET_SHOWN_RETRY_SECS),
+            );
+            response
+        }
+        Failure::Store(StoreError::Unavailable(why)) => {
+            tracing::warn!(%why, doing, "refused: the permissions cannot be checked now");
+            let mut response = notice(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+                "The service cannot check permissions right now; please try again in a \
+                 few seconds.",
+                true,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
+        failure @ (Failure::Store(_) | Failure::EventStore(_) | Failure::Internal(_)) => {
+            internal(doing, failure)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,16 +3,17 @@
 use super::html::{self, escape, page, respond, Field, CORRECT_BELOW};
 use crate::app::Shared;
 use crate::auth::session_cookie;
-use crate::joining::{self, AcceptError, JoinError, Newcomer};
 use crate::password;
 use crate::rate_limit::{Attempt, ClientIp};
+use crate::usecase::accept_invitation::{
+    accept_invitation, AcceptInvitation, AcceptInvitationError,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use domain::invitation::{InvitationError, InvitationState};
-use domain::{AccountId, Email, InvitationId, PersonName};
-use projections::directory;
+use domain::{AccountId, InvitationId, PersonName};
 use projections::invitations::{self, InvitationRecord};
 use serde::Deserialize;
 
@@ -57,7 +58,6 @@ enum Dead {
     Withdrawn,
     /// Someone current in the account already has the invitation's address.
     EmailTaken,
-    Busy,
     Internal,
 }
 
@@ -84,11 +84,6 @@ impl IntoResponse for Dead {
                 StatusCode::CONFLICT,
                 "You already have an account here",
                 "Someone in this workspace already uses this email address. Log in with it, or ask the person who invited you to use another address.".to_string(),
-            ),
-            Dead::Busy => (
-                StatusCode::CONFLICT,
-                "Please try again",
-                "Something else changed this invitation at the same moment. Go back and send the form again.".to_string(),
             ),
             Dead::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -254,8 +249,6 @@ async fn accept_inner(
     let (account, record) = pending_invitation(app, account, invitation, &form.secret)
         .await
         .map_err(dead)?;
-    let state = &app.state;
-
     let mut errors = FieldErrors::default();
     let name = PersonName::parse(&form.first_name, &form.last_name);
     match &name {
@@ -273,43 +266,31 @@ async fn accept_inner(
             None,
         ));
     };
-    // Invitations by phone are not accepted through this page yet: it would have to
-    // ask for an email address to log in with.
-    let email = Email::parse(&record.address).map_err(|_| dead(Dead::Invalid))?;
-    let hash = password::hash(form.password)
-        .await
-        .map_err(|e| dead(internal(e)))?;
-    let newcomer = Newcomer::invited(account, &record, email, name, hash);
-    match joining::accept(state, newcomer, form.secret.clone(), Some(record.person)).await {
-        Ok(()) => {}
-        Err(AcceptError::EmailTaken) => return Err(dead(Dead::EmailTaken)),
-        Err(AcceptError::Closed(InvitationError::Expired)) => return Err(dead(Dead::Expired)),
-        Err(AcceptError::Closed(
-            InvitationError::Declined | InvitationError::Revoked | InvitationError::Rejected,
-        )) => return Err(dead(Dead::Withdrawn)),
-        Err(AcceptError::Closed(_)) => return Err(dead(Dead::Invalid)),
-        Err(AcceptError::Join(JoinError::AlreadyJoined)) => return Err(dead(Dead::Used)),
-        Err(AcceptError::Join(JoinError::Busy)) => return Err(dead(Dead::Busy)),
-        Err(AcceptError::Join(e @ JoinError::Internal(_))) => return Err(dead(internal(e))),
-    }
-
-    let token = state
-        .sessions
-        .open(account, record.person, state.clock.now())
-        .await
-        .map_err(|e| dead(internal(e)))?;
-    let person = directory::by_id(&state.db, account, record.person)
-        .await
-        .map_err(|e| dead(internal(e)))?;
-    let first = person.map(|p| p.first_name).unwrap_or_default();
-    tracing::info!(%account, person = %record.person, invitation = %record.id, "invitation accepted");
+    let request = AcceptInvitation {
+        account,
+        invitation: record,
+        secret: form.secret,
+        name,
+        password: form.password,
+    };
+    let accepted = match accept_invitation(&app.state, request).await {
+        Ok(accepted) => accepted,
+        Err(AcceptInvitationError::Invalid(_)) => return Err(dead(Dead::Invalid)),
+        Err(AcceptInvitationError::Expired) => return Err(dead(Dead::Expired)),
+        Err(AcceptInvitationError::Used) => return Err(dead(Dead::Used)),
+        Err(AcceptInvitationError::Withdrawn) => return Err(dead(Dead::Withdrawn)),
+        Err(AcceptInvitationError::EmailTaken) => return Err(dead(Dead::EmailTaken)),
+        Err(AcceptInvitationError::Failed(failure)) => {
+            return Err(html::failed("accepting an invitation", failure))
+        }
+    };
     let body = format!(
         r#"<p role="status">Welcome, {}. You are logged in and can now work on the tasks you were invited to.</p>"#,
-        escape(&first)
+        escape(&accepted.first_name)
     );
     Ok(respond(
         StatusCode::OK,
         page("You are in", &body),
-        Some(session_cookie(&token)),
+        Some(session_cookie(&accepted.session_token)),
     ))
 }

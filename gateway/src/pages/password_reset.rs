@@ -5,8 +5,9 @@ use super::html::{self, escape, page, respond, Field, CORRECT_BELOW};
 use crate::app::Shared;
 use crate::auth::session_cookie;
 use crate::password;
-use crate::password_reset::{self, ResetError};
 use crate::rate_limit::{Attempt, ClientIp};
+use crate::usecase::request_password_reset::{request_password_reset, sent_message};
+use crate::usecase::reset_password::{check_link, reset_password, ResetError, ResetPassword};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -116,44 +117,39 @@ pub async fn request(
             )
         }
     };
-    if let Err(e) = password_reset::request(&app.state, account, &email).await {
+    if let Err(e) = request_password_reset(&app.state, account, &email).await {
         return html::internal("asking for a password reset", e);
     }
     html::notice(
         StatusCode::OK,
         "Check your email",
-        &password_reset::sent_message(email.as_str()),
+        &sent_message(email.as_str()),
         false,
     )
 }
 
 /// Why a reset link leads nowhere, as a page.
 fn dead(error: ResetError) -> Response {
-    let (status, title) = match &error {
-        ResetError::Refused(PersonError::ResetLinkExpired) => {
-            (StatusCode::GONE, "This link has expired")
-        }
-        ResetError::Refused(PersonError::ResetLinkUsed) => {
-            (StatusCode::GONE, "This link was already used")
-        }
-        ResetError::Refused(
-            PersonError::Suspended | PersonError::Dismissed | PersonError::Erased,
-        ) => (StatusCode::FORBIDDEN, "You cannot log in here now"),
-        ResetError::Refused(_) => (StatusCode::NOT_FOUND, "This link is not valid"),
-        ResetError::Busy => (StatusCode::CONFLICT, "Please try again"),
-        ResetError::Internal(_) => return html::internal("resetting a password", error),
+    let refusal = match error {
+        ResetError::Refused(refusal) => refusal,
+        ResetError::Failed(failure) => return html::failed("resetting a password", failure),
+        // `reset` shows a refused password on its form; nothing else gets one.
+        ResetError::InvalidPassword(e) => return html::internal("resetting a password", e),
     };
-    let text = match &error {
-        ResetError::Refused(
-            PersonError::Suspended | PersonError::Dismissed | PersonError::Erased,
-        ) => "Your access to this workspace has ended or is suspended. Ask an administrator of the workspace.".to_string(),
-        ResetError::Refused(PersonError::ResetLinkExpired | PersonError::ResetLinkUsed) => {
-            error.to_string()
+    let (status, title) = match &refusal {
+        PersonError::ResetLinkExpired => (StatusCode::GONE, "This link has expired"),
+        PersonError::ResetLinkUsed => (StatusCode::GONE, "This link was already used"),
+        PersonError::Suspended | PersonError::Dismissed | PersonError::Erased => {
+            (StatusCode::FORBIDDEN, "You cannot log in here now")
         }
+        _ => (StatusCode::NOT_FOUND, "This link is not valid"),
+    };
+    let text = match &refusal {
+        PersonError::Suspended | PersonError::Dismissed | PersonError::Erased => "Your access to this workspace has ended or is suspended. Ask an administrator of the workspace.".to_string(),
+        PersonError::ResetLinkExpired | PersonError::ResetLinkUsed => refusal.to_string(),
         // A wrong secret, a person who asked for nothing, one who does not exist: all
         // read the same.
-        ResetError::Refused(_) => PersonError::ResetLinkInvalid.to_string(),
-        _ => error.to_string(),
+        _ => PersonError::ResetLinkInvalid.to_string(),
     };
     html::notice(status, title, &capitalised(&text), true)
 }
@@ -205,7 +201,7 @@ pub async fn show(
     let Some((account, person)) = ids(&account, &person) else {
         return dead(ResetError::Refused(PersonError::ResetLinkInvalid));
     };
-    match password_reset::check_link(&app.state, account, person, &query.secret).await {
+    match check_link(&app.state, account, person, &query.secret).await {
         Ok(()) => respond(StatusCode::OK, reset_page(&query.secret, None), None),
         Err(e) => dead(e),
     }
@@ -229,27 +225,13 @@ pub async fn reset(
     let Some((account, person)) = ids(&account, &person) else {
         return dead(ResetError::Refused(PersonError::ResetLinkInvalid));
     };
-    let state = &app.state;
-    // The link first: a form for a dead link is not worth correcting.
-    if let Err(e) = password_reset::check_link(state, account, person, &form.secret).await {
-        return dead(e);
-    }
-    let hash = match password::hash(form.password).await {
-        Ok(hash) => hash,
-        Err(
-            e @ (password::PasswordError::TooShort
-            | password::PasswordError::TooLong
-            | password::PasswordError::ControlCharacter),
-        ) => {
-            return respond(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                reset_page(&form.secret, Some(&e.to_string())),
-                None,
-            )
-        }
-        Err(e) => return html::internal("hashing a new password", e),
+    let request = ResetPassword {
+        account,
+        person,
+        secret: form.secret.clone(),
+        password: form.password,
     };
-    match password_reset::reset(state, account, person, form.secret, hash).await {
+    match reset_password(&app.state, request).await {
         Ok(token) => {
             let body = r#"<p role="status">Your password is changed and you are logged in. Every other session you had has ended.</p>"#;
             respond(
@@ -258,6 +240,11 @@ pub async fn reset(
                 Some(session_cookie(&token)),
             )
         }
+        Err(ResetError::InvalidPassword(e)) => respond(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            reset_page(&form.secret, Some(&e.to_string())),
+            None,
+        ),
         Err(e) => dead(e),
     }
 }

@@ -7,22 +7,17 @@
 use super::html::{self, escape, page, respond, Field, CORRECT_BELOW};
 use crate::app::Shared;
 use crate::auth::session_cookie;
-use crate::joining::{self, JoinError, Newcomer};
 use crate::password;
 use crate::rate_limit::{Attempt, ClientIp};
 use crate::state::AppState;
-use crate::state::Claim;
+use crate::usecase::register::{self, Register, RegisterError, Registered};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
-use domain::account::{Account, AccountCommand};
-use domain::invitation::{Approval, Invitation, InvitationCommand, Link};
-use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName};
+use domain::invitation::Link;
+use domain::{AccountId, Email, PersonName};
 use projections::accounts::{self, AccountRecord};
-use projections::commands::CommandError;
-use projections::directory;
-use projections::invitations::Registration;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -63,23 +58,11 @@ impl FieldErrors {
     }
 }
 
-const EMAIL_TAKEN: &str =
-    "someone in this workspace already uses this address: log in with it, or reset its password";
-
 fn invalid_link() -> Response {
     html::notice(
         StatusCode::NOT_FOUND,
         "This link is not valid",
         "This registration link is not valid: ask someone in the workspace for the current one.",
-        true,
-    )
-}
-
-fn busy() -> Response {
-    html::notice(
-        StatusCode::CONFLICT,
-        "Please try again",
-        "Something else changed at the same moment. Go back and send the form again.",
         true,
     )
 }
@@ -261,133 +244,50 @@ async fn register_inner(
     let (Ok(email), Ok(name), false) = (email, name, errors.any()) else {
         return Err(refused(&record, &form, &errors));
     };
-    match directory::by_email(&state.db, account, &email).await {
-        Ok(None) => {}
-        Ok(Some(_)) => {
-            errors.email = Some(EMAIL_TAKEN.to_string());
-            return Err(refused(&record, &form, &errors));
-        }
-        Err(e) => return Err(html::internal("registering", e)),
-    }
-    let password_hash = password::hash(form.password.clone())
-        .await
-        .map_err(|e| html::internal("hashing a password", e))?;
-
-    let person = PersonId::new_random();
-    let invitation = InvitationId::new_random();
-    // The address is theirs from now on, even while they wait for approval, so that
-    // two registrations for one address cannot both be let in; a rejection gives it
-    // back (the reactor).
-    match state
-        .claim_email(account, &email, person, Some(person))
-        .await
-    {
-        Ok(Claim::Theirs) => {}
-        Ok(Claim::TakenByOther) => {
-            errors.email = Some(EMAIL_TAKEN.to_string());
-            return Err(refused(&record, &form, &errors));
-        }
-        Err(CommandError::Conflict) => return Err(busy()),
-        Err(e) => return Err(html::internal("claiming an address", e)),
-    }
-    let release_claim = || state.give_back_email(account, &email, person, Some(person));
-
-    // A place under the plan's limit, as for anyone invited.
-    let seat = AccountCommand::TakeSeat {
-        person,
-        external: false,
-    };
-    let account_key = AggregateKey::account(account);
-    if let Err(e) = state
-        .execute::<Account>(account_key, seat, Some(person))
-        .await
-    {
-        release_claim().await;
-        return Err(match e {
-            CommandError::Refused(refusal) => html::notice(
-                StatusCode::FORBIDDEN,
-                "This workspace is full",
-                &format!(
-                    "You cannot register now: {refusal}. Ask an administrator of the workspace."
-                ),
-                true,
-            ),
-            CommandError::Conflict => busy(),
-            e => html::internal("taking a seat for a registration", e),
-        });
-    }
-
-    let approval = record.settings.approval_for(&email);
-    let register = InvitationCommand::Register {
-        invitation,
-        person,
+    let first_name = name.first.clone();
+    let request = Register {
+        account,
+        record: record.clone(),
         email: email.clone(),
-        name: name.clone(),
-        password_hash: password_hash.clone(),
-        approval: approval.clone(),
-    };
-    let key = AggregateKey::new(account, invitation.0);
-    if let Err(e) = state
-        .execute::<Invitation>(key, register, Some(person))
-        .await
-    {
-        let release = AccountCommand::ReleaseSeat { person };
-        if let Err(error) = state
-            .execute::<Account>(account_key, release, Some(person))
-            .await
-        {
-            tracing::warn!(%error, %person, "a seat taken for a registration that failed was not given back");
-        }
-        release_claim().await;
-        return Err(match e {
-            CommandError::Conflict => busy(),
-            e => html::internal("registering", e),
-        });
-    }
-    tracing::info!(%account, %person, %invitation, ?approval, "registered through the link");
-
-    if approval == Approval::Required {
-        let text = format!(
-            "Thank you, {}. An administrator of {} must approve your registration before you can log in. You will get an email at {} when they have.",
-            name.first,
-            record.name,
-            email.as_str()
-        );
-        return Ok(html::notice(
-            StatusCode::ACCEPTED,
-            "Waiting for approval",
-            &text,
-            false,
-        ));
-    }
-
-    let registration = Registration {
-        person,
-        email,
         name,
-        password_hash,
-        approval,
+        password: form.password.clone(),
     };
-    let newcomer = Newcomer::registered(account, invitation, registration, None);
-    let first = newcomer.name.first.clone();
-    match joining::join(state, newcomer, Some(person)).await {
-        Ok(()) | Err(JoinError::AlreadyJoined) => {}
-        Err(JoinError::Busy) => return Err(busy()),
-        Err(e @ JoinError::Internal(_)) => return Err(html::internal("joining", e)),
+    match register::register(state, request).await {
+        Ok(Registered::AwaitingApproval) => {
+            let text = format!(
+                "Thank you, {first_name}. An administrator of {} must approve your registration before you can log in. You will get an email at {} when they have.",
+                record.name,
+                email.as_str()
+            );
+            Ok(html::notice(
+                StatusCode::ACCEPTED,
+                "Waiting for approval",
+                &text,
+                false,
+            ))
+        }
+        Ok(Registered::In { session_token }) => {
+            let body = format!(
+                r#"<p role="status">Welcome, {}. You are registered and logged in to {}.</p>"#,
+                escape(&first_name),
+                escape(&record.name)
+            );
+            Ok(respond(
+                StatusCode::OK,
+                page("You are in", &body),
+                Some(session_cookie(&session_token)),
+            ))
+        }
+        Err(e @ RegisterError::EmailTaken) => {
+            errors.email = Some(e.to_string());
+            Err(refused(&record, &form, &errors))
+        }
+        Err(RegisterError::Full(refusal)) => Err(html::notice(
+            StatusCode::FORBIDDEN,
+            "This workspace is full",
+            &format!("You cannot register now: {refusal}. Ask an administrator of the workspace."),
+            true,
+        )),
+        Err(RegisterError::Failed(failure)) => Err(html::failed("registering", failure)),
     }
-    let token = state
-        .sessions
-        .open(account, person, state.clock.now())
-        .await
-        .map_err(|e| html::internal("opening a session", e))?;
-    let body = format!(
-        r#"<p role="status">Welcome, {}. You are registered and logged in to {}.</p>"#,
-        escape(&first),
-        escape(&record.name)
-    );
-    Ok(respond(
-        StatusCode::OK,
-        page("You are in", &body),
-        Some(session_cookie(&token)),
-    ))
 }

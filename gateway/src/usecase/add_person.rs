@@ -2,7 +2,7 @@
 //! and position, and the person is in, without an invitation to accept first.
 //!
 //! It is an invitation all the same (`Delivery::Direct`), issued like any other
-//! (`invite`): the address must be admitted and free, and a place under the plan's
+//! (`invite_people`): the address must be admitted and free, and a place under the plan's
 //! limit is taken. Without confirmation it is then accepted at once, on the
 //! administrator's behalf, through the same acceptance and join as a followed link
 //! (`joining`), with a password made from the invitation's nonce and the server key
@@ -11,8 +11,9 @@
 //! gets a link and chooses their password on the acceptance page, and is listed as
 //! invited until then.
 
-use crate::invite::{invite_one, target_of, Destination, InviteError, Invitee, Outcome};
-use crate::joining::{self, AcceptError, JoinError, Newcomer};
+use super::invite_people::{invite_one, target_of, Destination, InviteError, Invitee, Outcome};
+use super::joining::{self, AcceptError, JoinError, Newcomer};
+use super::Failure;
 use crate::password;
 use crate::state::AppState;
 use domain::invitation::{Delivery, Invitation, InvitationCommand};
@@ -67,6 +68,8 @@ pub enum AddError {
     Store(#[from] StoreError),
     #[error("adding a person failed: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Failed(#[from] Failure),
 }
 
 impl From<InviteError> for AddError {
@@ -171,7 +174,12 @@ async fn join_now(
             ),
         }),
         // Resent or taken back by another administrator in the meantime.
-        Err(AcceptError::Closed(_) | AcceptError::Join(JoinError::Busy)) => Err(AddError::Busy),
-        Err(AcceptError::Join(e)) => Err(AddError::Internal(e.to_string())),
+        Err(AcceptError::Closed(_) | AcceptError::Join(JoinError::Failed(Failure::Busy))) => {
+            Err(AddError::Busy)
+        }
+        Err(AcceptError::Join(e @ JoinError::AlreadyJoined)) => {
+            Err(AddError::Internal(e.to_string()))
+        }
+        Err(AcceptError::Join(JoinError::Failed(failure))) => Err(AddError::Failed(failure)),
     }
 }

@@ -15,7 +15,7 @@ use projections::commands::{CommandBus, CommandError};
 use projections::log::Metadata;
 
 #[derive(Debug, thiserror::Error)]
-pub enum BootstrapError {
+pub enum CreateAccountError {
     #[error(transparent)]
     Start(#[from] StartError),
     #[error("--plan must be trial, free, standard or professional, not {0:?}")]
@@ -43,13 +43,13 @@ pub struct Created {
 pub async fn create_account(
     settings: &Settings,
     args: CreateAccount,
-) -> Result<Created, BootstrapError> {
+) -> Result<Created, CreateAccountError> {
     let plan = match args.plan.as_str() {
         "trial" => Plan::Trial,
         "free" => Plan::Free,
         "standard" => Plan::Standard,
         "professional" => Plan::Professional,
-        other => return Err(BootstrapError::Plan(other.to_string())),
+        other => return Err(CreateAccountError::Plan(other.to_string())),
     };
     let account_name = AccountName::parse(&args.name)?;
     let email = Email::parse(&args.admin_email)?;

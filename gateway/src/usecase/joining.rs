@@ -8,6 +8,7 @@
 //! acceptance page does when the same link is used again, the approval mutation when
 //! it is sent again); once they have, it does nothing more.
 
+use super::{failure, refusal_of, Failure};
 use crate::state::{AppState, Claim};
 use domain::invitation::{
     Approval, Invitation, InvitationCommand, InvitationError, InvitationTarget,
@@ -18,7 +19,6 @@ use domain::workgroup::{MemberRole, Workgroup, WorkgroupCommand};
 use domain::{
     AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId, WorkgroupId,
 };
-use projections::commands::CommandError;
 use projections::invitations::{InvitationRecord, Registration};
 
 /// Everything a join needs to know about the newcomer.
@@ -98,10 +98,8 @@ pub enum JoinError {
     /// They are in already: the link or approval was used before.
     #[error("this person has already joined")]
     AlreadyJoined,
-    #[error("someone else changed this person at the same moment; try again")]
-    Busy,
-    #[error("joining failed: {0}")]
-    Internal(String),
+    #[error(transparent)]
+    Failed(#[from] Failure),
 }
 
 /// Why an invitation was not accepted.
@@ -136,18 +134,17 @@ pub async fn accept(
     {
         Ok(Claim::Theirs) => {}
         Ok(Claim::TakenByOther) => return Err(AcceptError::EmailTaken),
-        Err(CommandError::Conflict) => return Err(JoinError::Busy.into()),
-        Err(e) => return Err(JoinError::Internal(e.to_string()).into()),
+        Err(e) => return Err(JoinError::Failed(failure(e)).into()),
     }
     let key = AggregateKey::new(account, newcomer.invitation.0);
     let accept = InvitationCommand::Accept { secret };
-    match state.execute::<Invitation>(key, accept, actor).await {
-        // Already accepted with the right secret: a join cut short by a crash may still
-        // be owed, and Join tells which.
-        Ok(()) | Err(CommandError::Refused(InvitationError::AlreadyAccepted)) => {}
-        Err(CommandError::Refused(closed)) => return Err(AcceptError::Closed(closed)),
-        Err(CommandError::Conflict) => return Err(JoinError::Busy.into()),
-        Err(e) => return Err(JoinError::Internal(e.to_string()).into()),
+    if let Err(e) = state.execute::<Invitation>(key, accept, actor).await {
+        match refusal_of(e).map_err(JoinError::Failed)? {
+            // Already accepted with the right secret: a join cut short by a crash may
+            // still be owed, and Join tells which.
+            InvitationError::AlreadyAccepted => {}
+            closed => return Err(AcceptError::Closed(closed)),
+        }
     }
     Ok(join(state, newcomer, actor).await?)
 }
@@ -177,15 +174,13 @@ pub async fn join(
     let joined = state
         .execute::<Person>(AggregateKey::new(account, person.0), join, actor)
         .await;
-    match joined {
-        Ok(()) => {}
-        // Nothing more: repeating the steps below now could undo what was done since
-        // (a removal from the group, a role taken away).
-        Err(CommandError::Refused(PersonError::AlreadyJoined)) => {
-            return Err(JoinError::AlreadyJoined)
-        }
-        Err(CommandError::Conflict) => return Err(JoinError::Busy),
-        Err(e) => return Err(JoinError::Internal(e.to_string())),
+    if let Err(e) = joined {
+        return Err(match refusal_of(e)? {
+            // Nothing more: repeating the steps below now could undo what was done
+            // since (a removal from the group, a role taken away).
+            PersonError::AlreadyJoined => JoinError::AlreadyJoined,
+            other => JoinError::Failed(Failure::Internal(other.to_string())),
+        });
     }
 
     // A workgroup invitation makes them a member. Refused if the group stopped taking
