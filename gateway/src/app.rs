@@ -22,6 +22,7 @@ use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
 use projections::scheduler::Scheduler;
+use projections::server_lock::{ServerLock, ServerLockError};
 use projections::{Database, EventLog, LogPosition, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,8 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub enum StartError {
     #[error("could not open the database: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    ServerLock(#[from] ServerLockError),
     #[error("could not bring the read models up to date with the log: {0}")]
     CatchUp(#[from] ProjectionError),
     #[error(transparent)]
@@ -122,12 +125,16 @@ pub struct Application {
     shutdown: watch::Sender<bool>,
     db: Database,
     stop: StopSignals,
+    /// Held until the server has stopped: no second server on the same SQLite file.
+    _lock: Option<ServerLock>,
 }
 
 impl Application {
     /// Opens the store, starts the projector and the notifier, and binds the listener
     /// (port 0 picks a free port: see [`Application::address`]).
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        // Before the database is touched: a second server on a SQLite file is refused.
+        let lock = ServerLock::take(&settings.database_url())?;
         let (db, services) = open_store(&settings).await?;
         let listener =
             TcpListener::bind(settings.listen)
@@ -286,6 +293,7 @@ impl Application {
             workers,
             shutdown,
             db,
+            _lock: lock,
         })
     }
 

@@ -7,7 +7,8 @@
 //! - [`projector`] tails the log from a checkpoint and feeds a [`projector::Projection`];
 //! - [`read_model`] is the projection that keeps the tables the gateway reads;
 //! - [`permission`] answers "may this person see that" from those tables;
-//! - [`session`] keeps login sessions.
+//! - [`session`] keeps login sessions;
+//! - [`server_lock`] keeps a SQLite file to one serving process.
 
 pub mod accounts;
 pub mod activity;
@@ -30,6 +31,7 @@ pub mod read_model;
 pub mod rebuild;
 mod row;
 pub mod scheduler;
+pub mod server_lock;
 pub mod session;
 pub mod store;
 pub mod tasks;
