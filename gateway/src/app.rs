@@ -96,8 +96,6 @@ pub struct SharedParts {
     pub public_url: String,
     /// The parse of each query text clients sent lately.
     pub documents: graphql::ParsedDocuments,
-    /// Answers to queries, until the asker's account changes.
-    pub answers: graphql::KeptAnswers,
 }
 
 impl FromRef<Shared> for TrustedProxies {
@@ -251,7 +249,6 @@ impl Application {
             trusted_proxies: settings.trusted_proxies(),
             public_url,
             documents: graphql::ParsedDocuments::default(),
-            answers: graphql::KeptAnswers::new(settings.kept_answers_mib * 1024 * 1024),
         }));
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),
