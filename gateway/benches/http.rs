@@ -10,11 +10,10 @@
 //! logs in, creates a task and invites a guest; the guest's invitation email is read
 //! from the outbox folder, its link opened and the form submitted, which gives the
 //! guest a real `extranet_session` cookie. One request checks that the guest sees the
-//! task; then `wrk` POSTs `{ task(id: "…") { id title } }` with that cookie. Each
-//! store is measured twice: as operators run it, where the guest's repeated query is
-//! answered from what was kept while nothing in the account changes
-//! (`gateway/src/graphql/kept.rs`), and with `--kept-answers-mib 0`, where every
-//! request runs the query (session, permission, the task's row, the engine).
+//! task; then `wrk` POSTs `{ task(id: "…") { id title } }` with that cookie. Every
+//! request runs the query: the session read, the permission check, the task's row and
+//! the engine. Each store is measured twice: alone, and while the administrator
+//! renames the task, so that mutations share the cores.
 //!
 //! The plain handler is an axum route in the same process and the same tokio runtime,
 //! on its own port, that reads the request body and answers the gateway's own response
@@ -37,7 +36,7 @@
 //!   connections and threads;
 //! - `EXTRANET_BENCH_WORKERS`: tokio worker threads of the servers (one per core);
 //! - `EXTRANET_BENCH_CHANGES_PER_SEC` (10): how often the administrator renames the
-//!   task during one more run of the gateway that keeps answers (0: no such run).
+//!   task during one more run of each gateway (0: no such run).
 //!
 //! Needs `wrk` on the PATH (Debian: `apt-get install wrk`).
 
@@ -113,16 +112,9 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
         .with_writer(std::io::stderr)
         .init();
 
-    // Each store twice: as operators run it, and with kept answers off, so that every
-    // request runs its query.
-    let mut gateways = Vec::new();
-    for keeping in [Keeping::Off, Keeping::On] {
-        gateways.push(Gateway::start(Store::Sqlite, keeping).await);
-    }
+    let mut gateways = vec![Gateway::start(Store::Sqlite).await];
     if let Ok(server) = std::env::var("EXTRANET_BENCH_DATABASE_URL") {
-        for keeping in [Keeping::Off, Keeping::On] {
-            gateways.push(Gateway::start(Store::postgres(&server).await, keeping).await);
-        }
+        gateways.push(Gateway::start(Store::postgres(&server).await).await);
     }
     // Every gateway answered the same bytes (ids aside, same length); the plain
     // handler answers the first one's.
@@ -160,14 +152,11 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
     for gateway in &gateways {
         let script = wrk.script(&gateway.data_dir, &gateway.body, &gateway.cookie());
         let store = gateway.store.name();
-        let name = match gateway.keeping {
-            Keeping::On => format!("gateway, guest's task ({store})"),
-            Keeping::Off => format!("gateway, guest's task ({store}), every query run"),
-        };
+        let name = format!("gateway, guest's task ({store})");
         results.push(wrk.measure(&name, gateway.address, &script));
-        if gateway.keeping == Keeping::On && changes_per_second > 0 {
-            // The same, while the administrator renames the task all along: each
-            // change ends the kept answer, and the next requests run the query again.
+        if changes_per_second > 0 {
+            // The same, while the administrator renames the task all along: the
+            // mutations and their projection share the cores with the queries.
             let renaming = tokio::spawn(
                 gateway.rename_task_every(Duration::from_secs(1) / changes_per_second as u32),
             );
@@ -248,18 +237,10 @@ fn with_database(admin_url: &str, name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
-/// Whether the gateway keeps answers (`--kept-answers-mib`, on by default).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Keeping {
-    On,
-    Off,
-}
-
 /// The real gateway serving a workspace in which a guest has accepted an invitation
 /// into one task.
 struct Gateway {
     store: Store,
-    keeping: Keeping,
     address: SocketAddr,
     data_dir: PathBuf,
     /// The guest's session token, as the acceptance page set it in a cookie.
@@ -275,14 +256,14 @@ struct Gateway {
 }
 
 impl Gateway {
-    async fn start(store: Store, keeping: Keeping) -> Gateway {
+    async fn start(store: Store) -> Gateway {
         let data_dir =
             std::env::temp_dir().join(format!("extranet-bench-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&data_dir).expect("create the bench's data directory");
         // Every other setting at its default, as an operator would run it.
         let database_url = store.url(&data_dir);
         let data_dir_arg = data_dir.display().to_string();
-        let mut args = vec![
+        let args = vec![
             "extranet",
             "--mode",
             "production",
@@ -292,11 +273,8 @@ impl Gateway {
             &database_url,
             "--listen",
             "127.0.0.1:0",
+            "serve",
         ];
-        if keeping == Keeping::Off {
-            args.extend(["--kept-answers-mib", "0"]);
-        }
-        args.push("serve");
         let cli = Cli::try_parse_from(args).expect("the bench's settings parse");
         let settings: Settings = cli.settings;
         let created = gateway::usecase::create_account::create_account(
@@ -375,7 +353,6 @@ impl Gateway {
         );
         Gateway {
             store,
-            keeping,
             address,
             data_dir,
             session,

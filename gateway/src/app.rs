@@ -24,6 +24,7 @@ use projections::history::History;
 use projections::projector::{Projector, ProjectorHandle};
 use projections::reactor::Reactor;
 use projections::scheduler::Scheduler;
+use projections::server_lock::{ServerLock, ServerLockError};
 use projections::{Backend, Database, EventLog, LogPosition, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 pub enum StartError {
     #[error("could not open the database: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    ServerLock(#[from] ServerLockError),
     #[error("could not bring the read models up to date with the log: {0}")]
     CatchUp(#[from] ProjectionError),
     #[error(transparent)]
@@ -108,8 +111,6 @@ pub struct SharedParts {
     pub public_url: String,
     /// The parse of each query text clients sent lately.
     pub documents: graphql::ParsedDocuments,
-    /// Answers to queries, until the asker's account changes.
-    pub answers: graphql::KeptAnswers,
 }
 
 impl FromRef<Shared> for TrustedProxies {
@@ -137,12 +138,16 @@ pub struct Application {
     shutdown: watch::Sender<bool>,
     db: Database,
     stop: StopSignals,
+    /// Held until the server has stopped: no second server on the same SQLite file.
+    _lock: Option<ServerLock>,
 }
 
 impl Application {
     /// Opens the store, starts the projector and the notifier, and binds the listener
     /// (port 0 picks a free port: see [`Application::address`]).
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        // Before the database is touched: a second server on a SQLite file is refused.
+        let lock = ServerLock::take(&settings.database_url())?;
         let (db, services) = open_store(&settings).await?;
         let listener =
             TcpListener::bind(settings.listen)
@@ -298,7 +303,6 @@ impl Application {
             trusted_proxies: settings.trusted_proxies(),
             public_url,
             documents: graphql::ParsedDocuments::default(),
-            answers: graphql::KeptAnswers::new(settings.kept_answers_mib * 1024 * 1024),
         }));
         let graphql_route = match settings.mode {
             Mode::Development => get(graphql::graphiql).post(graphql::handle),
@@ -340,6 +344,7 @@ impl Application {
             workers,
             shutdown,
             db,
+            _lock: lock,
         })
     }
 

@@ -181,17 +181,6 @@ pub struct Settings {
         global = true
     )]
     pub forwarded_header: ForwardedHeader,
-    /// Memory, in MiB, for answers to queries asked again while nothing in the
-    /// asker's account has changed (see `gateway/src/graphql/kept.rs`). 0 turns keeping
-    /// answers off: every query is run.
-    #[arg(
-        long,
-        env = "EXTRANET_KEPT_ANSWERS_MIB",
-        default_value_t = 64,
-        value_parser = clap::value_parser!(u64).range(0..=1024 * 1024),
-        global = true
-    )]
-    pub kept_answers_mib: u64,
     /// How long, in milliseconds, a change waits for the read models to put it in
     /// force before it answers `NOT_YET_IN_FORCE` (stored, takes effect once the
     /// service catches up) instead of success.

@@ -142,25 +142,6 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     );
     let _ = writeln!(out, "# TYPE extranet_notifier_queue_emails gauge");
     let _ = writeln!(out, "extranet_notifier_queue_emails {pending}");
-    if let Some(counts) = app.answers.counts() {
-        let _ = writeln!(
-            out,
-            "# HELP extranet_kept_answers_total Queries that could be answered from a kept answer: \
-             found (hit), found but the account had changed since (outdated), or not found (miss)."
-        );
-        let _ = writeln!(out, "# TYPE extranet_kept_answers_total counter");
-        for (outcome, count) in [
-            ("hit", &counts.hits),
-            ("outdated", &counts.outdated),
-            ("miss", &counts.misses),
-        ] {
-            let count = count.load(std::sync::atomic::Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "extranet_kept_answers_total{{outcome=\"{outcome}\"}} {count}"
-            );
-        }
-    }
     match app.http_metrics.render() {
         Ok(http) => out.push_str(&http),
         // The figures read from the database are still worth serving.

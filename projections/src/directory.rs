@@ -2,7 +2,6 @@
 
 use crate::permission::Candidates;
 use crate::read_model::parse_label;
-use crate::row::RecordRow;
 use crate::{Database, StoreError};
 use domain::person::{PersonKind, PersonStatus};
 use domain::{AccountId, Email, PersonId};
@@ -38,10 +37,10 @@ pub struct PersonRecord {
 const COLUMNS: &str = "account_id, person_id, kind, status, email, first_name, last_name, administrator, password_hash, suspension_reason, access_expires_at, sponsor_id, joined_at";
 
 pub(crate) fn parse_id<T: std::str::FromStr>(
-    row: &impl RecordRow,
+    row: &AnyRow,
     column: &'static str,
 ) -> Result<T, StoreError> {
-    let text: String = row.value(column)?;
+    let text: String = row.try_get(column)?;
     text.parse().map_err(|_| StoreError::UnknownValue {
         what: column,
         value: text,
@@ -49,27 +48,27 @@ pub(crate) fn parse_id<T: std::str::FromStr>(
 }
 
 impl PersonRecord {
-    pub(crate) fn from_row(row: &impl RecordRow) -> Result<Self, StoreError> {
-        let kind: String = row.value("kind")?;
-        let status: String = row.value("status")?;
-        let administrator: i16 = row.value("administrator")?;
+    pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let kind: String = row.try_get("kind")?;
+        let status: String = row.try_get("status")?;
+        let administrator: i16 = row.try_get("administrator")?;
         Ok(Self {
             account: parse_id(row, "account_id")?,
             id: parse_id(row, "person_id")?,
             kind: parse_label("person kind", &kind)?,
             active: status == "active",
             dismissed: status == "dismissed",
-            email: row.value("email")?,
-            first_name: row.value("first_name")?,
-            last_name: row.value("last_name")?,
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
             administrator: administrator != 0,
-            password_hash: row.value("password_hash")?,
-            suspension_reason: row.value("suspension_reason")?,
-            access_expires_at: row.value("access_expires_at")?,
+            password_hash: row.try_get("password_hash")?,
+            suspension_reason: row.try_get("suspension_reason")?,
+            access_expires_at: row.try_get("access_expires_at")?,
             sponsor: row
-                .value::<Option<String>>("sponsor_id")?
+                .try_get::<Option<String>, _>("sponsor_id")?
                 .and_then(|id| id.parse().ok()),
-            joined_at: row.value("joined_at")?,
+            joined_at: row.try_get("joined_at")?,
             status,
         })
     }

@@ -13,14 +13,6 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("database error (inline SQLite read): {0}")]
-    Inline(#[from] rusqlite::Error),
-    #[error("could not open the shared beacon {path} beside the SQLite database: {source}")]
-    Beacon {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("a stored {what} could not be read: {source}")]

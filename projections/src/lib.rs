@@ -7,12 +7,12 @@
 //! - [`projector`] tails the log from a checkpoint and feeds a [`projector::Projection`];
 //! - [`read_model`] is the projection that keeps the tables the gateway reads;
 //! - [`permission`] answers "may this person see that" from those tables;
-//! - [`session`] keeps login sessions.
+//! - [`session`] keeps login sessions;
+//! - [`server_lock`] keeps a SQLite file to one serving process.
 
 pub mod accounts;
 pub mod activity;
 pub mod attempts;
-pub mod beacon;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;
@@ -20,7 +20,6 @@ pub mod error;
 pub mod freshness;
 pub mod health;
 pub mod history;
-pub mod inline;
 pub mod invitations;
 pub mod log;
 pub mod permission;
@@ -29,8 +28,8 @@ pub mod projector;
 pub mod reactor;
 pub mod read_model;
 pub mod rebuild;
-mod row;
 pub mod scheduler;
+pub mod server_lock;
 pub mod session;
 pub mod store;
 pub mod tasks;

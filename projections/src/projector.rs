@@ -4,7 +4,6 @@
 //! the next start repeats it from the old checkpoint: no event is applied twice, none
 //! is lost. The read models and the notifier are both projections.
 
-use crate::beacon::Beacon;
 use crate::checkpoint;
 use crate::health::{self, EventRef, Health, HealthWatch, ProjectionError, Stall, Vitals};
 use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
@@ -30,12 +29,6 @@ pub trait Projection: Send + Sync + 'static {
         &[]
     }
 
-    /// Whether every process on a SQLite file must know this projection's position
-    /// before it answers a request (the read models: see `beacon.rs`).
-    fn on_beacon(&self) -> bool {
-        false
-    }
-
     /// Applies one event inside the batch's transaction.
     async fn apply(
         &self,
@@ -49,7 +42,7 @@ pub struct Projector<P: Projection> {
     projection: P,
     db: Database,
     log: EventLog,
-    position: Arc<Published>,
+    position: Arc<watch::Sender<LogPosition>>,
     wake: Arc<Notify>,
     /// Never read past this: a projection that reads another one's tables (the
     /// notifier reads the read models) follows behind it.
@@ -67,15 +60,8 @@ pub struct ProjectorHandle {
     position: watch::Receiver<LogPosition>,
     wake: Arc<Notify>,
     /// To learn of progress made by the same projection in another process.
-    advance: Arc<Published>,
+    advance: Arc<watch::Sender<LogPosition>>,
     health: HealthWatch,
-}
-
-/// Where a projection's position is told: to this process, and first, for the read
-/// models on SQLite, to every process on the file (`beacon.rs`).
-struct Published {
-    here: watch::Sender<LogPosition>,
-    beacon: Option<Arc<Beacon>>,
 }
 
 impl ProjectorHandle {
@@ -137,12 +123,8 @@ impl ProjectorHandle {
 impl<P: Projection> Projector<P> {
     pub async fn new(projection: P, db: Database) -> Result<(Self, ProjectorHandle), StoreError> {
         let start = checkpoint::load(&db.any, projection.name()).await?;
-        let (here, rx) = watch::channel(start);
-        let beacon = db.beacon.clone().filter(|_| projection.on_beacon());
-        if let Some(beacon) = &beacon {
-            beacon.publish(start);
-        }
-        let tx = Arc::new(Published { here, beacon });
+        let (tx, rx) = watch::channel(start);
+        let tx = Arc::new(tx);
         let wake = Arc::new(Notify::new());
         let vitals = Vitals::new(projection.name());
         let handle = ProjectorHandle {
@@ -192,7 +174,7 @@ impl<P: Projection> Projector<P> {
     }
 
     pub fn position(&self) -> LogPosition {
-        *self.position.here.borrow()
+        *self.position.borrow()
     }
 
     /// Applies every event currently readable; returns how many.
@@ -234,7 +216,7 @@ impl<P: Projection> Projector<P> {
     pub async fn catch_up_to(&self, target: LogPosition) -> Result<u64, ProjectionError> {
         let mut applied = self.catch_up().await?;
         let mut waited = Duration::ZERO;
-        while *self.position.here.borrow() < target {
+        while *self.position.borrow() < target {
             if waited >= Duration::from_secs(5) && waited.as_millis() % 5000 < 20 {
                 tracing::warn!(projection = self.projection.name(), ?target, "still waiting for open transactions to finish before the log can be read further");
             }
@@ -258,7 +240,7 @@ impl<P: Projection> Projector<P> {
 
     /// Applies one batch; a failure names the event whose apply failed, if it was one.
     async fn step(&self) -> Result<u64, ProjectionError> {
-        let after = *self.position.here.borrow();
+        let after = *self.position.borrow();
         let failed = |event: Option<&StoredEvent>, cause: StoreError| ProjectionError {
             follower: self.projection.name(),
             after,
@@ -376,13 +358,13 @@ impl<P: Projection> Projector<P> {
         let name = self.projection.name();
         let mut leader = self.behind.clone();
         let mut failures = 0;
-        tracing::info!(projection = name, at = ?*self.position.here.borrow(), "projector started");
+        tracing::info!(projection = name, at = ?*self.position.borrow(), "projector started");
         loop {
             match self.catch_up().await {
                 Ok(n) => {
                     failures = 0;
                     if n > 0 {
-                        tracing::debug!(projection = name, events = n, at = ?*self.position.here.borrow(), "applied");
+                        tracing::debug!(projection = name, events = n, at = ?*self.position.borrow(), "applied");
                     }
                 }
                 Err(_) => failures += 1,
@@ -441,13 +423,8 @@ async fn slow_down_for_a_test(projection: &str, events: &[StoredEvent]) {
 }
 
 /// Publishes `at` if it is past the current position; a position never goes back.
-/// The beacon hears it first: nothing in this process (a mutation waiting for its
-/// events, a permission check) acts on a position other processes cannot see yet.
-fn move_forward(position: &Published, at: LogPosition) {
-    if let Some(beacon) = &position.beacon {
-        beacon.publish(at);
-    }
-    position.here.send_if_modified(|current| {
+fn move_forward(position: &watch::Sender<LogPosition>, at: LogPosition) {
+    position.send_if_modified(|current| {
         let ahead = at > *current;
         if ahead {
             *current = at;

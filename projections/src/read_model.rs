@@ -45,10 +45,6 @@ impl Projection for ReadModels {
         "read_models"
     }
 
-    fn on_beacon(&self) -> bool {
-        true
-    }
-
     fn tables(&self) -> &'static [&'static str] {
         &[
             "accounts",

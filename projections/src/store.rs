@@ -1,12 +1,9 @@
-use crate::beacon::Beacon;
-use crate::inline::InlineReader;
-use crate::{EventLog, StoreError};
+use crate::StoreError;
 use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AnyPool, PgPool, SqlitePool};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database holds the log and the read models.
@@ -28,10 +25,6 @@ pub struct Database {
     pub backend: Backend,
     pub any: AnyPool,
     native: Native,
-    /// On SQLite, the reads every request makes, on the calling thread.
-    pub(crate) inline: Option<Arc<InlineReader>>,
-    /// On a SQLite file, what every process on it must know before it answers.
-    pub beacon: Option<Arc<Beacon>>,
 }
 
 #[derive(Clone)]
@@ -50,8 +43,6 @@ impl Database {
     /// connection is, since the server may have closed it.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let mut inline = None;
-        let mut beacon = None;
         let (backend, native) =
             if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 let pool = PgPoolOptions::new()
@@ -68,17 +59,12 @@ impl Database {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10));
-                let file = options.get_filename().to_owned();
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .test_before_acquire(false)
                     .connect_with(options)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                if sqlite_path(url).is_some() && !url.contains("mode=memory") {
-                    inline = Some(Arc::new(InlineReader::open(&file)?));
-                    beacon = Some(Arc::new(Beacon::open(&file)?));
-                }
                 (Backend::Sqlite, Native::Sqlite(pool))
             } else {
                 return Err(StoreError::UnsupportedUrl(url.to_string()));
@@ -92,17 +78,11 @@ impl Database {
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
-        let db = Self {
+        Ok(Self {
             backend,
             any,
             native,
-            inline,
-            beacon,
-        };
-        if let Some(beacon) = &db.beacon {
-            beacon.not_ahead_of(EventLog::new(db.clone()).head().await?);
-        }
-        Ok(db)
+        })
     }
 
     /// Another view of a database, whose every connection first runs `setup` (with
@@ -161,9 +141,6 @@ impl Database {
             backend,
             any,
             native,
-            // A view is for projections, never asked a request's reads.
-            inline: None,
-            beacon: None,
         })
     }
 

@@ -2,11 +2,11 @@
 
 use crate::directory::parse_id;
 use crate::read_model::parse_label;
-use crate::row::RecordRow;
 use crate::{Database, StoreError};
 use domain::task::TaskStatus;
 use domain::{AccountId, PersonId, TaskId, WorkgroupId};
-use sqlx::{Any, Executor};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRecord {
@@ -40,15 +40,15 @@ impl TaskCursor {
 }
 
 impl TaskRecord {
-    fn from_row(row: &impl RecordRow) -> Result<Self, StoreError> {
-        let status: String = row.value("status")?;
+    fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        let status: String = row.try_get("status")?;
         Ok(Self {
             id: parse_id(row, "task_id")?,
-            title: row.value("title")?,
-            description: row.value("description")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
             status: parse_label("task status", &status)?,
             creator: parse_id(row, "creator_id")?,
-            created_at: row.value("created_at")?,
+            created_at: row.try_get("created_at")?,
         })
     }
 
@@ -72,19 +72,13 @@ const BY_ID: &str = concat!(
     " FROM tasks t WHERE t.account_id = $1 AND t.task_id = $2"
 );
 
-/// One task, as a request reads it: on the calling thread on SQLite
-/// ([`crate::inline`]).
+/// One task, as a request reads it.
 pub async fn by_id(
     db: &Database,
     account: AccountId,
     task: TaskId,
 ) -> Result<Option<TaskRecord>, StoreError> {
-    match &db.inline {
-        Some(inline) => inline.row(BY_ID, (account.to_string(), task.to_string()), |row| {
-            TaskRecord::from_row(row)
-        }),
-        None => get(&db.any, account, task).await,
-    }
+    get(&db.any, account, task).await
 }
 
 pub async fn get<'e, E: Executor<'e, Database = Any>>(

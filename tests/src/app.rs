@@ -448,6 +448,27 @@ impl App {
         .await
     }
 
+    /// Runs another subcommand of the binary against this deployment and returns its
+    /// output whether it succeeded or not: for a test that it is refused.
+    pub async fn try_command(&self, args: &[&str]) -> std::process::Output {
+        output_with_timeout(
+            extranet(
+                &self.binary,
+                &self.data_dir,
+                &self.database,
+                &self.smtp_url,
+                &self.settings,
+            )
+            .args(args),
+        )
+        .await
+    }
+
+    /// The process id of the running `serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the app is running")
+    }
+
     /// Like [`App::run_command`], with extra environment variables (a password).
     pub async fn run_command_with_env(
         &self,
@@ -790,16 +811,9 @@ fn extranet(
     command
 }
 
+/// Runs `command` to its end and requires it to succeed.
 async fn run_with_timeout(command: &mut Command) -> std::process::Output {
-    let running = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, running)
-        .await
-        .unwrap_or_else(|_| panic!("{command:?} did not finish within {COMMAND_TIMEOUT:?}"))
-        .expect("run the extranet binary");
+    let output = output_with_timeout(command).await;
     assert!(
         output.status.success(),
         "{command:?} failed with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -808,6 +822,19 @@ async fn run_with_timeout(command: &mut Command) -> std::process::Output {
         String::from_utf8_lossy(&output.stderr),
     );
     output
+}
+
+/// Runs `command` to its end, succeeding or not, within [`COMMAND_TIMEOUT`].
+async fn output_with_timeout(command: &mut Command) -> std::process::Output {
+    let running = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(COMMAND_TIMEOUT, running)
+        .await
+        .unwrap_or_else(|_| panic!("{command:?} did not finish within {COMMAND_TIMEOUT:?}"))
+        .expect("run the extranet binary")
 }
 
 /// Reads `serve`'s stdout up to its `listening on <url>` line and returns the URL; the

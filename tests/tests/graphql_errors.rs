@@ -258,8 +258,8 @@ async fn every_refusal_has_its_code(backend: Backend) {
     let app = App::spawn(backend, &smtp).await;
     let admin = app.login_admin().await;
     for (what, body, status, codes) in refusals() {
-        // Signed in, asked twice: a parse that failed is not kept, nor is an answer with
-        // errors (`parsed.rs`, `kept.rs`), so the second answer is made afresh.
+        // Signed in, asked twice: a parse that failed is not kept (`parsed.rs`), so the
+        // second answer is made afresh.
         for who in [&Auth::Anonymous, &admin, &admin] {
             let response = post(&app, &body, who).await;
             assert_eq!(

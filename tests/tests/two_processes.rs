@@ -1,6 +1,7 @@
 //! Two server processes of one deployment, sharing a PostgreSQL database: a session
 //! opened on one works on the other, changes made through either are seen through
-//! both, and every email is sent once although both run a notifier.
+//! both, and every email is sent once although both run a notifier. The embedded
+//! SQLite store serves one process: a second server on its file is refused.
 
 use e2e::{error_code, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST};
 use serde_json::{json, Value};
@@ -95,22 +96,12 @@ const ADMINISTER: &str = "mutation($input: PersonInput!) {
 /// force for the very next request to the other: no window in which the other's
 /// permission index or read models still let the person in.
 ///
-/// On PostgreSQL the other process learns of it through the shared checkpoint it reads
-/// with every session; on SQLite through the beacon beside the database file
-/// (`projections/src/beacon.rs`), which also carries a logout.
+/// The other process learns of it through the shared checkpoint it reads with every
+/// session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_through_one_process_holds_on_the_other_at_once() {
-    revocation_holds_across_processes(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocation_through_one_process_holds_on_the_other_at_once_on_sqlite() {
-    revocation_holds_across_processes(Backend::Sqlite).await;
-}
-
-async fn revocation_holds_across_processes(backend: Backend) {
     let smtp = SmtpSink::start();
-    let app = App::spawn(backend, &smtp).await;
+    let app = App::spawn(Backend::Postgres, &smtp).await;
     let peer = app.peer().await;
     let admin = app.login_admin().await;
     let task = app.create_task(&admin, "Shared work", None).await;
@@ -258,4 +249,47 @@ async fn revocation_holds_across_processes(backend: Backend) {
             "round {round}: a removed member still sees the group on the other process: {gone}"
         );
     }
+}
+
+/// A second `serve` on the file of a running one exits at once, non-zero, with an
+/// error naming the database, the process that serves it and what to do instead; the
+/// first goes on serving. The lock goes with the first process, whether it stops or is
+/// killed, so a server started after it serves again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_sqlite_file_is_refused() {
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn(Backend::Sqlite, &smtp).await;
+    let admin = app.login_admin().await;
+    let task = app.create_task(&admin, "Shared work", None).await;
+
+    let second = app.try_command(&["serve"]).await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&second.stdout),
+        String::from_utf8_lossy(&second.stderr),
+    );
+    assert!(!second.status.success(), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("listening on"), "{stdout}");
+    let file = app.database_url().trim_start_matches("sqlite://");
+    for expected in [
+        format!("already serving the SQLite database {file}"),
+        format!("(process {})", app.pid()),
+        format!("{file}-serve.lock"),
+        "stop that server first".to_owned(),
+        "PostgreSQL".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "no {expected:?} in:\n{stderr}");
+    }
+
+    // The first serves as before, reads and changes alike.
+    let seen = app.graphql(&admin, TASK, json!({ "id": task })).await;
+    assert_eq!(seen["data"]["task"]["id"], task.as_str(), "{seen}");
+    let later = app.create_task(&admin, "After the refusal", None).await;
+
+    // Stopped, or killed outright: the next server on the file starts.
+    app.restart().await;
+    app.crash().await;
+    app.start().await;
+    let admin = app.login_admin().await;
+    let seen = app.graphql(&admin, TASK, json!({ "id": later })).await;
+    assert_eq!(seen["data"]["task"]["id"], later.as_str(), "{seen}");
 }

@@ -1,11 +1,9 @@
 //! What a resolver knows about its request.
 
 use super::error::ApiError;
-use super::kept::AnswerNotes;
 use crate::state::AppState;
 use async_graphql::Context;
 use projections::permission::Viewer;
-use std::sync::Arc;
 
 /// Who is asking: set by the HTTP handler from the session token, if any.
 #[derive(Clone, Default)]
@@ -27,13 +25,8 @@ pub fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Viewer, ApiError> {
 }
 
 /// Before a resolver reads `projection` (one that follows the read models, such as
-/// history or activity): waits until it has caught up (see [`wait_for_follower`]), and
-/// notes that this answer is not to be kept, since the follower may still move after
-/// the account's last event (see `kept.rs`).
+/// history or activity): waits until it has caught up (see [`wait_for_follower`]).
 pub async fn follower_caught_up(ctx: &Context<'_>, projection: &str) -> Result<(), ApiError> {
-    if let Some(notes) = ctx.data_opt::<Arc<AnswerNotes>>() {
-        notes.follower_read();
-    }
     wait_for_follower(state(ctx), projection).await
 }
 

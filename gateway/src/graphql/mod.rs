@@ -8,7 +8,6 @@ mod engine_errors;
 mod error;
 pub mod global_id;
 mod invitation;
-pub mod kept;
 mod mutation;
 mod node;
 mod page;
@@ -25,7 +24,6 @@ mod workgroup;
 
 pub use context::RequestAuth;
 pub use error::ApiError;
-pub use kept::KeptAnswers;
 pub use parsed::ParsedDocuments;
 
 use crate::auth;
@@ -38,8 +36,6 @@ use async_graphql_axum::GraphQLResponse;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use kept::{AnswerNotes, Lookup};
-use std::sync::Arc;
 
 /// Every mutation, grouped by what it changes.
 #[derive(MergedObject, Default)]
@@ -131,8 +127,7 @@ pub fn schema(state: AppState, mode: Mode, site: Site) -> ExtranetSchema {
 pub const MAX_BATCH: usize = 10;
 
 /// A single operation or a batch of at most [`MAX_BATCH`]. A larger batch is refused
-/// whole, before any of it runs. The answer to a single query may come from, or be
-/// kept in, [`KeptAnswers`].
+/// whole, before any of it runs.
 pub async fn handle(
     State(app): State<crate::app::Shared>,
     client: ClientIp,
@@ -154,21 +149,6 @@ pub async fn handle(
         Ok(body) => body,
         Err(error) => return unreadable(error),
     };
-    let keeping = match app
-        .answers
-        .look_up(
-            &parts,
-            &body,
-            token.as_deref(),
-            viewer.as_ref(),
-            &app.state.permissions,
-        )
-        .await
-    {
-        Lookup::Found(answer) => return answer,
-        Lookup::Keep(pending) => Some(pending),
-        Lookup::Never => None,
-    };
     let request = match posted::read(&parts.headers, &body) {
         Ok(request) => request,
         Err(refused) => return refused.into_response(),
@@ -183,18 +163,12 @@ pub async fn handle(
     let auth = RequestAuth { viewer, token };
     let response = match request {
         BatchRequest::Single(request) => {
-            let mut request = app.documents.prepare(request);
-            let keeping = keeping.filter(|_| ParsedDocuments::is_query(&mut request));
-            let notes = Arc::new(AnswerNotes::default());
-            let request = request.data(auth).data(client).data(notes.clone());
+            let request = app.documents.prepare(request).data(auth).data(client);
             let response = app.schema.execute(request).await;
             if error::any_unavailable(&response.errors) {
                 return unavailable(BatchResponse::Single(response));
             }
-            match keeping {
-                Some(pending) => return app.answers.keep(pending, response, &notes),
-                None => BatchResponse::Single(response),
-            }
+            BatchResponse::Single(response)
         }
         // One after another, as if sent in separate requests: async-graphql's
         // `execute_batch` would run them all at once, so the mutations of a batch would

@@ -14,8 +14,7 @@
 //! memory only up to the bound and evicts nothing but other such documents first
 //! (the cache keeps what is asked for often).
 
-use async_graphql::parser::parse_query;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::{parse_query, types::ExecutableDocument};
 use async_graphql::Request;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
@@ -74,24 +73,6 @@ impl ParsedDocuments {
         request
     }
 
-    /// Whether `request` runs a query (not a mutation or a subscription), as far as its
-    /// parse says; a text that does not parse, or names no single operation, is not.
-    pub fn is_query(request: &mut Request) -> bool {
-        let name = request.operation_name.clone();
-        let Ok(document) = request.parsed_query() else {
-            return false;
-        };
-        let operation = match (&document.operations, name) {
-            (DocumentOperations::Single(operation), _) => Some(operation),
-            (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name.as_str()),
-            (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-                operations.values().next()
-            }
-            (DocumentOperations::Multiple(_), None) => None,
-        };
-        operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
-    }
-
     #[cfg(test)]
     fn len(&self) -> usize {
         self.cache.len()
@@ -112,27 +93,6 @@ mod tests {
             format!("{:?}", first.parsed_query().expect("parsed")),
             format!("{:?}", second.parsed_query().expect("parsed"))
         );
-    }
-
-    #[test]
-    fn only_a_single_query_operation_is_a_query() {
-        let is_query = |text: &str, name: Option<&str>| {
-            let mut request = Request::new(text);
-            if let Some(name) = name {
-                request = request.operation_name(name);
-            }
-            ParsedDocuments::is_query(&mut request)
-        };
-        assert!(is_query("{ viewer { id } }", None));
-        assert!(is_query("query A { viewer { id } }", None));
-        assert!(!is_query("mutation { logout }", None));
-        assert!(!is_query("subscription { activity { kind } }", None));
-        let two = "query A { viewer { id } } mutation B { logout }";
-        assert!(is_query(two, Some("A")));
-        assert!(!is_query(two, Some("B")));
-        assert!(!is_query(two, None), "which one is not said");
-        assert!(!is_query(two, Some("C")));
-        assert!(!is_query("{ viewer { id }", None), "does not parse");
     }
 
     #[test]

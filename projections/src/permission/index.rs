@@ -91,12 +91,6 @@ pub struct Index {
     /// few groups and tasks instead of all of them.
     groups_of: HashMap<PersonId, Vec<WorkgroupId>>,
     tasks_of: HashMap<PersonId, Vec<TaskId>>,
-    /// The last event of each account applied since the index was loaded, of every
-    /// kind (a renamed task as much as a removed member): what the gateway's kept
-    /// answers are checked against (see [`Index::account_changed_at`]).
-    changed: HashMap<AccountId, LogPosition>,
-    /// The last event applied whose account could not be read, which may concern any.
-    unaccounted: LogPosition,
 }
 
 fn add_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {
@@ -480,10 +474,8 @@ impl Index {
 
     fn apply_facts(&mut self, event: &StoredEvent) -> Result<(), StoreError> {
         let Ok(account) = event.account_id.parse::<AccountId>() else {
-            self.unaccounted = event.position;
             return Ok(());
         };
-        self.changed.insert(account, event.position);
         let entity = event.entity_id();
         match event.aggregate_type.as_str() {
             Person::TYPE => {
@@ -599,15 +591,6 @@ impl Index {
 
     /// Loads the facts from the durable read models, as of their checkpoint, in one
     /// consistent snapshot of the database.
-    /// Where `account` last changed, as far as the index has applied the log: the same
-    /// answer twice means no event of the account, of any kind, came in between.
-    /// `START` for an account unchanged since the index was loaded, so the answer is
-    /// only comparable within one index, never across a reload.
-    pub fn account_changed_at(&self, account: AccountId) -> LogPosition {
-        let changed = self.changed.get(&account).copied().unwrap_or_default();
-        changed.max(self.unaccounted)
-    }
-
     pub async fn load(db: &Database) -> Result<Self, StoreError> {
         let mut tx = db.begin_snapshot().await?;
         let mut index = Index {

@@ -240,12 +240,6 @@ impl Permissions {
         Ok(question(&index))
     }
 
-    /// Where the viewer's account last changed, once the index is up to date with the
-    /// read models (see [`Index::account_changed_at`]).
-    pub async fn account_changed_at(&self, account: AccountId) -> Result<LogPosition, StoreError> {
-        self.ask(|i| i.account_changed_at(account)).await
-    }
-
     pub async fn may_see_task(&self, viewer: &Viewer, task: TaskId) -> Result<bool, StoreError> {
         self.ask(|i| i.may_see_task(viewer, task)).await
     }
