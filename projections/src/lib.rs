@@ -19,6 +19,7 @@ pub mod directory;
 pub mod error;
 pub mod health;
 pub mod history;
+pub mod holds;
 pub mod inline;
 pub mod invitations;
 pub mod log;
