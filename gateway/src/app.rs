@@ -194,6 +194,7 @@ impl Application {
             db: db.clone(),
             bus: bus.clone(),
             clock: clock.clone(),
+            hold_deadline: settings.hold_deadline(),
         };
         workers.spawn(read_projector.run(shutdown_rx.clone()));
         // Other processes on the same database announce their progress; hearing it

@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod direct_add;
+pub mod flow_step;
 pub mod graphql;
 pub mod invite;
 pub mod joining;

@@ -229,23 +229,18 @@ impl TaskMutation {
                 "EMAIL_TAKEN",
             )));
         }
-        let Some(account) = accounts::get(&state.db, viewer.account).await? else {
+        if accounts::get(&state.db, viewer.account).await?.is_none() {
             return Err(ApiError::NotFound);
-        };
-        if let Err(refusal) = account.settings.admits(&email) {
-            return Ok(fail(UserError::new(
-                &["input", "email"],
-                refusal,
-                "DOMAIN_NOT_ALLOWED",
-            )));
         }
         let invitation = InvitationId::new_random();
         let person = PersonId::new_random();
-        // The invited person takes a place under the plan's limit from now on; the
-        // place is given back if the invitation cannot be issued.
+        // The invited person takes a place under the plan's limit from now on (the
+        // account's domain lists must admit the address); should the invitation not
+        // be issued, the sweeper gives the place back.
         let seat = AccountCommand::TakeSeat {
             person,
             external: true,
+            email: Some(email.clone()),
         };
         let account_key = AggregateKey::account(viewer.account);
         if let Err(e) = state
@@ -269,13 +264,6 @@ impl TaskMutation {
             .execute::<InvitationAggregate>(key, issue, Some(viewer.person))
             .await
         {
-            let release = AccountCommand::ReleaseSeat { person };
-            if let Err(error) = state
-                .execute::<Account>(account_key, release, Some(viewer.person))
-                .await
-            {
-                tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
-            }
             return Ok(fail(refusal(e)?));
         }
         // Should this fail, or the process stop here, accepting the invitation

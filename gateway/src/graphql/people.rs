@@ -219,6 +219,8 @@ impl PeopleMutation {
         let seat = AccountCommand::TakeSeat {
             person,
             external: record.kind != domain::person::PersonKind::Employee,
+            // Coming back is not an invitation: the domain lists do not apply.
+            email: None,
         };
         let account_key = AggregateKey::account(viewer.account);
         if let Err(e) = state

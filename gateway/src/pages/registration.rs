@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
-use domain::account::{Account, AccountCommand};
+use domain::account::{Account, AccountCommand, AccountError};
 use domain::invitation::{Approval, Invitation, InvitationCommand, Link};
 use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName};
 use projections::accounts::{self, AccountRecord};
@@ -292,10 +292,13 @@ async fn register_inner(
     }
     let release_claim = || state.give_back_email(account, &email, person, Some(person));
 
-    // A place under the plan's limit, as for anyone invited.
+    // A place under the plan's limit, as for anyone invited, if the account's domain
+    // lists admit the address. Should the flow stop after this, the sweeper gives the
+    // place and the address back.
     let seat = AccountCommand::TakeSeat {
         person,
         external: false,
+        email: Some(email.clone()),
     };
     let account_key = AggregateKey::account(account);
     if let Err(e) = state
@@ -304,6 +307,10 @@ async fn register_inner(
     {
         release_claim().await;
         return Err(match e {
+            CommandError::Refused(refusal @ AccountError::DomainNotAllowed(_)) => {
+                errors.email = Some(refusal.to_string());
+                refused(&record, &form, &errors)
+            }
             CommandError::Refused(refusal) => html::notice(
                 StatusCode::FORBIDDEN,
                 "This workspace is full",
@@ -317,6 +324,9 @@ async fn register_inner(
         });
     }
 
+    if let Err(stopped) = crate::flow_step::between_steps("registration.after_seat").await {
+        return Err(html::internal("registering", stopped));
+    }
     let approval = record.settings.approval_for(&email);
     let register = InvitationCommand::Register {
         invitation,
@@ -331,13 +341,6 @@ async fn register_inner(
         .execute::<Invitation>(key, register, Some(person))
         .await
     {
-        let release = AccountCommand::ReleaseSeat { person };
-        if let Err(error) = state
-            .execute::<Account>(account_key, release, Some(person))
-            .await
-        {
-            tracing::warn!(%error, %person, "a seat taken for a registration that failed was not given back");
-        }
         release_claim().await;
         return Err(match e {
             CommandError::Conflict => busy(),
