@@ -7,10 +7,12 @@
 //! Fail points used (see `gateway/src/flow_step.rs`):
 //! - `invite.after_seat=return`: inviting fails after the place was taken.
 //! - `invite.after_seat=return(hang)`: inviting holds there until the process dies.
+//! - `registration.after_seat=return`: registering fails after the address was
+//!   claimed and the place taken; both come back.
 //!
 //! The same stories run on both storage backends.
 
-use e2e::{data, App, Auth, Backend, SmtpSink, MAIL_TIMEOUT};
+use e2e::{data, succeeded, App, Auth, Backend, HtmlForm, SmtpSink, MAIL_TIMEOUT, SESSION_COOKIE};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -168,4 +170,87 @@ async fn a_flow_killed_midway_gives_its_place_back_on_sqlite() {
 #[tokio::test]
 async fn a_flow_killed_midway_gives_its_place_back_on_postgres() {
     a_flow_killed_midway_gives_its_place_back_after_restart(Backend::Postgres).await;
+}
+
+/// Turns the registration link on, without approval, and returns its URL.
+async fn open_registration(app: &App, admin: &Auth) -> String {
+    let payload = succeeded(
+        app.graphql(
+            admin,
+            "mutation($input: ConfigureRegistrationLinkInput!) {
+                configureRegistrationLink(input: $input) {
+                    link { url enabled } userErrors { field message code } } }",
+            json!({ "input": { "enabled": true, "approvalRequired": false, "approvalFreeDomains": [] } }),
+        )
+        .await,
+        "/configureRegistrationLink",
+    );
+    payload["link"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the link has a URL: {payload}"))
+        .to_owned()
+}
+
+async fn register(app: &App, link: &str, email: &str) -> e2e::HttpResponse {
+    let page = app.get(link, &Auth::Anonymous).await;
+    assert_eq!(
+        page.status, 200,
+        "the registration page opens:\n{}",
+        page.body
+    );
+    let mut form = HtmlForm::parse(&page.body).expect("the registration page has a form");
+    form.fill("email", email)
+        .fill("first_name", "Reg")
+        .fill("last_name", "Newcomer")
+        .fill("password", "reg's own passphrase");
+    let action = link.split_once('?').map_or(link, |(path, _)| path);
+    app.post_form(action, &form.fields(), &Auth::Anonymous)
+        .await
+}
+
+async fn a_failed_registration_gives_its_place_and_address_back(backend: Backend) {
+    const REG: &str = "reg@partner.test";
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with(
+        backend,
+        &smtp,
+        "trial",
+        &[
+            DEADLINE,
+            SCHEDULE,
+            ("FAILPOINTS", "registration.after_seat=return"),
+        ],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    let link = open_registration(&app, &admin).await;
+    let failed = register(&app, &link, REG).await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    assert_eq!(seats(&app, &admin).await, 2, "the place was taken");
+    wait_for_seats(&app, &admin, 1).await;
+
+    app.restart_with_settings(&[("FAILPOINTS", "registration.after_seat=off")])
+        .await;
+    let admin = app.login_admin().await;
+    let joined = register(&app, &link, REG).await;
+    assert_eq!(
+        joined.status, 200,
+        "the address is free again:\n{}",
+        joined.body
+    );
+    assert!(
+        joined.cookie(SESSION_COOKIE).is_some(),
+        "registering logs in"
+    );
+    assert_eq!(seats(&app, &admin).await, 2);
+}
+
+#[tokio::test]
+async fn a_failed_registration_gives_its_place_and_address_back_on_sqlite() {
+    a_failed_registration_gives_its_place_and_address_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_registration_gives_its_place_and_address_back_on_postgres() {
+    a_failed_registration_gives_its_place_and_address_back(Backend::Postgres).await;
 }
