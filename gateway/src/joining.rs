@@ -139,6 +139,10 @@ pub async fn accept(
         Err(CommandError::Conflict) => return Err(JoinError::Busy.into()),
         Err(e) => return Err(JoinError::Internal(e.to_string()).into()),
     }
+    // Should the flow stop here, the sweeper gives the address back.
+    if let Err(stopped) = crate::flow_step::between_steps("joining.after_claim").await {
+        return Err(JoinError::Internal(stopped.to_string()).into());
+    }
     let key = AggregateKey::new(account, newcomer.invitation.0);
     let accept = InvitationCommand::Accept { secret };
     match state.execute::<Invitation>(key, accept, actor).await {

@@ -9,6 +9,8 @@
 //! - `invite.after_seat=return(hang)`: inviting holds there until the process dies.
 //! - `registration.after_seat=return`: registering fails after the address was
 //!   claimed and the place taken; both come back.
+//! - `joining.after_claim=return`: accepting an invitation fails after the address
+//!   was claimed; it comes back.
 //!
 //! The same stories run on both storage backends.
 
@@ -253,4 +255,88 @@ async fn a_failed_registration_gives_its_place_and_address_back_on_sqlite() {
 #[tokio::test]
 async fn a_failed_registration_gives_its_place_and_address_back_on_postgres() {
     a_failed_registration_gives_its_place_and_address_back(Backend::Postgres).await;
+}
+
+/// Accepts as someone invited by address alone: they give their name too.
+async fn accept(app: &App, mail: &e2e::ReceivedMail) -> e2e::HttpResponse {
+    let link = mail.link().expect("the invitation has a link");
+    let mut page = app.open_invitation(&link).await;
+    page.form
+        .fill("first_name", "Tess")
+        .fill("last_name", "Twice")
+        .fill("password", "tess's own passphrase");
+    app.submit_invitation(&page.action, &page.form).await
+}
+
+async fn a_failed_acceptance_gives_its_address_back(backend: Backend) {
+    const TWICE: &str = "twice@acme.test";
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with(
+        backend,
+        &smtp,
+        "trial",
+        &[
+            // Long enough to see the address held before it is swept.
+            ("EXTRANET_HOLD_DEADLINE_SECS", "5"),
+            SCHEDULE,
+            ("EXTRANET_RATE_LIMIT_PER_ADDRESS", "1000"),
+            ("FAILPOINTS", "joining.after_claim=return"),
+        ],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    // Two invitations to one address: whoever accepts first claims it.
+    for _ in 0..2 {
+        let invited = app.graphql(&admin, INVITE, invite(TWICE)).await;
+        assert!(
+            data(invited.clone(), "/invitePeople/results/0")["invitation"]["id"].is_string(),
+            "{invited}"
+        );
+    }
+    let mails = tokio::time::timeout(MAIL_TIMEOUT, async {
+        loop {
+            let mails: Vec<_> = smtp
+                .all()
+                .into_iter()
+                .filter(|m| m.is_addressed_to(TWICE))
+                .collect();
+            if mails.len() == 2 {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("both invitations are emailed");
+    let (first, second) = (&mails[0], &mails[1]);
+
+    let failed = accept(&app, first).await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    let held = accept(&app, second).await;
+    assert_eq!(held.status, 409, "the address is claimed:\n{}", held.body);
+
+    app.restart_with_settings(&[("FAILPOINTS", "joining.after_claim=off")])
+        .await;
+    let accepted = tokio::time::timeout(SWEEP_TIMEOUT, async {
+        loop {
+            let tried = accept(&app, second).await;
+            if tried.status != 409 {
+                return tried;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the address was never given back:\n{}", app.log()));
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+}
+
+#[tokio::test]
+async fn a_failed_acceptance_gives_its_address_back_on_sqlite() {
+    a_failed_acceptance_gives_its_address_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_acceptance_gives_its_address_back_on_postgres() {
+    a_failed_acceptance_gives_its_address_back(Backend::Postgres).await;
 }
