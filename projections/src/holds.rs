@@ -39,11 +39,15 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
                 .await?;
             }
         }
-        SeatHold::TYPE => {
-            if let SeatHoldEvent::SeatGivenBack { person, .. } = e.decode()? {
+        // Given back, or a second take already given back as one too many: either
+        // way there is nothing left for the sweeper.
+        SeatHold::TYPE => match e.decode()? {
+            SeatHoldEvent::SeatGivenBack { person, .. }
+            | SeatHoldEvent::SeatTakenTwice { person, .. } => {
                 clear_seat(tx, account, person).await?;
             }
-        }
+            SeatHoldEvent::SeatHeld { .. } => {}
+        },
         EmailClaim::TYPE => match e.decode()? {
             EmailClaimEvent::EmailClaimed { person, .. } => {
                 sqlx::query(
