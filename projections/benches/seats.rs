@@ -8,8 +8,10 @@
 //!
 //! EXTRANET_BENCH_SEATS=10000 seeds fewer places; EXTRANET_BENCH_INVITES (default 500)
 //! is how many invitations each account gets. The places are seeded through the
-//! command bus, as the flows take them. Needs PostgreSQL at 127.0.0.1:5432 (trust
-//! auth); the bench creates its own databases.
+//! command bus, as the flows take them (about 2 minutes on SQLite and 10 on
+//! PostgreSQL for 100,000). Needs PostgreSQL at 127.0.0.1:5432 (trust auth); the bench
+//! creates its own databases, as the tests do (`extranet_test_*`, and a file under the
+//! temporary directory), and leaves them: drop them after.
 
 use domain::account::{Account, AccountCommand, Plan};
 use domain::invitation::{Delivery, Invitation, InvitationCommand, InvitationTarget};
