@@ -12,10 +12,12 @@ pub mod email;
 pub mod email_claim;
 pub mod ids;
 pub mod invitation;
+pub mod log_mark;
 pub mod name;
 pub mod person;
 pub mod phone;
 pub mod position;
+pub mod seat;
 pub mod services;
 pub mod task;
 pub mod text;
@@ -30,6 +32,7 @@ pub use email::{Email, EmailError};
 pub use ids::{
     AccountId, AggregateKey, CommentId, DepartmentId, InvitationId, PersonId, TaskId, WorkgroupId,
 };
+pub use log_mark::LogMark;
 pub use name::PersonName;
 pub use phone::{Phone, PhoneError};
 pub use position::Position;

@@ -22,11 +22,18 @@ pub struct Upcaster {
 }
 
 /// Every upcaster, oldest first within an event type.
-pub const UPCASTERS: &[Upcaster] = &[Upcaster {
-    event_type: "InvitationIssued",
-    to_version: "2",
-    upcast: crate::invitation::upcast::issued_v1_to_v2,
-}];
+pub const UPCASTERS: &[Upcaster] = &[
+    Upcaster {
+        event_type: "InvitationIssued",
+        to_version: "2",
+        upcast: crate::invitation::upcast::issued_v1_to_v2,
+    },
+    Upcaster {
+        event_type: "SeatReleased",
+        to_version: "2",
+        upcast: crate::account::upcast::released_v1_to_v2,
+    },
+];
 
 /// `a < b` for versions `major[.minor[.patch]]`; a version that does not parse is
 /// the oldest of all.

@@ -356,9 +356,14 @@ async fn a_generated_history_of_100k_events_replays() {
                     0 => AccountCommand::TakeSeat {
                         person: PersonId(rng.uuid()),
                         external: rng.below(2) == 0,
+                        email: None,
                     },
                     1 => AccountCommand::ReleaseSeat {
                         person: PersonId(rng.uuid()),
+                        cause: domain::LogMark {
+                            tx: 0,
+                            position: i64::try_from(step).unwrap_or(i64::MAX),
+                        },
                     },
                     2 => AccountCommand::CheckTrial,
                     _ => AccountCommand::RotateRegistrationLink,

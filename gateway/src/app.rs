@@ -233,6 +233,7 @@ impl Application {
             db: db.clone(),
             bus: bus.clone(),
             clock: clock.clone(),
+            hold_deadline: settings.hold_deadline(),
         };
         workers.spawn("read_models", read_projector.run(shutdown_rx.clone()));
         workers.spawn("freshness", monitor.run(shutdown_rx.clone()));

@@ -108,6 +108,17 @@ pub struct Settings {
         global = true
     )]
     pub schedule_every_secs: u64,
+    /// A place under the plan's limit or an email address taken by a flow (inviting,
+    /// registering, joining) that has not finished after this many seconds is given
+    /// back: the flow failed or crashed midway. Far longer than a request may take.
+    #[arg(
+        long,
+        env = "EXTRANET_HOLD_DEADLINE_SECS",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub hold_deadline_secs: u64,
     /// `production` turns off what helps a developer and helps an attacker as much:
     /// GraphQL introspection, "did you mean" suggestions, and GraphiQL at GET /graphql.
     #[arg(
@@ -252,6 +263,10 @@ impl Settings {
 
     pub fn schedule_every(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.schedule_every_secs.max(1))
+    }
+
+    pub fn hold_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.hold_deadline_secs)
     }
 
     pub fn request_timeout(&self) -> std::time::Duration {

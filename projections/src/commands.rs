@@ -19,6 +19,7 @@ use domain::email_claim::EmailClaim;
 use domain::invitation::Invitation;
 use domain::invitation::SecretKey;
 use domain::person::Person;
+use domain::seat::SeatHold;
 use domain::services::DomainServices;
 use domain::task::Task;
 use domain::workgroup::Workgroup;
@@ -246,6 +247,7 @@ pub struct CommandBus {
     pub tasks: Cqrs<Task>,
     pub workgroups: Cqrs<Workgroup>,
     pub email_claims: Cqrs<EmailClaim>,
+    pub seat_holds: Cqrs<SeatHold>,
     log: EventLog,
     secrets: SecretKey,
 }
@@ -270,6 +272,7 @@ handles!(Invitation, invitations);
 handles!(Task, tasks);
 handles!(Workgroup, workgroups);
 handles!(EmailClaim, email_claims);
+handles!(SeatHold, seat_holds);
 
 impl CommandBus {
     pub fn new(db: &Database, services: DomainServices) -> Self {
@@ -279,6 +282,7 @@ impl CommandBus {
             invitations: Cqrs::new(db, services.clone()),
             tasks: Cqrs::new(db, services.clone()),
             workgroups: Cqrs::new(db, services.clone()),
+            seat_holds: Cqrs::new(db, services.clone()),
             secrets: services.secrets.clone(),
             email_claims: Cqrs::new(db, services),
             log: EventLog::new(db.clone()),

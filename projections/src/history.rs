@@ -78,7 +78,7 @@ async fn subjects(
             | EmailClaimEvent::EmailReleased { person } => vec![person],
         },
         Account::TYPE => match e.decode::<AccountEvent>()? {
-            AccountEvent::SeatTaken { person } | AccountEvent::SeatReleased { person } => {
+            AccountEvent::SeatTaken { person } | AccountEvent::SeatReleased { person, .. } => {
                 vec![person]
             }
             _ => Vec::new(),

@@ -20,6 +20,7 @@ pub mod error;
 pub mod freshness;
 pub mod health;
 pub mod history;
+pub mod holds;
 pub mod invitations;
 pub mod log;
 pub mod permission;

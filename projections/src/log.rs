@@ -30,6 +30,14 @@ pub struct LogPosition {
 }
 
 impl LogPosition {
+    /// The place as the domain names a cause (`domain::LogMark`).
+    pub fn mark(self) -> domain::LogMark {
+        domain::LogMark {
+            tx: self.tx,
+            position: self.position,
+        }
+    }
+
     /// Before every event.
     pub const START: LogPosition = LogPosition { tx: 0, position: 0 };
     /// After every event.

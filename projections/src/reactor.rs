@@ -6,6 +6,10 @@
 //!   again, and their place under the plan's limit is given back.
 //! - An invitation ended unused (declined, revoked, expired, rejected): its place
 //!   under the plan's limit is given back.
+//! - Places under the plan's limit: a place the account recorded opens the person's
+//!   `SeatHold`; a place given back there (or taken twice) lowers the account's count
+//!   once, for the log position of that event, which the account remembers, so a
+//!   follow-up sent again is ignored (see `domain::seat`).
 //! - An employee became an extranet user: they leave the groups that take no external
 //!   users; the memberships that still apply stay.
 //!
@@ -35,8 +39,9 @@ use domain::account::{Account, AccountCommand, AccountEvent, Plan};
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
 use domain::invitation::{Invitation, InvitationEvent, InvitationState};
 use domain::person::{Person, PersonEvent, PersonKind};
+use domain::seat::{SeatHold, SeatHoldCommand, SeatHoldEvent};
 use domain::workgroup::{Workgroup, WorkgroupCommand};
-use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId};
+use domain::{AccountId, AggregateKey, Email, InvitationId, LogMark, PersonId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -240,6 +245,18 @@ impl Reactor {
         match event.aggregate_type.as_str() {
             Account::TYPE => {
                 let account_event: AccountEvent = event.decode()?;
+                if let AccountEvent::SeatTaken { person } = account_event {
+                    let open = SeatHoldCommand::Open {
+                        person,
+                        cause: event.position.mark(),
+                    };
+                    return settled(
+                        "open seat hold",
+                        self.bus
+                            .execute::<SeatHold>(SeatHold::key(account, person), open, &metadata)
+                            .await,
+                    );
+                }
                 if !matches!(
                     account_event,
                     AccountEvent::TrialExpired | AccountEvent::PlanChanged { .. }
@@ -294,7 +311,8 @@ impl Reactor {
                         | InvitationState::Rejected
                 );
                 if still_ended {
-                    self.release_seat(account, record.person, &metadata).await?;
+                    self.give_back_seat(account, record.person, event, &metadata)
+                        .await?;
                 }
                 // A registration claimed its address when it was made; a rejected one
                 // gives it back, so the person may register again or be invited.
@@ -331,6 +349,11 @@ impl Reactor {
                         )?;
                     }
                     PersonEvent::PersonDismissed => {
+                        // The place is given back whatever came since: a reinstatement
+                        // takes a new one, and its hold counts a second take as one
+                        // too many.
+                        self.give_back_seat(account, person, event, &metadata)
+                            .await?;
                         let Some(record) = directory::by_id(&self.db, account, person).await?
                         else {
                             return Ok(());
@@ -349,7 +372,6 @@ impl Reactor {
                                 .execute::<EmailClaim>(key, release, &metadata)
                                 .await,
                         )?;
-                        self.release_seat(account, person, &metadata).await?;
                     }
                     PersonEvent::ConvertedToExtranet => {
                         let still_external = directory::by_id(&self.db, account, person)
@@ -372,19 +394,50 @@ impl Reactor {
                     _ => {}
                 }
             }
+            SeatHold::TYPE => {
+                let person = match event.decode::<SeatHoldEvent>()? {
+                    SeatHoldEvent::SeatGivenBack { person, .. }
+                    | SeatHoldEvent::SeatTakenTwice { person, .. } => person,
+                    SeatHoldEvent::SeatHeld { .. } => return Ok(()),
+                };
+                self.release_seat(account, person, event.position.mark(), &metadata)
+                    .await?;
+            }
             _ => {}
         }
         Ok(())
     }
 
-    /// Gives back the place under the plan's limit that `person` held, if any.
+    /// Asks `person`'s hold to give back their place, for `cause`; only the first ask
+    /// gives it back.
+    async fn give_back_seat(
+        &self,
+        account: AccountId,
+        person: PersonId,
+        cause: &StoredEvent,
+        metadata: &Metadata,
+    ) -> Result<(), StoreError> {
+        let give_back = SeatHoldCommand::GiveBack {
+            person,
+            cause: Some(cause.position.mark()),
+        };
+        settled(
+            "give back seat",
+            self.bus
+                .execute::<SeatHold>(SeatHold::key(account, person), give_back, metadata)
+                .await,
+        )
+    }
+
+    /// Lowers the account's count for the hold event at `cause`.
     async fn release_seat(
         &self,
         account: AccountId,
         person: PersonId,
+        cause: LogMark,
         metadata: &Metadata,
     ) -> Result<(), StoreError> {
-        let release = AccountCommand::ReleaseSeat { person };
+        let release = AccountCommand::ReleaseSeat { person, cause };
         settled(
             "release seat",
             self.bus

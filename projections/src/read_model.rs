@@ -10,6 +10,7 @@ use domain::account::{Account, AccountEvent};
 use domain::email_claim::EmailClaim;
 use domain::invitation::{Delivery, Invitation, InvitationEvent, InvitationTarget};
 use domain::person::{Person, PersonEvent};
+use domain::seat::SeatHold;
 use domain::task::{Task, TaskEvent};
 use domain::workgroup::{InvitePolicy, Workgroup, WorkgroupEvent};
 use sqlx::{Any, Transaction};
@@ -55,15 +56,20 @@ impl Projection for ReadModels {
             "task_comments",
             "workgroups",
             "workgroup_members",
+            "seat_holds",
+            "claim_holds",
         ]
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), StoreError> {
+        crate::holds::apply(tx, event).await?;
         match event.aggregate_type.as_str() {
             Account::TYPE => apply_account(tx, event, event.decode()?).await,
             Person::TYPE => apply_person(tx, event, event.decode()?).await,
             // Claims guard uniqueness on the command side; the directory has the emails.
             EmailClaim::TYPE => Ok(()),
+            // Holds are all in `holds`; the count is the account's.
+            SeatHold::TYPE => Ok(()),
             Invitation::TYPE => apply_invitation(tx, event, event.decode()?).await,
             Task::TYPE => apply_task(tx, event, event.decode()?).await,
             Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,

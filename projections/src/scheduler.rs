@@ -1,15 +1,18 @@
 //! Things that happen by the clock: trial warnings and expiry, invitations whose links
-//! ran out, people whose access ended, memberships that ended. The scheduler finds
+//! ran out, people whose access ended, memberships that ended, and holds (a place or
+//! an address) that no flow took up within the deadline (`holds`). The scheduler finds
 //! what is due in the read models and sends the command that records it; each command
 //! checks again that it is due, so running early, late or twice is harmless.
 
 use crate::commands::{CommandBus, CommandError};
 use crate::directory::parse_id;
 use crate::log::Metadata;
-use crate::{Database, LogPosition, StoreError};
+use crate::{holds, Database, LogPosition, StoreError};
 use domain::account::{Account, AccountCommand};
+use domain::email_claim::{EmailClaim, EmailClaimCommand};
 use domain::invitation::{Invitation, InvitationCommand};
 use domain::person::{Person, PersonCommand};
+use domain::seat::{SeatHold, SeatHoldCommand};
 use domain::services::Clock;
 use domain::workgroup::{Workgroup, WorkgroupCommand};
 use domain::{AccountId, AggregateKey};
@@ -26,13 +29,21 @@ pub struct Recorded {
     pub invitations_expired: usize,
     pub access_expired: usize,
     pub memberships_expired: usize,
+    pub seats_given_back: usize,
+    pub claims_given_back: usize,
 }
 
 pub struct Scheduler {
     pub db: Database,
     pub bus: Arc<CommandBus>,
     pub clock: Arc<dyn Clock>,
+    /// How long a hold may wait to be taken up before it is given back: far longer
+    /// than any request may take, so only a flow that stopped midway leaves one.
+    pub hold_deadline: Duration,
 }
+
+/// The default [`Scheduler::hold_deadline`].
+pub const HOLD_DEADLINE: Duration = Duration::from_secs(600);
 
 fn counted<E: std::error::Error>(
     result: Result<LogPosition, CommandError<E>>,
@@ -141,7 +152,38 @@ impl Scheduler {
                 .await;
             recorded.memberships_expired += counted(result)?;
         }
+        self.sweep_holds(now, &metadata, &mut recorded).await?;
         Ok(recorded)
+    }
+
+    /// Gives back the places and addresses taken for flows that never finished. A
+    /// place whose hold the reactor has not opened yet is left for a later run.
+    async fn sweep_holds(
+        &self,
+        now: domain::Timestamp,
+        metadata: &Metadata,
+        recorded: &mut Recorded,
+    ) -> Result<(), StoreError> {
+        let deadline = i64::try_from(self.hold_deadline.as_millis()).unwrap_or(i64::MAX);
+        let taken_before = now.0.saturating_sub(deadline);
+        for stale in holds::stale_seats(&self.db.any, taken_before, BATCH).await? {
+            let give_back = SeatHoldCommand::GiveBack {
+                person: stale.person,
+                cause: None,
+            };
+            let key = SeatHold::key(stale.account, stale.person);
+            let result = self.bus.execute::<SeatHold>(key, give_back, metadata).await;
+            recorded.seats_given_back += counted(result)?;
+        }
+        for stale in holds::stale_claims(&self.db.any, taken_before, BATCH).await? {
+            let release = EmailClaimCommand::Release {
+                person: stale.person,
+            };
+            let key = AggregateKey::new(stale.account, stale.claim);
+            let result = self.bus.execute::<EmailClaim>(key, release, metadata).await;
+            recorded.claims_given_back += counted(result)?;
+        }
+        Ok(())
     }
 
     async fn due(&self, sql: &str, at: i64) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {

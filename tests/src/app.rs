@@ -523,6 +523,16 @@ impl App {
         self.restart().await;
     }
 
+    /// [`App::start`] with `settings` changed (or added) from now on: after a
+    /// [`App::crash`], the operator starts the server with a new configuration.
+    pub async fn start_with_settings(&mut self, settings: &[(&str, &str)]) {
+        for (key, value) in settings {
+            self.settings.retain(|(existing, _)| existing != key);
+            self.settings.push(((*key).to_owned(), (*value).to_owned()));
+        }
+        self.start().await;
+    }
+
     /// What the binary has logged so far (its stderr, across restarts).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data_dir.join("extranet.log")).unwrap_or_default()

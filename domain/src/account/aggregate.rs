@@ -1,8 +1,8 @@
 use super::{AccountCommand, AccountError, AccountEvent, InvitationSettings, Plan};
+use crate::log_mark::{is_new, LogMark};
 use crate::services::DomainServices;
-use crate::{AccountId, PersonId, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use crate::{AccountId, Timestamp};
+use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Account {
@@ -17,11 +17,39 @@ pub struct Account {
     settings: InvitationSettings,
     #[serde(default)]
     registration_nonce: String,
-    /// Who holds a place under the plan's limit: everyone registered or invited. A set
-    /// rather than a count, so taking and giving back are safe to repeat, which the
-    /// processes that release places rely on.
+    /// How many places under the plan's limit are held: everyone registered or
+    /// invited. A count, so the account stays small however many people it has; who
+    /// holds a place, and whether it was given back, is each person's `SeatHold`.
+    /// Snapshots from before the count held the set of holders (`seat_holders`);
+    /// they load as its size.
+    #[serde(default, alias = "seat_holders", deserialize_with = "count_or_holders")]
+    seats_in_use: u32,
+    /// The log position of the last give-back the reactor applied: it reads the log in
+    /// order, so a give-back sent again after a crash is at or before it and ignored.
     #[serde(default)]
-    seat_holders: BTreeSet<PersonId>,
+    seats_released_through: Option<LogMark>,
+}
+
+/// A count, or the set of holders an older snapshot stored (counted, not kept).
+fn count_or_holders<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = u32;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a count of seats or a list of seat holders")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u32, E> {
+            u32::try_from(v).map_err(E::custom)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<u32, A::Error> {
+            let mut n = 0u32;
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                n = n.saturating_add(1);
+            }
+            Ok(n)
+        }
+    }
+    deserializer.deserialize_any(Visitor)
 }
 
 /// Days before the trial's end at which administrators are warned.
@@ -36,8 +64,8 @@ impl Account {
         &self.registration_nonce
     }
 
-    fn seats_in_use(&self) -> u32 {
-        u32::try_from(self.seat_holders.len()).unwrap_or(u32::MAX)
+    pub fn seats_in_use(&self) -> u32 {
+        self.seats_in_use
     }
 
     fn plan(&self) -> Result<Plan, AccountError> {
@@ -108,9 +136,17 @@ impl Account {
             AccountCommand::RotateRegistrationLink => vec![AccountEvent::RegistrationLinkRotated {
                 nonce: services.nonces.nonce(),
             }],
-            AccountCommand::TakeSeat { person, external } => {
-                if self.seat_holders.contains(&person) {
-                    return Ok(Vec::new());
+            AccountCommand::TakeSeat {
+                person,
+                external,
+                email,
+            } => {
+                // Here rather than in the flow, so that a settings change and an
+                // invitation cannot race: both are decided on this aggregate.
+                if let Some(email) = &email {
+                    self.settings
+                        .admits(email)
+                        .map_err(AccountError::DomainNotAllowed)?;
                 }
                 if external && !plan.has_extranet() {
                     return Err(AccountError::NoExtranetOnPlan);
@@ -128,9 +164,12 @@ impl Account {
                 }
                 vec![AccountEvent::SeatTaken { person }]
             }
-            AccountCommand::ReleaseSeat { person } => {
-                if self.seat_holders.contains(&person) {
-                    vec![AccountEvent::SeatReleased { person }]
+            AccountCommand::ReleaseSeat { person, cause } => {
+                if is_new(cause, self.seats_released_through) && self.seats_in_use > 0 {
+                    vec![AccountEvent::SeatReleased {
+                        person,
+                        cause: Some(cause),
+                    }]
                 } else {
                     Vec::new()
                 }
@@ -195,11 +234,16 @@ impl Account {
             }
             AccountEvent::InvitationSettingsChanged { settings } => self.settings = settings,
             AccountEvent::RegistrationLinkRotated { nonce } => self.registration_nonce = nonce,
-            AccountEvent::SeatTaken { person } => {
-                self.seat_holders.insert(person);
+            // Logs from before the count hold only takes that added a holder and
+            // releases that removed one, so counting them gives the same number.
+            AccountEvent::SeatTaken { .. } => {
+                self.seats_in_use = self.seats_in_use.saturating_add(1);
             }
-            AccountEvent::SeatReleased { person } => {
-                self.seat_holders.remove(&person);
+            AccountEvent::SeatReleased { cause, .. } => {
+                self.seats_in_use = self.seats_in_use.saturating_sub(1);
+                if cause.is_some() {
+                    self.seats_released_through = cause;
+                }
             }
             AccountEvent::TrialEndingSoon { days_left, .. } => self.warned_days.push(days_left),
             AccountEvent::TrialExpired => self.trial_expired = true,

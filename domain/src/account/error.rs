@@ -1,4 +1,4 @@
-use super::Plan;
+use super::{DomainRefusal, Plan};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
@@ -18,6 +18,8 @@ pub enum AccountError {
     NoExtranetOnPlan,
     #[error("the trial has ended: choose a paid plan to invite people from outside the company")]
     TrialOver,
+    #[error("{0}")]
+    DomainNotAllowed(DomainRefusal),
     #[error("{0} is on both the allowed and the blocked list")]
     DomainOnBothLists(String),
 }

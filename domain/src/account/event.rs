@@ -1,4 +1,5 @@
 use super::{InvitationSettings, Plan};
+use crate::log_mark::LogMark;
 use crate::{AccountId, PersonId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +28,12 @@ pub enum AccountEvent {
     SeatTaken {
         person: PersonId,
     },
+    /// Version 2: `cause`, the `SeatHold` event that gave the place back (absent in
+    /// version 1, when the account kept the set of holders).
     SeatReleased {
         person: PersonId,
+        #[serde(default)]
+        cause: Option<LogMark>,
     },
     /// Administrators are warned 7 days and 1 day before the trial ends.
     TrialEndingSoon {
@@ -46,7 +51,7 @@ crate::domain_event!(AccountEvent {
     InvitationSettingsChanged: "1",
     RegistrationLinkRotated: "1",
     SeatTaken: "1",
-    SeatReleased: "1",
+    SeatReleased: "2",
     TrialEndingSoon: "1",
     TrialExpired: "1",
 });

@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod plan;
 mod settings;
+pub(crate) mod upcast;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::testing::{services_at, NONCE};
-use crate::{AccountId, AccountName, DomainPattern, PersonId, Timestamp};
+use crate::{AccountId, AccountName, DomainPattern, LogMark, PersonId, Timestamp};
 use cqrs_es::test::TestFramework;
 
 const NOW: Timestamp = Timestamp(1_700_000_000_000);
@@ -114,6 +114,7 @@ fn seats_are_taken_up_to_the_plan_limit() {
         .when(AccountCommand::TakeSeat {
             person,
             external: true,
+            email: None,
         })
         .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
     at(NOW)
@@ -121,6 +122,7 @@ fn seats_are_taken_up_to_the_plan_limit() {
         .when(AccountCommand::TakeSeat {
             person,
             external: false,
+            email: None,
         })
         .then_expect_error(AccountError::PlanLimitReached {
             limit: 50,
@@ -131,38 +133,126 @@ fn seats_are_taken_up_to_the_plan_limit() {
         .when(AccountCommand::TakeSeat {
             person,
             external: false,
+            email: None,
         })
         .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
     // A released seat can be taken again.
     let mut full = with(created(account, Plan::Free), seats(3));
     full.push(AccountEvent::SeatTaken { person });
-    full.push(AccountEvent::SeatReleased { person });
-    full.extend(seats(1));
-    let take = AccountCommand::TakeSeat {
+    full.push(AccountEvent::SeatReleased {
         person,
-        external: false,
-    };
+        cause: Some(mark(1)),
+    });
+    full.extend(seats(1));
     at(NOW)
         .given(full)
-        .when(take.clone())
+        .when(AccountCommand::TakeSeat {
+            person,
+            external: false,
+            email: None,
+        })
         .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
-    // Taking or giving back twice changes nothing: the processes may repeat.
-    let holding = with(
-        created(account, Plan::Free),
-        [AccountEvent::SeatTaken { person }],
-    );
+}
+
+fn mark(position: i64) -> LogMark {
+    LogMark { tx: 0, position }
+}
+
+#[test]
+fn a_place_is_given_back_once_per_cause() {
+    let account = AccountId::new_random();
+    let person = PersonId::new_random();
+    let released = |at: i64| AccountEvent::SeatReleased {
+        person,
+        cause: Some(mark(at)),
+    };
+    let holding = with(created(account, Plan::Free), seats(2));
     at(NOW)
         .given(holding.clone())
-        .when(take)
-        .then_expect_events(vec![]);
-    at(NOW)
-        .given(holding)
-        .when(AccountCommand::ReleaseSeat { person })
-        .then_expect_events(vec![AccountEvent::SeatReleased { person }]);
+        .when(AccountCommand::ReleaseSeat {
+            person,
+            cause: mark(7),
+        })
+        .then_expect_events(vec![released(7)]);
+    // The reactor sent it again after a crash, or sent an older one: already applied.
+    for cause in [7, 5] {
+        at(NOW)
+            .given(with(holding.clone(), [released(7)]))
+            .when(AccountCommand::ReleaseSeat {
+                person,
+                cause: mark(cause),
+            })
+            .then_expect_events(vec![]);
+    }
+    // Never below zero.
     at(NOW)
         .given(created(account, Plan::Free))
-        .when(AccountCommand::ReleaseSeat { person })
+        .when(AccountCommand::ReleaseSeat {
+            person,
+            cause: mark(9),
+        })
         .then_expect_events(vec![]);
+}
+
+#[test]
+fn the_domain_lists_are_checked_when_a_place_is_taken_for_an_address() {
+    let account = AccountId::new_random();
+    let person = PersonId::new_random();
+    let settings = InvitationSettings {
+        blocked_domains: vec![DomainPattern::parse("rival.test").unwrap()],
+        ..InvitationSettings::default()
+    };
+    let given = with(
+        created(account, Plan::Standard),
+        [AccountEvent::InvitationSettingsChanged { settings }],
+    );
+    let take = |email: &str| AccountCommand::TakeSeat {
+        person,
+        external: true,
+        email: Some(crate::Email::parse(email).unwrap()),
+    };
+    at(NOW)
+        .given(given.clone())
+        .when(take("eve@rival.test"))
+        .then_expect_error(AccountError::DomainNotAllowed(DomainRefusal::Blocked {
+            domain: "rival.test".into(),
+            pattern: "rival.test".into(),
+        }));
+    at(NOW)
+        .given(given)
+        .when(take("ann@client.test"))
+        .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
+}
+
+#[test]
+fn an_old_log_and_an_old_snapshot_count_the_same_as_before() {
+    let account = AccountId::new_random();
+    let (a, b) = (PersonId::new_random(), PersonId::new_random());
+    // Version 1 releases, as the set-keeping account wrote them.
+    let v1 = serde_json::json!({"SeatReleased": {"person": a}});
+    let (version, payload) = crate::upcast::upcast("SeatReleased", "1", v1);
+    assert_eq!(version, "2");
+    let old_release: AccountEvent = serde_json::from_value(payload).unwrap();
+    let mut state = Account::default();
+    for e in with(
+        created(account, Plan::Free),
+        [
+            AccountEvent::SeatTaken { person: a },
+            AccountEvent::SeatTaken { person: b },
+            old_release,
+        ],
+    ) {
+        cqrs_es::Aggregate::apply(&mut state, e);
+    }
+    assert_eq!(state.seats_in_use(), 1);
+    let snapshot = serde_json::json!({
+        "id": account, "plan": "free", "trial_ends_at": null,
+        "seat_holders": [a, b],
+    });
+    let old: Account = serde_json::from_value(snapshot).unwrap();
+    assert_eq!(old.seats_in_use(), 2);
+    let again: Account = serde_json::from_value(serde_json::to_value(&old).unwrap()).unwrap();
+    assert_eq!(again.seats_in_use(), 2, "a new snapshot keeps the count");
 }
 
 #[test]
@@ -174,6 +264,7 @@ fn the_free_plan_and_an_expired_trial_have_no_extranet() {
         .when(AccountCommand::TakeSeat {
             person,
             external: true,
+            email: None,
         })
         .then_expect_error(AccountError::NoExtranetOnPlan);
     at(NOW)
@@ -181,6 +272,7 @@ fn the_free_plan_and_an_expired_trial_have_no_extranet() {
         .when(AccountCommand::TakeSeat {
             person,
             external: false,
+            email: None,
         })
         .then_expect_events(vec![AccountEvent::SeatTaken { person }]);
     at(NOW.plus_days(31))
@@ -191,6 +283,7 @@ fn the_free_plan_and_an_expired_trial_have_no_extranet() {
         .when(AccountCommand::TakeSeat {
             person,
             external: true,
+            email: None,
         })
         .then_expect_error(AccountError::TrialOver);
 }

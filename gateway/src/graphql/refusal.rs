@@ -65,6 +65,7 @@ impl Refusal for AccountError {
             AccountError::SamePlan(_) => "SAME_PLAN",
             AccountError::TrialOnlyAtStart => "TRIAL_ONLY_AT_START",
             AccountError::DomainOnBothLists(_) => "DOMAIN_ON_BOTH_LISTS",
+            AccountError::DomainNotAllowed(_) => "DOMAIN_NOT_ALLOWED",
         };
         UserError::new(&[], self, code)
     }

@@ -3,9 +3,9 @@
 
 use crate::rate_limit::{CheckError, Limited};
 use crate::usecase::Failure;
-use projections::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use projections::StoreError;
 
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -195,7 +195,11 @@ pub fn failed(doing: &'static str, failure: Failure) -> Response {
             response
         }
         Failure::NotYetInForce { waited } => {
-            tracing::warn!(?waited, doing, "a change was recorded but is not yet in force");
+            tracing::warn!(
+                ?waited,
+                doing,
+                "a change was recorded but is not yet in force"
+            );
             let mut response = notice(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Recorded, not yet in force",

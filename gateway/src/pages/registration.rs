@@ -278,7 +278,7 @@ async fn register_inner(
                 Some(session_cookie(&session_token)),
             ))
         }
-        Err(e @ RegisterError::EmailTaken) => {
+        Err(e @ (RegisterError::EmailTaken | RegisterError::DomainNotAllowed(_))) => {
             errors.email = Some(e.to_string());
             Err(refused(&record, &form, &errors))
         }

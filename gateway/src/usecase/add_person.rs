@@ -112,7 +112,7 @@ pub async fn add_directly(
             confirm: request.confirm,
         },
     };
-    let (invitation, person) = match invite_one(state, viewer, &account, invitee).await? {
+    let (invitation, person) = match invite_one(state, viewer, invitee).await? {
         Outcome::Invited {
             invitation, person, ..
         } => (invitation, person),

@@ -81,6 +81,7 @@ pub async fn create_account(
         AccountCommand::TakeSeat {
             person: administrator,
             external: false,
+            email: None,
         },
         &metadata,
     )

@@ -10,8 +10,8 @@ use domain::invitation::{
 };
 use domain::task::{Task, TaskCommand, TaskError, TaskRole};
 use domain::{Address, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
+use projections::directory;
 use projections::permission::Viewer;
-use projections::{accounts, directory};
 
 #[derive(Debug, Clone)]
 pub struct InviteGuest {
@@ -83,24 +83,25 @@ pub async fn invite_guest(
     {
         return Err(InviteGuestError::EmailTaken(email));
     }
-    let Some(account) = accounts::get(&state.db, viewer.account).await? else {
-        return Err(InviteGuestError::NotFound);
-    };
-    if let Err(refusal) = account.settings.admits(&email) {
-        return Err(InviteGuestError::DomainNotAllowed(refusal.to_string()));
-    }
     let actor = Some(viewer.person);
     let invitation = InvitationId::new_random();
     let person = PersonId::new_random();
-    // The invited person takes a place under the plan's limit from now on; the place
-    // is given back if the invitation cannot be issued.
+    // The invited person takes a place under the plan's limit from now on, if the
+    // account's domain lists admit the address; should the invitation not be issued,
+    // the sweeper gives the place back (`projections/src/holds.rs`).
     let seat = AccountCommand::TakeSeat {
         person,
         external: true,
+        email: Some(email.clone()),
     };
     let account_key = AggregateKey::account(viewer.account);
     if let Err(e) = state.execute::<Account>(account_key, seat, actor).await {
-        return Err(InviteGuestError::Seat(refusal_of(e)?));
+        return Err(match refusal_of(e)? {
+            AccountError::DomainNotAllowed(refusal) => {
+                InviteGuestError::DomainNotAllowed(refusal.to_string())
+            }
+            other => InviteGuestError::Seat(other),
+        });
     }
     let issue = InvitationCommand::Issue {
         invitation,
@@ -113,10 +114,6 @@ pub async fn invite_guest(
     };
     let key = AggregateKey::new(viewer.account, invitation.0);
     if let Err(e) = state.execute::<Invitation>(key, issue, actor).await {
-        let release = AccountCommand::ReleaseSeat { person };
-        if let Err(error) = state.execute::<Account>(account_key, release, actor).await {
-            tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
-        }
         return Err(InviteGuestError::Invitation(refusal_of(e)?));
     }
     // Should this fail, or the process stop here, accepting the invitation assigns

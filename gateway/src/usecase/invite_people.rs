@@ -3,10 +3,11 @@
 //! someone directly (`direct_add`).
 //!
 //! It checks what spans aggregates and read models (may the viewer invite here, is the
-//! group an extranet group, do the account's domain lists admit the address), then for
-//! each address on its own takes a place under the plan's limit and issues the
-//! invitation. One bad address never loses the good ones: every address gets its own
-//! outcome.
+//! group an extranet group), then for each address on its own takes a place under the
+//! plan's limit (the account decides whether its domain lists admit the address) and
+//! issues the invitation. One bad address never loses the good ones: every address
+//! gets its own outcome. A place taken for an invitation that was then not issued is
+//! given back by the scheduler's sweeper (`projections::holds`).
 
 use crate::state::AppState;
 use domain::account::{Account, AccountCommand, AccountError};
@@ -88,6 +89,7 @@ fn seat_refusal(error: &AccountError) -> &'static str {
     match error {
         AccountError::NoExtranetOnPlan => "NO_EXTRANET_ON_PLAN",
         AccountError::TrialOver => "TRIAL_OVER",
+        AccountError::DomainNotAllowed(_) => "DOMAIN_NOT_ALLOWED",
         _ => "PLAN_LIMIT_REACHED",
     }
 }
@@ -136,7 +138,7 @@ pub async fn invite_many(
             target,
             delivery: Delivery::Link,
         };
-        outcomes.push(invite_one(state, viewer, &account, invitee).await?);
+        outcomes.push(invite_one(state, viewer, invitee).await?);
     }
     let invited = outcomes
         .iter()
@@ -238,14 +240,14 @@ pub struct Invitee {
     pub delivery: Delivery,
 }
 
-/// Invites one person: the account's domain lists must admit their address and nobody
-/// current in the account may have it; then they take a place under the plan's limit,
-/// given back if the invitation cannot be issued. A refusal is an outcome; only a
-/// failing store is an error.
+/// Invites one person: nobody current in the account may have their address; then
+/// they take a place under the plan's limit (refused if the account's domain lists do
+/// not admit the address), and the invitation is issued. Should the flow stop between
+/// the two, the sweeper gives the place back. A refusal is an outcome; only a failing
+/// store is an error.
 pub async fn invite_one(
     state: &AppState,
     viewer: &Viewer,
-    account: &AccountRecord,
     invitee: Invitee,
 ) -> Result<Outcome, InviteError> {
     let refused = |code: &'static str, message: String| Outcome::Refused {
@@ -254,9 +256,6 @@ pub async fn invite_one(
         message,
     };
     if let Address::Email(email) = &invitee.address {
-        if let Err(e) = account.settings.admits(email) {
-            return Ok(refused("DOMAIN_NOT_ALLOWED", e.to_string()));
-        }
         if directory::by_email(&state.db, viewer.account, email)
             .await?
             .is_some()
@@ -272,6 +271,10 @@ pub async fn invite_one(
     let seat = AccountCommand::TakeSeat {
         person,
         external: invitee.target.person_kind().is_external(),
+        email: match &invitee.address {
+            Address::Email(email) => Some(email.clone()),
+            Address::Phone(_) => None,
+        },
     };
     match state
         .execute::<Account>(account_key, seat, Some(viewer.person))
@@ -280,6 +283,9 @@ pub async fn invite_one(
         Ok(()) => {}
         Err(CommandError::Refused(e)) => return Ok(refused(seat_refusal(&e), e.to_string())),
         Err(e) => return Err(InviteError::EventStore(e.to_string())),
+    }
+    if let Err(stopped) = super::flow_step::between_steps("invite.after_seat").await {
+        return Err(InviteError::EventStore(stopped.to_string()));
     }
     let invitation = InvitationId::new_random();
     let issue = InvitationCommand::Issue {
@@ -301,15 +307,7 @@ pub async fn invite_one(
             invitation,
             person,
         }),
-        Err(e) => {
-            let release = AccountCommand::ReleaseSeat { person };
-            if let Err(error) = state
-                .execute::<Account>(account_key, release, Some(viewer.person))
-                .await
-            {
-                tracing::warn!(%error, %person, "a seat taken for an invitation that failed was not given back");
-            }
-            Ok(refused("NOT_INVITED", e.to_string()))
-        }
+        // The place comes back through the sweeper.
+        Err(e) => Ok(refused("NOT_INVITED", e.to_string())),
     }
 }

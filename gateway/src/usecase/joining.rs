@@ -136,6 +136,10 @@ pub async fn accept(
         Ok(Claim::TakenByOther) => return Err(AcceptError::EmailTaken),
         Err(e) => return Err(JoinError::Failed(failure(e)).into()),
     }
+    // Should the flow stop here, the sweeper gives the address back.
+    if let Err(stopped) = super::flow_step::between_steps("joining.after_claim").await {
+        return Err(JoinError::Failed(Failure::Internal(stopped.to_string())).into());
+    }
     let key = AggregateKey::new(account, newcomer.invitation.0);
     let accept = InvitationCommand::Accept { secret };
     if let Err(e) = state.execute::<Invitation>(key, accept, actor).await {

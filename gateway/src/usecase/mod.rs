@@ -15,6 +15,7 @@ pub mod change_password;
 pub mod command;
 pub mod create_account;
 pub mod decide_registration;
+pub mod flow_step;
 pub mod invite_guest;
 pub mod invite_people;
 pub mod joining;

@@ -37,6 +37,9 @@ pub enum Registered {
 pub enum RegisterError {
     #[error("someone in this workspace already uses this address: log in with it, or reset its password")]
     EmailTaken,
+    /// The account's domain lists do not admit the address.
+    #[error(transparent)]
+    DomainNotAllowed(domain::account::DomainRefusal),
     /// No place under the plan's limit.
     #[error(transparent)]
     Full(AccountError),
@@ -75,20 +78,27 @@ pub async fn register(state: &AppState, request: Register) -> Result<Registered,
         Err(e) => return Err(failure(e).into()),
     }
 
-    // A place under the plan's limit, as for anyone invited.
+    // A place under the plan's limit, as for anyone invited, if the account's domain
+    // lists admit the address. Should the flow stop after this, the sweeper gives the
+    // place and the address back (`projections/src/holds.rs`).
     let seat = AccountCommand::TakeSeat {
         person,
         external: false,
+        email: Some(email.clone()),
     };
     let account_key = AggregateKey::account(account);
     if let Err(e) = state.execute::<Account>(account_key, seat, actor).await {
         state.give_back_email(account, &email, person, actor).await;
         return Err(match refusal_of(e) {
+            Ok(AccountError::DomainNotAllowed(refusal)) => RegisterError::DomainNotAllowed(refusal),
             Ok(full) => RegisterError::Full(full),
             Err(failure) => failure.into(),
         });
     }
 
+    if let Err(stopped) = super::flow_step::between_steps("registration.after_seat").await {
+        return Err(Failure::Internal(stopped.to_string()).into());
+    }
     let approval = record.settings.approval_for(&email);
     let register = InvitationCommand::Register {
         invitation,
@@ -100,10 +110,6 @@ pub async fn register(state: &AppState, request: Register) -> Result<Registered,
     };
     let key = AggregateKey::new(account, invitation.0);
     if let Err(e) = state.execute::<Invitation>(key, register, actor).await {
-        let release = AccountCommand::ReleaseSeat { person };
-        if let Err(error) = state.execute::<Account>(account_key, release, actor).await {
-            tracing::warn!(%error, %person, "a seat taken for a registration that failed was not given back");
-        }
         state.give_back_email(account, &email, person, actor).await;
         return Err(failure(e).into());
     }

@@ -68,6 +68,8 @@ pub async fn reinstate_person(
             let seat = AccountCommand::TakeSeat {
                 person,
                 external: record.kind != PersonKind::Employee,
+                // Coming back is not an invitation: the domain lists do not apply.
+                email: None,
             };
             let account_key = AggregateKey::account(viewer.account);
             if let Err(e) = state.execute::<Account>(account_key, seat, actor).await {

@@ -1,0 +1,342 @@
+//! Flows across aggregates never leak: a place under the plan's limit taken for an
+//! invitation that was then never issued (the flow failed, or the process was killed
+//! between the two steps) is given back by the sweeper once the hold deadline has
+//! passed, and nothing is emailed for it. Seen through the API: the account's seats in
+//! use, and a new invitation to the same address accepted under a full plan.
+//!
+//! Fail points used (see `gateway/src/flow_step.rs`):
+//! - `invite.after_seat=return`: inviting fails after the place was taken.
+//! - `invite.after_seat=return(hang)`: inviting holds there until the process dies.
+//! - `registration.after_seat=return`: registering fails after the address was
+//!   claimed and the place taken; both come back.
+//! - `joining.after_claim=return`: accepting an invitation fails after the address
+//!   was claimed; it comes back.
+//!
+//! The same stories run on both storage backends.
+
+use e2e::{data, succeeded, App, Auth, Backend, HtmlForm, SmtpSink, MAIL_TIMEOUT, SESSION_COOKIE};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const INVITE: &str = "mutation($input: InvitePeopleInput!) {
+  invitePeople(input: $input) {
+    results { address invitation { id } error { code message } }
+    userErrors { code message }
+  }
+}";
+const SEATS: &str = "{ account { seatsInUse } }";
+const LOST: &str = "lost@acme.test";
+/// Short, so the test is quick; the default is 10 minutes.
+const DEADLINE: (&str, &str) = ("EXTRANET_HOLD_DEADLINE_SECS", "2");
+const SCHEDULE: (&str, &str) = ("EXTRANET_SCHEDULE_EVERY_SECS", "1");
+const NO_FAIL_POINT: (&str, &str) = ("FAILPOINTS", "invite.after_seat=off");
+/// How long the sweeper may take after the deadline: many scheduler runs.
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn invite(address: &str) -> Value {
+    json!({ "input": { "addresses": address, "kind": "EMPLOYEE" } })
+}
+
+async fn seats(app: &App, admin: &Auth) -> i64 {
+    data(
+        app.graphql(admin, SEATS, json!({})).await,
+        "/account/seatsInUse",
+    )
+    .as_i64()
+    .unwrap_or(-1)
+}
+
+async fn wait_for_seats(app: &App, admin: &Auth, expected: i64) {
+    let waited = tokio::time::timeout(SWEEP_TIMEOUT, async {
+        while seats(app, admin).await != expected {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "seats in use never became {expected} (now {}):\n{}",
+        seats(app, admin).await,
+        app.log()
+    );
+}
+
+/// The free plan allows 5: Ada and three invited people leave one place, which the
+/// stranded invitation takes.
+async fn nearly_full(backend: Backend, smtp: &SmtpSink) -> (App, Auth) {
+    let app = App::spawn_with(backend, smtp, "free", &[DEADLINE, SCHEDULE, NO_FAIL_POINT]).await;
+    let admin = app.login_admin().await;
+    let invited = app
+        .graphql(
+            &admin,
+            INVITE,
+            invite("b@acme.test, c@acme.test, d@acme.test"),
+        )
+        .await;
+    let results = data(invited.clone(), "/invitePeople/results");
+    assert!(
+        results
+            .as_array()
+            .is_some_and(|r| r.iter().all(|r| r["invitation"]["id"].is_string())),
+        "{invited}"
+    );
+    assert_eq!(seats(&app, &admin).await, 4);
+    (app, admin)
+}
+
+/// After the stranded place is back, the plan is full again only with a new
+/// invitation to the same address, which is the only one ever emailed to it.
+async fn the_place_is_back_and_nothing_was_sent(app: &mut App, admin: &Auth, smtp: &SmtpSink) {
+    wait_for_seats(app, admin, 4).await;
+    let again = app.graphql(admin, INVITE, invite(LOST)).await;
+    let result = data(again.clone(), "/invitePeople/results/0");
+    assert!(result["invitation"]["id"].is_string(), "{again}");
+    assert_eq!(seats(app, admin).await, 5, "the plan is full");
+    let full = app.graphql(admin, INVITE, invite("e@acme.test")).await;
+    assert_eq!(
+        data(full.clone(), "/invitePeople/results/0")["error"]["code"],
+        "PLAN_LIMIT_REACHED",
+        "{full}"
+    );
+    smtp.wait_for(|m| m.is_addressed_to(LOST), MAIL_TIMEOUT)
+        .await;
+    let sent = smtp
+        .all()
+        .iter()
+        .filter(|m| m.is_addressed_to(LOST))
+        .count();
+    assert_eq!(sent, 1, "only the invitation that was issued is emailed");
+}
+
+async fn a_failed_invitation_gives_its_place_back(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let (mut app, _) = nearly_full(backend, &smtp).await;
+    app.restart_with_settings(&[("FAILPOINTS", "invite.after_seat=return")])
+        .await;
+    let admin = app.login_admin().await;
+    let failed = app.graphql(&admin, INVITE, invite(LOST)).await;
+    assert!(
+        failed
+            .pointer("/data/invitePeople/results/0/invitation/id")
+            .is_none(),
+        "no invitation was issued: {failed}"
+    );
+    assert_eq!(seats(&app, &admin).await, 5, "the place was taken");
+    app.restart_with_settings(&[NO_FAIL_POINT]).await;
+    let admin = app.login_admin().await;
+    the_place_is_back_and_nothing_was_sent(&mut app, &admin, &smtp).await;
+}
+
+async fn a_flow_killed_midway_gives_its_place_back_after_restart(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let (mut app, _) = nearly_full(backend, &smtp).await;
+    app.restart_with_settings(&[("FAILPOINTS", "invite.after_seat=return(hang)")])
+        .await;
+    let admin = app.login_admin().await;
+    let Auth::Bearer(token) = admin.clone() else {
+        unreachable!("login_admin gives a bearer token")
+    };
+    // The invitation, held between its steps, on its own connection.
+    let url = format!("{}/graphql", app.base_url);
+    let held = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({ "query": INVITE, "variables": invite(LOST) }))
+            .send()
+            .await
+    });
+    wait_for_seats(&app, &admin, 5).await;
+    app.crash().await;
+    held.abort();
+    app.start_with_settings(&[NO_FAIL_POINT]).await;
+    let admin = app.login_admin().await;
+    the_place_is_back_and_nothing_was_sent(&mut app, &admin, &smtp).await;
+}
+
+#[tokio::test]
+async fn a_failed_invitation_gives_its_place_back_on_sqlite() {
+    a_failed_invitation_gives_its_place_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_invitation_gives_its_place_back_on_postgres() {
+    a_failed_invitation_gives_its_place_back(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_flow_killed_midway_gives_its_place_back_on_sqlite() {
+    a_flow_killed_midway_gives_its_place_back_after_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_flow_killed_midway_gives_its_place_back_on_postgres() {
+    a_flow_killed_midway_gives_its_place_back_after_restart(Backend::Postgres).await;
+}
+
+/// Turns the registration link on, without approval, and returns its URL.
+async fn open_registration(app: &App, admin: &Auth) -> String {
+    let payload = succeeded(
+        app.graphql(
+            admin,
+            "mutation($input: ConfigureRegistrationLinkInput!) {
+                configureRegistrationLink(input: $input) {
+                    link { url enabled } userErrors { field message code } } }",
+            json!({ "input": { "enabled": true, "approvalRequired": false, "approvalFreeDomains": [] } }),
+        )
+        .await,
+        "/configureRegistrationLink",
+    );
+    payload["link"]["url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the link has a URL: {payload}"))
+        .to_owned()
+}
+
+async fn register(app: &App, link: &str, email: &str) -> e2e::HttpResponse {
+    let page = app.get(link, &Auth::Anonymous).await;
+    assert_eq!(
+        page.status, 200,
+        "the registration page opens:\n{}",
+        page.body
+    );
+    let mut form = HtmlForm::parse(&page.body).expect("the registration page has a form");
+    form.fill("email", email)
+        .fill("first_name", "Reg")
+        .fill("last_name", "Newcomer")
+        .fill("password", "reg's own passphrase");
+    let action = link.split_once('?').map_or(link, |(path, _)| path);
+    app.post_form(action, &form.fields(), &Auth::Anonymous)
+        .await
+}
+
+async fn a_failed_registration_gives_its_place_and_address_back(backend: Backend) {
+    const REG: &str = "reg@partner.test";
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with(
+        backend,
+        &smtp,
+        "trial",
+        &[
+            DEADLINE,
+            SCHEDULE,
+            ("FAILPOINTS", "registration.after_seat=return"),
+        ],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    let link = open_registration(&app, &admin).await;
+    let failed = register(&app, &link, REG).await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    assert_eq!(seats(&app, &admin).await, 2, "the place was taken");
+    wait_for_seats(&app, &admin, 1).await;
+
+    app.restart_with_settings(&[("FAILPOINTS", "registration.after_seat=off")])
+        .await;
+    let admin = app.login_admin().await;
+    let joined = register(&app, &link, REG).await;
+    assert_eq!(
+        joined.status, 200,
+        "the address is free again:\n{}",
+        joined.body
+    );
+    assert!(
+        joined.cookie(SESSION_COOKIE).is_some(),
+        "registering logs in"
+    );
+    assert_eq!(seats(&app, &admin).await, 2);
+}
+
+#[tokio::test]
+async fn a_failed_registration_gives_its_place_and_address_back_on_sqlite() {
+    a_failed_registration_gives_its_place_and_address_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_registration_gives_its_place_and_address_back_on_postgres() {
+    a_failed_registration_gives_its_place_and_address_back(Backend::Postgres).await;
+}
+
+/// Accepts as someone invited by address alone: they give their name too.
+async fn accept(app: &App, mail: &e2e::ReceivedMail) -> e2e::HttpResponse {
+    let link = mail.link().expect("the invitation has a link");
+    let mut page = app.open_invitation(&link).await;
+    page.form
+        .fill("first_name", "Tess")
+        .fill("last_name", "Twice")
+        .fill("password", "tess's own passphrase");
+    app.submit_invitation(&page.action, &page.form).await
+}
+
+async fn a_failed_acceptance_gives_its_address_back(backend: Backend) {
+    const TWICE: &str = "twice@acme.test";
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with(
+        backend,
+        &smtp,
+        "trial",
+        &[
+            // Long enough to see the address held before it is swept.
+            ("EXTRANET_HOLD_DEADLINE_SECS", "5"),
+            SCHEDULE,
+            ("EXTRANET_RATE_LIMIT_PER_ADDRESS", "1000"),
+            ("FAILPOINTS", "joining.after_claim=return"),
+        ],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    // Two invitations to one address: whoever accepts first claims it.
+    for _ in 0..2 {
+        let invited = app.graphql(&admin, INVITE, invite(TWICE)).await;
+        assert!(
+            data(invited.clone(), "/invitePeople/results/0")["invitation"]["id"].is_string(),
+            "{invited}"
+        );
+    }
+    let mails = tokio::time::timeout(MAIL_TIMEOUT, async {
+        loop {
+            let mails: Vec<_> = smtp
+                .all()
+                .into_iter()
+                .filter(|m| m.is_addressed_to(TWICE))
+                .collect();
+            if mails.len() == 2 {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("both invitations are emailed");
+    let (first, second) = (&mails[0], &mails[1]);
+
+    let failed = accept(&app, first).await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    let held = accept(&app, second).await;
+    assert_eq!(held.status, 409, "the address is claimed:\n{}", held.body);
+
+    app.restart_with_settings(&[("FAILPOINTS", "joining.after_claim=off")])
+        .await;
+    let accepted = tokio::time::timeout(SWEEP_TIMEOUT, async {
+        loop {
+            let tried = accept(&app, second).await;
+            if tried.status != 409 {
+                return tried;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the address was never given back:\n{}", app.log()));
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+}
+
+#[tokio::test]
+async fn a_failed_acceptance_gives_its_address_back_on_sqlite() {
+    a_failed_acceptance_gives_its_address_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_acceptance_gives_its_address_back_on_postgres() {
+    a_failed_acceptance_gives_its_address_back(Backend::Postgres).await;
+}
