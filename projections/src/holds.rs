@@ -79,6 +79,20 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
                 clear_seat(tx, account, person).await?;
                 clear_claims(tx, account, person).await?;
             }
+            // An expired invitation sent again took a place for its person first
+            // (`usecase/resend_invitation.rs`); the resend takes it up.
+            InvitationEvent::InvitationResent { .. } => {
+                let person: Option<String> = sqlx::query_scalar(
+                    "SELECT person_id FROM invitations WHERE account_id = $1 AND invitation_id = $2",
+                )
+                .bind(account)
+                .bind(e.entity_id())
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some(person) = person.and_then(|p| p.parse::<PersonId>().ok()) {
+                    clear_seat(tx, account, person).await?;
+                }
+            }
             _ => {}
         },
         // Joining, coming back or moving to a new address takes up what was taken for

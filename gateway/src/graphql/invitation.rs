@@ -5,10 +5,11 @@ use super::context::{state, viewer};
 use super::error::ApiError;
 use super::global_id::parse_id;
 use super::page;
-use super::refusal::{refusal, Refusal};
+use super::refusal::{failure, refusal, Refusal};
 use super::types::{Invitation, UserError, Workgroup};
 use crate::usecase::command;
 use crate::usecase::invite_people::{invite_many, Destination, InviteError, InviteMany, Outcome};
+use crate::usecase::resend_invitation::{resend_invitation, ResendError};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use domain::invitation::{Invitation as InvitationAggregate, InvitationCommand};
@@ -234,14 +235,35 @@ impl InvitationMutation {
         })
     }
 
-    /// Sends a pending invitation again with a new link; the old link stops working.
-    /// Its sponsor or an administrator.
+    /// Sends an invitation again with a new link; the old link stops working. An
+    /// expired invitation takes a place under the plan's limit again, as a new one
+    /// would (`PLAN_LIMIT_REACHED` when none is left). Its sponsor or an administrator.
     async fn resend_invitation(
         &self,
         ctx: &Context<'_>,
         input: InvitationInput,
     ) -> Result<InvitationPayload, ApiError> {
-        change(ctx, &input.invitation_id, InvitationCommand::Resend).await
+        let viewer = viewer(ctx)?;
+        let state = state(ctx);
+        let id: InvitationId = parse_id(&input.invitation_id)?;
+        let refused = match resend_invitation(state, viewer, id).await {
+            Ok(()) => None,
+            Err(ResendError::NotFound) => return Err(ApiError::NotFound),
+            Err(ResendError::Seat(e)) => Some(e.user_error()),
+            Err(ResendError::Invitation(e)) => Some(e.user_error()),
+            Err(ResendError::Failed(e)) => Some(failure(e)?),
+        };
+        if let Some(refused) = refused {
+            return Ok(InvitationPayload {
+                invitation: None,
+                user_errors: vec![refused],
+            });
+        }
+        let record = invitations::get(&state.db.any, viewer.account, id).await?;
+        Ok(InvitationPayload {
+            invitation: record.map(Invitation::from),
+            user_errors: Vec::new(),
+        })
     }
 
     /// Says no to an invitation, by its link; no session needed. The place it held

@@ -22,6 +22,7 @@ pub mod joining;
 pub mod register;
 pub mod reinstate_person;
 pub mod request_password_reset;
+pub mod resend_invitation;
 pub mod reset_password;
 pub mod update_task;
 

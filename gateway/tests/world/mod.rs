@@ -7,17 +7,35 @@
 use domain::account::{Account, AccountCommand, Plan};
 use domain::invitation::SecretKey;
 use domain::person::{Person, PersonCommand, PersonKind};
-use domain::services::{DomainServices, FixedClock, FixedNonce};
+use domain::services::{Clock, DomainServices, FixedNonce};
 use domain::workgroup::{Workgroup, WorkgroupCommand};
 use domain::{AccountId, AggregateKey, Email, PersonId, PersonName, Timestamp, WorkgroupId};
 use gateway::state::AppState;
 use projections::permission::Viewer;
 use projections::Database;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
+/// A clock the test moves on: every command and the scheduler read it.
+#[derive(Clone)]
+pub struct TestClock(Arc<AtomicI64>);
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+impl TestClock {
+    pub fn advance_secs(&self, secs: i64) {
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
 pub struct World {
     pub state: AppState,
+    pub clock: TestClock,
     pub account: AccountId,
     pub admin: Viewer,
     _stop: watch::Sender<bool>,
@@ -25,8 +43,9 @@ pub struct World {
 
 impl World {
     pub async fn new(db: Database) -> Self {
+        let clock = TestClock(Arc::new(AtomicI64::new(1_700_000_000_000)));
         let services = DomainServices {
-            clock: Arc::new(FixedClock(Timestamp(1_700_000_000_000))),
+            clock: Arc::new(clock.clone()),
             nonces: Arc::new(FixedNonce("n".into())),
             secrets: SecretKey::from_bytes([6; 32]),
         };
@@ -48,6 +67,7 @@ impl World {
             .expect("account");
         let mut world = Self {
             state,
+            clock,
             account,
             admin: Viewer {
                 account,
