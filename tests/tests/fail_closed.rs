@@ -13,6 +13,7 @@
 //! - `scheduler.tick=panic(<message>)`: the scheduler panics at its first run;
 //! - `reactor.slow=return(<ms>)`: the reactor waits that long after claiming a batch.
 
+use e2e::socket::{next, subscribe};
 use e2e::{data, error_code, graphql_error, metric, App, Auth, Backend, SmtpSink};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
@@ -135,6 +136,17 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
         .await;
     let seen = app.graphql(&guest, TASK, json!({ "id": task })).await;
     assert_eq!(data(seen, "/task")["id"], task.as_str());
+    let token = match &guest {
+        Auth::Session(token) | Auth::Bearer(token) => token.clone(),
+        Auth::Anonymous => panic!("the guest has a session"),
+    };
+    let mut following = subscribe(
+        &app,
+        &token,
+        "subscription($id: ID!) { taskChanged(taskId: $id) { id title } }",
+        json!({ "id": task }),
+    )
+    .await;
 
     // The dismissal is stored, but the read models take 10 s to reach it: not success.
     let dismissed = app
@@ -147,6 +159,16 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     // The service knows it is behind that change: no check is answered from before
     // it, not even the guest's own.
     assert_unavailable(&graphql_http(&app, &guest, TASK, json!({ "id": task })).await);
+    // A subscription's checks are refused alike: the stream ends saying why (follow
+    // again later), not "not found" and not with an update judged from before.
+    let ended = next(&mut following).await;
+    assert_eq!(ended["type"], "next", "{ended}");
+    assert_eq!(
+        ended["payload"]["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{ended}"
+    );
+    let complete = next(&mut following).await;
+    assert_eq!(complete["type"], "complete", "{complete}");
 
     // Past the allowed lag the monitor measures it too: not ready, saying why.
     let behind = not_ready_for("read_models_behind");

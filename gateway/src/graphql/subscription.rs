@@ -81,7 +81,8 @@ impl Subscription {
     }
 
     /// The task each time it changes, while the viewer may see it; the stream ends
-    /// with "not found" when they may no longer.
+    /// with "not found" when they may no longer, and with `UNAVAILABLE` when the
+    /// service cannot check that now (follow again later).
     async fn task_changed(
         &self,
         ctx: &Context<'_>,
@@ -106,9 +107,12 @@ impl Subscription {
                         Ok(Some(viewer)) => {
                             match state.permissions.may_see_task(&viewer, task).await {
                                 Ok(allowed) => allowed.then_some(viewer),
+                                // Not "not found": the client may follow again once
+                                // the service can check (`UNAVAILABLE`).
                                 Err(error) => {
-                                    tracing::error!(%error, "permission check in a subscription");
-                                    None
+                                    tracing::warn!(%error, "permission check in a subscription");
+                                    let error: async_graphql::Error = ApiError::from(error).into();
+                                    return Some((Err(error), (state, token, last, changes, true)));
                                 }
                             }
                         }
