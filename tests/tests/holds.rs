@@ -4,11 +4,13 @@
 //! passed, and nothing is emailed for it. Seen through the API: the account's seats in
 //! use, and a new invitation to the same address accepted under a full plan.
 //!
-//! Fail points used (see `gateway/src/flow_step.rs`):
+//! Fail points used (see `gateway/src/usecase/flow_step.rs`):
 //! - `invite.after_seat=return`: inviting fails after the place was taken.
 //! - `invite.after_seat=return(hang)`: inviting holds there until the process dies.
 //! - `registration.after_seat=return`: registering fails after the address was
 //!   claimed and the place taken; both come back.
+//! - `registration.after_seat=return(hang)`: registering holds there until the
+//!   process is killed; after the restart both come back.
 //! - `joining.after_claim=return`: accepting an invitation fails after the address
 //!   was claimed; it comes back.
 //!
@@ -255,6 +257,74 @@ async fn a_failed_registration_gives_its_place_and_address_back_on_sqlite() {
 #[tokio::test]
 async fn a_failed_registration_gives_its_place_and_address_back_on_postgres() {
     a_failed_registration_gives_its_place_and_address_back(Backend::Postgres).await;
+}
+
+async fn a_registration_killed_midway_gives_its_place_and_address_back(backend: Backend) {
+    const REG: &str = "kept@partner.test";
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with(
+        backend,
+        &smtp,
+        "trial",
+        &[
+            DEADLINE,
+            SCHEDULE,
+            ("FAILPOINTS", "registration.after_seat=return(hang)"),
+        ],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    let link = open_registration(&app, &admin).await;
+    let page = app.get(&link, &Auth::Anonymous).await;
+    let mut form = HtmlForm::parse(&page.body).expect("the registration page has a form");
+    form.fill("email", REG)
+        .fill("first_name", "Kept")
+        .fill("last_name", "Newcomer")
+        .fill("password", "kept's own passphrase");
+    let fields = form.fields();
+    // The link is the whole URL the account hands out; the form posts to its path.
+    let action = link
+        .split_once('?')
+        .map_or(link.as_str(), |(path, _)| path)
+        .to_owned();
+    // The registration, held between its steps (address claimed, place taken), on its
+    // own connection.
+    let held = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(action)
+            .form(&fields)
+            .send()
+            .await
+    });
+    wait_for_seats(&app, &admin, 2).await;
+    app.crash().await;
+    held.abort();
+    app.start_with_settings(&[("FAILPOINTS", "registration.after_seat=off")])
+        .await;
+    let admin = app.login_admin().await;
+    wait_for_seats(&app, &admin, 1).await;
+    assert_eq!(
+        smtp.all().iter().filter(|m| m.is_addressed_to(REG)).count(),
+        0,
+        "nothing was sent for a registration that never happened"
+    );
+    let joined = register(&app, &link, REG).await;
+    assert_eq!(
+        joined.status, 200,
+        "the address is free again:\n{}",
+        joined.body
+    );
+    assert_eq!(seats(&app, &admin).await, 2);
+}
+
+#[tokio::test]
+async fn a_registration_killed_midway_gives_its_place_and_address_back_on_sqlite() {
+    a_registration_killed_midway_gives_its_place_and_address_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_registration_killed_midway_gives_its_place_and_address_back_on_postgres() {
+    a_registration_killed_midway_gives_its_place_and_address_back(Backend::Postgres).await;
 }
 
 /// Accepts as someone invited by address alone: they give their name too.
