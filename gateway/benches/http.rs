@@ -277,7 +277,7 @@ impl Gateway {
         ];
         let cli = Cli::try_parse_from(args).expect("the bench's settings parse");
         let settings: Settings = cli.settings;
-        let created = gateway::usecase::create_account::create_account(
+        let created = gateway::cli::create_account(
             &settings,
             CreateAccount {
                 name: "Acme".to_owned(),

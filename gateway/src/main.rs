@@ -35,7 +35,7 @@ async fn main() -> ExitCode {
             Ok(())
         }
         Command::CreateAccount(args) => {
-            gateway::usecase::create_account::create_account(&cli.settings, args)
+            gateway::cli::create_account(&cli.settings, args)
                 .await
                 .map(|created| {
                     // The API's ids, for `login` and for comparing with `viewer { id }`; the

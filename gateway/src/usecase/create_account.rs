@@ -1,31 +1,28 @@
-//! `extranet create-account`: the first account and its administrator. Nothing is
-//! created silently at start; an empty store stays empty until this runs.
+//! Creating an account and its first administrator (the CLI's `create-account`).
+//! Nothing is created silently at start; an empty store stays empty until this runs.
+//! The door (`gateway/src/cli.rs`) parses the arguments into [`NewAccount`] and opens
+//! the store.
 
-use crate::app::{open_store, StartError};
-use crate::config::CreateAccount;
-use crate::config::Settings;
 use crate::password;
 use domain::account::{Account, AccountCommand, Plan};
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
 use domain::person::{Person, PersonCommand, PersonKind};
-use domain::{
-    AccountId, AccountName, AggregateKey, Email, EmailError, PersonId, PersonName, TextError,
-};
+use domain::{AccountId, AccountName, AggregateKey, Email, PersonId, PersonName};
 use projections::commands::{CommandBus, CommandError};
 use projections::log::Metadata;
 
+/// What the account and its administrator are to be.
+pub struct NewAccount {
+    pub name: AccountName,
+    pub plan: Plan,
+    pub admin_email: Email,
+    pub admin_name: PersonName,
+    pub admin_password: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateAccountError {
-    #[error(transparent)]
-    Start(#[from] StartError),
-    #[error("--plan must be trial, free, standard or professional, not {0:?}")]
-    Plan(String),
-    #[error("--admin-email: {0}")]
-    Email(#[from] EmailError),
-    /// The account's or the administrator's name; the message names which.
-    #[error("{0}")]
-    Text(#[from] TextError),
-    #[error("EXTRANET_ADMIN_PASSWORD: {0}")]
+    #[error("the administrator's password: {0}")]
     Password(#[from] password::PasswordError),
     #[error("the account could not be created: {0}")]
     Account(#[from] CommandError<domain::account::AccountError>),
@@ -40,30 +37,20 @@ pub struct Created {
     pub administrator: PersonId,
 }
 
+/// Runs the commands on `bus`, recorded as the system's doing at `metadata.at`.
 pub async fn create_account(
-    settings: &Settings,
-    args: CreateAccount,
+    bus: &CommandBus,
+    metadata: &Metadata,
+    request: NewAccount,
 ) -> Result<Created, CreateAccountError> {
-    let plan = match args.plan.as_str() {
-        "trial" => Plan::Trial,
-        "free" => Plan::Free,
-        "standard" => Plan::Standard,
-        "professional" => Plan::Professional,
-        other => return Err(CreateAccountError::Plan(other.to_string())),
-    };
-    let account_name = AccountName::parse(&args.name)?;
-    let email = Email::parse(&args.admin_email)?;
-    let name = PersonName::parse(&args.admin_first_name, &args.admin_last_name)?;
-    let password_hash = password::hash(args.admin_password).await?;
-
-    let (db, services) = open_store(settings).await?;
-    let clock = services.clock.clone();
-    let bus = CommandBus::new(&db, services);
-    let metadata = Metadata {
-        actor: None,
-        at: clock.now(),
-        request_id: None,
-    };
+    let NewAccount {
+        name: account_name,
+        plan,
+        admin_email: email,
+        admin_name: name,
+        admin_password,
+    } = request;
+    let password_hash = password::hash(admin_password).await?;
     let account = AccountId::new_random();
     let administrator = PersonId::new_random();
     bus.execute::<Account>(
@@ -73,7 +60,7 @@ pub async fn create_account(
             name: account_name,
             plan,
         },
-        &metadata,
+        metadata,
     )
     .await?;
     bus.execute::<Account>(
@@ -83,7 +70,7 @@ pub async fn create_account(
             external: false,
             email: None,
         },
-        &metadata,
+        metadata,
     )
     .await?;
     bus.execute::<EmailClaim>(
@@ -92,7 +79,7 @@ pub async fn create_account(
             email: email.clone(),
             person: administrator,
         },
-        &metadata,
+        metadata,
     )
     .await?;
     bus.execute::<Person>(
@@ -108,10 +95,9 @@ pub async fn create_account(
             sponsor: None,
             previous: None,
         },
-        &metadata,
+        metadata,
     )
     .await?;
-    db.close().await;
     Ok(Created {
         account,
         administrator,
