@@ -44,7 +44,7 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         SeatHold::TYPE => match e.decode()? {
             SeatHoldEvent::SeatGivenBack { person, .. }
             | SeatHoldEvent::SeatTakenTwice { person, .. } => {
-                clear_seat(tx, account, person).await?;
+                clear(tx, Hold::Seat, account, person).await?;
             }
             SeatHoldEvent::SeatHeld { .. } => {}
         },
@@ -76,8 +76,8 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         Invitation::TYPE => match e.decode()? {
             InvitationEvent::InvitationIssued { person, .. }
             | InvitationEvent::RegistrationRequested { person, .. } => {
-                clear_seat(tx, account, person).await?;
-                clear_claims(tx, account, person).await?;
+                clear(tx, Hold::Seat, account, person).await?;
+                clear(tx, Hold::Claim, account, person).await?;
             }
             // An expired invitation sent again took a place for its person first
             // (`usecase/resend_invitation.rs`); the resend takes it up.
@@ -90,7 +90,7 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
                 .fetch_optional(&mut **tx)
                 .await?;
                 if let Some(person) = person.and_then(|p| p.parse::<PersonId>().ok()) {
-                    clear_seat(tx, account, person).await?;
+                    clear(tx, Hold::Seat, account, person).await?;
                 }
             }
             _ => {}
@@ -106,8 +106,8 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
             );
             if taken_up {
                 if let Ok(person) = e.entity_id().parse::<PersonId>() {
-                    clear_seat(tx, account, person).await?;
-                    clear_claims(tx, account, person).await?;
+                    clear(tx, Hold::Seat, account, person).await?;
+                    clear(tx, Hold::Claim, account, person).await?;
                 }
             }
         }
@@ -116,8 +116,39 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn clear_seat(tx: &mut Tx, account: &str, person: PersonId) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM seat_holds WHERE account_id = $1 AND person_id = $2")
+/// The two kinds of hold, one table each; every query below serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// A place under the plan's limit, per (account, person).
+    Seat,
+    /// An email address, per (account, claim aggregate), for one person.
+    Claim,
+}
+
+impl Hold {
+    fn table(self) -> &'static str {
+        match self {
+            Hold::Seat => "seat_holds",
+            Hold::Claim => "claim_holds",
+        }
+    }
+
+    /// The column that tells the holds of one account apart.
+    fn key_column(self) -> &'static str {
+        match self {
+            Hold::Seat => "person_id",
+            Hold::Claim => "claim_id",
+        }
+    }
+}
+
+/// Takes up every hold of `kind` taken for `person`.
+async fn clear(tx: &mut Tx, kind: Hold, account: &str, person: PersonId) -> Result<(), StoreError> {
+    let sql = format!(
+        "DELETE FROM {} WHERE account_id = $1 AND person_id = $2",
+        kind.table()
+    );
+    sqlx::query(&sql)
         .bind(account)
         .bind(person.to_string())
         .execute(&mut **tx)
@@ -125,71 +156,64 @@ async fn clear_seat(tx: &mut Tx, account: &str, person: PersonId) -> Result<(), 
     Ok(())
 }
 
-async fn clear_claims(tx: &mut Tx, account: &str, person: PersonId) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM claim_holds WHERE account_id = $1 AND person_id = $2")
-        .bind(account)
-        .bind(person.to_string())
-        .execute(&mut **tx)
+/// A hold taken at or before the deadline and not taken up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    pub account: AccountId,
+    pub person: PersonId,
+    /// The claim aggregate's id for an address; the person's id for a place.
+    pub key: uuid::Uuid,
+}
+
+/// The oldest holds of `kind` taken at or before `taken_before`, at most `limit`.
+pub async fn stale(
+    db: &sqlx::AnyPool,
+    kind: Hold,
+    taken_before: i64,
+    limit: i64,
+) -> Result<Vec<Stale>, StoreError> {
+    let sql = format!(
+        "SELECT account_id, person_id, {key} AS hold_key FROM {table} WHERE taken_at <= $1
+          ORDER BY taken_at LIMIT $2",
+        key = kind.key_column(),
+        table = kind.table(),
+    );
+    let rows = sqlx::query(&sql)
+        .bind(taken_before)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Stale {
+                account: parse_id(row, "account_id")?,
+                person: parse_id(row, "person_id")?,
+                key: parse_id(row, "hold_key")?,
+            })
+        })
+        .collect()
+}
+
+/// Moves a hold the sweeper could not give back to the back of the queue (as if
+/// taken at `now`), so that holds nothing will ever give back (a place taken before
+/// holds were recorded, whose seat hold the reactor never opened) are retried once a
+/// deadline instead of filling every batch ahead of newer ones.
+pub async fn postpone(
+    db: &sqlx::AnyPool,
+    kind: Hold,
+    hold: &Stale,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "UPDATE {table} SET taken_at = $1 WHERE account_id = $2 AND {key} = $3",
+        key = kind.key_column(),
+        table = kind.table(),
+    );
+    sqlx::query(&sql)
+        .bind(now)
+        .bind(hold.account.to_string())
+        .bind(hold.key.to_string())
+        .execute(db)
         .await?;
     Ok(())
-}
-
-/// A place taken at or before the deadline and not taken up.
-pub struct StaleSeat {
-    pub account: AccountId,
-    pub person: PersonId,
-}
-
-/// An address claimed at or before the deadline and not taken up.
-pub struct StaleClaim {
-    pub account: AccountId,
-    pub claim: uuid::Uuid,
-    pub person: PersonId,
-}
-
-pub async fn stale_seats(
-    db: &sqlx::AnyPool,
-    taken_before: i64,
-    limit: i64,
-) -> Result<Vec<StaleSeat>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT account_id, person_id FROM seat_holds WHERE taken_at <= $1
-          ORDER BY taken_at LIMIT $2",
-    )
-    .bind(taken_before)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(StaleSeat {
-                account: parse_id(row, "account_id")?,
-                person: parse_id(row, "person_id")?,
-            })
-        })
-        .collect()
-}
-
-pub async fn stale_claims(
-    db: &sqlx::AnyPool,
-    taken_before: i64,
-    limit: i64,
-) -> Result<Vec<StaleClaim>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT account_id, claim_id, person_id FROM claim_holds WHERE taken_at <= $1
-          ORDER BY taken_at LIMIT $2",
-    )
-    .bind(taken_before)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(StaleClaim {
-                account: parse_id(row, "account_id")?,
-                claim: parse_id(row, "claim_id")?,
-                person: parse_id(row, "person_id")?,
-            })
-        })
-        .collect()
 }

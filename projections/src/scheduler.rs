@@ -6,8 +6,9 @@
 
 use crate::commands::{CommandBus, CommandError};
 use crate::directory::parse_id;
+use crate::holds::{self, Hold};
 use crate::log::Metadata;
-use crate::{holds, Database, LogPosition, StoreError};
+use crate::{Database, LogPosition, StoreError};
 use domain::account::{Account, AccountCommand};
 use domain::email_claim::{EmailClaim, EmailClaimCommand};
 use domain::invitation::{Invitation, InvitationCommand};
@@ -166,20 +167,26 @@ impl Scheduler {
     ) -> Result<(), StoreError> {
         let deadline = i64::try_from(self.hold_deadline.as_millis()).unwrap_or(i64::MAX);
         let taken_before = now.0.saturating_sub(deadline);
-        for stale in holds::stale_seats(&self.db.any, taken_before, BATCH).await? {
+        for stale in holds::stale(&self.db.any, Hold::Seat, taken_before, BATCH).await? {
             let give_back = SeatHoldCommand::GiveBack {
                 person: stale.person,
                 cause: None,
             };
             let key = SeatHold::key(stale.account, stale.person);
             let result = self.bus.execute::<SeatHold>(key, give_back, metadata).await;
+            // No event at all on the hold: the reactor never opened it. Behind, or a
+            // place taken before holds were recorded; either way, later.
+            if matches!(result, Ok(LogPosition::START)) {
+                holds::postpone(&self.db.any, Hold::Seat, &stale, now.0).await?;
+                continue;
+            }
             recorded.seats_given_back += counted(result)?;
         }
-        for stale in holds::stale_claims(&self.db.any, taken_before, BATCH).await? {
+        for stale in holds::stale(&self.db.any, Hold::Claim, taken_before, BATCH).await? {
             let release = EmailClaimCommand::Release {
                 person: stale.person,
             };
-            let key = AggregateKey::new(stale.account, stale.claim);
+            let key = AggregateKey::new(stale.account, stale.key);
             let result = self.bus.execute::<EmailClaim>(key, release, metadata).await;
             recorded.claims_given_back += counted(result)?;
         }

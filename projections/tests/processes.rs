@@ -622,3 +622,69 @@ async fn holds_nobody_took_up_are_given_back_after_the_deadline() {
         assert_eq!(seats().await, 1, "nothing given back twice");
     }
 }
+
+/// Places taken before holds were recorded have holds the reactor never opened, so
+/// the sweeper cannot give them back: they must not fill its batches for ever and
+/// keep a newer place nobody took up from being given back.
+#[tokio::test]
+async fn holds_that_cannot_be_given_back_do_not_block_newer_ones() {
+    for db in [
+        support::fresh_postgres().await,
+        support::fresh_sqlite().await,
+    ] {
+        let s = Setup::new(db, Plan::Professional).await;
+        let account_key = AggregateKey::account(s.account);
+        let take = |person| AccountCommand::TakeSeat {
+            person,
+            external: false,
+            email: None,
+        };
+        // More old places than one sweep takes (500), none ever taken up, and a
+        // reactor that starts past them, as after an upgrade from before holds.
+        for _ in 0..501 {
+            s.bus
+                .execute::<Account>(account_key, take(PersonId::new_random()), &s.meta())
+                .await
+                .expect("old seat");
+        }
+        s.projector.catch_up_to_head().await.expect("project");
+        let head = projections::EventLog::new(s.db.clone())
+            .head()
+            .await
+            .expect("head");
+        let mut tx = s.db.any.begin().await.expect("begin");
+        projections::checkpoint::save(&mut tx, "reactor", head)
+            .await
+            .expect("reactor checkpoint");
+        tx.commit().await.expect("commit");
+        s.clock.advance_days(1);
+        s.bus
+            .execute::<Account>(account_key, take(PersonId::new_random()), &s.meta())
+            .await
+            .expect("new seat");
+        let reactor = Reactor::new(s.db.clone(), s.bus.clone(), &s.handle)
+            .await
+            .expect("reactor");
+        s.settle(&reactor).await;
+        let seats = || async {
+            projections::accounts::get(&s.db, s.account)
+                .await
+                .expect("account")
+                .expect("exists")
+                .seats_in_use
+        };
+        assert_eq!(seats().await, 502);
+
+        s.clock.advance_days(1);
+        let first = s.scheduler().run_once().await.expect("run");
+        assert_eq!(
+            first.seats_given_back, 0,
+            "the oldest 500 cannot be given back"
+        );
+        s.projector.catch_up_to_head().await.expect("project");
+        let second = s.scheduler().run_once().await.expect("run");
+        assert_eq!(second.seats_given_back, 1, "the new place comes first now");
+        s.settle(&reactor).await;
+        assert_eq!(seats().await, 501);
+    }
+}
