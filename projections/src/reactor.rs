@@ -93,6 +93,28 @@ fn settled<E: std::error::Error>(
     }
 }
 
+/// Whether the reactor (of any process sharing the store) has reacted to everything
+/// up to `at`, waiting at most `within` for it. A change whose follow-ups must not
+/// overtake it asks this first: a reinstatement waits for its dismissal's release of
+/// the address, which would otherwise land after the reinstatement took the address
+/// back and leave an active person without it.
+pub async fn reacted_through(
+    db: &Database,
+    at: LogPosition,
+    within: Duration,
+) -> Result<bool, StoreError> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if checkpoint::load(&db.any, NAME).await? >= at {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Reactor {
     pub async fn new(
         db: Database,

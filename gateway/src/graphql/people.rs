@@ -189,6 +189,9 @@ impl PeopleMutation {
             Err(e @ ReinstateError::EmailTaken(_)) => {
                 refused(UserError::new(&["input", "personId"], e, "EMAIL_TAKEN"))
             }
+            Err(e @ ReinstateError::DismissalInProgress) => {
+                refused(UserError::new(&[], e, "DISMISSAL_IN_PROGRESS"))
+            }
             Err(ReinstateError::Seat(e)) => refused(e.user_error()),
             Err(ReinstateError::Person(e)) => refused(e.user_error()),
             Err(ReinstateError::Failed(e)) => refused(failure(e)?),
