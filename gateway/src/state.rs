@@ -3,6 +3,7 @@
 use cqrs_es::Aggregate;
 use domain::email_claim::{EmailClaim, EmailClaimCommand, EmailClaimError};
 use domain::invitation::SecretKey;
+use domain::person::Person;
 use domain::services::{Clock, DomainServices};
 use domain::{AccountId, AggregateKey, Email, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
@@ -136,6 +137,28 @@ impl AppState {
         }
     }
 
+    /// The person of the account whose address `email` is now: the holder of its
+    /// claim, if that person has joined and is not dismissed or erased. The claim of a
+    /// dismissed person is released by the reactor a moment later; until then it is
+    /// theirs on paper only, and an invitation may already be sent to the address.
+    /// Both facts come from the aggregates that own them, never a read model that may
+    /// lag a dismissal or a new member.
+    pub async fn holder_of(
+        &self,
+        account: AccountId,
+        email: &Email,
+    ) -> Result<Option<PersonId>, StoreError> {
+        let key = EmailClaim::key(account, email, &self.secrets);
+        let Some(holder) = self.bus.load::<EmailClaim>(key).await?.holder() else {
+            return Ok(None);
+        };
+        let person = self
+            .bus
+            .load::<Person>(AggregateKey::new(account, holder.0))
+            .await?;
+        Ok(person.holds_an_address().then_some(holder))
+    }
+
     /// Gives back an address claimed for something that then failed; a failure here
     /// is logged, not returned, since the caller is already answering with the first.
     pub async fn give_back_email(
@@ -153,7 +176,10 @@ impl AppState {
     }
 
     /// The active person a session token belongs to. Anyone no longer active is no
-    /// viewer, whatever their token says.
+    /// viewer, whatever their token says. While the read models are known to be stale
+    /// (stalled, behind, or short of a change answered as not yet in force) a session
+    /// is not read at all: the person it names may be dismissed in an event they have
+    /// not applied, so the answer is [`StoreError::Unavailable`], as for any check.
     pub async fn viewer(&self, token: &str) -> Result<Option<Viewer>, StoreError> {
         let Some((viewer, read_models_at)) = self.sessions.viewer(token, self.clock.now()).await?
         else {
@@ -162,6 +188,9 @@ impl AppState {
         // Another process may have applied a revocation this one has not heard of
         // yet; the permission checks of this request catch up to it first.
         self.read_models.observe(read_models_at);
+        if let Some(why) = self.permissions.unavailable() {
+            return Err(why.into());
+        }
         Ok(viewer)
     }
 }

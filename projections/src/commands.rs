@@ -13,7 +13,7 @@ use cqrs_es::persist::{
     EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream,
     SerializedEvent, SerializedSnapshot,
 };
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use domain::account::Account;
 use domain::email_claim::EmailClaim;
 use domain::invitation::Invitation;
@@ -29,8 +29,29 @@ use sqlite_es::SqliteEventRepository;
 
 /// One aggregate type's command handler on the configured store.
 pub enum Cqrs<A: Aggregate> {
-    Postgres(CqrsFramework<A, PersistedEventStore<Sealing<PostgresEventRepository>, A>>),
-    Sqlite(CqrsFramework<A, PersistedEventStore<Sealing<SqliteEventRepository>, A>>),
+    Postgres(Handler<PostgresEventRepository, A>),
+    Sqlite(Handler<SqliteEventRepository, A>),
+}
+
+/// cqrs-es runs commands but keeps its store to itself, so loading an aggregate to
+/// read a fact it owns goes through a second store over the same repository: the same
+/// snapshots, upcasters and sealing, so it sees exactly what a command would decide on.
+pub struct Handler<R: PersistedEventRepository, A: Aggregate> {
+    framework: CqrsFramework<A, PersistedEventStore<Sealing<R>, A>>,
+    store: PersistedEventStore<Sealing<R>, A>,
+}
+
+impl<R: PersistedEventRepository, A: Aggregate> Handler<R, A> {
+    fn new(repo: impl Fn() -> R, personal: &PersonalData, services: A::Services) -> Self {
+        Self {
+            framework: CqrsFramework::new(store(repo(), personal.clone()), Vec::new(), services),
+            store: store(repo(), personal.clone()),
+        }
+    }
+
+    async fn load(&self, key: &str) -> Result<A, AggregateError<A::Error>> {
+        Ok(self.store.load_aggregate(key).await?.aggregate)
+    }
 }
 
 /// How often a command is decided again after losing a race for its aggregate.
@@ -168,16 +189,23 @@ impl<A: Aggregate> Cqrs<A> {
     {
         let personal = PersonalData::new(db.clone());
         match db.native() {
-            Native::Postgres(pool) => Cqrs::Postgres(CqrsFramework::new(
-                store(PostgresEventRepository::new(pool.clone()), personal),
-                Vec::new(),
+            Native::Postgres(pool) => Cqrs::Postgres(Handler::new(
+                || PostgresEventRepository::new(pool.clone()),
+                &personal,
                 services,
             )),
-            Native::Sqlite(pool) => Cqrs::Sqlite(CqrsFramework::new(
-                store(SqliteEventRepository::new(pool.clone()), personal),
-                Vec::new(),
+            Native::Sqlite(pool) => Cqrs::Sqlite(Handler::new(
+                || SqliteEventRepository::new(pool.clone()),
+                &personal,
                 services,
             )),
+        }
+    }
+
+    async fn load(&self, key: &str) -> Result<A, AggregateError<A::Error>> {
+        match self {
+            Cqrs::Postgres(handler) => handler.load(key).await,
+            Cqrs::Sqlite(handler) => handler.load(key).await,
         }
     }
 
@@ -188,12 +216,16 @@ impl<A: Aggregate> Cqrs<A> {
         metadata: &Metadata,
     ) -> Result<(), AggregateError<A::Error>> {
         match self {
-            Cqrs::Postgres(cqrs) => {
-                cqrs.execute_with_metadata(key, command, metadata.to_map())
+            Cqrs::Postgres(handler) => {
+                handler
+                    .framework
+                    .execute_with_metadata(key, command, metadata.to_map())
                     .await
             }
-            Cqrs::Sqlite(cqrs) => {
-                cqrs.execute_with_metadata(key, command, metadata.to_map())
+            Cqrs::Sqlite(handler) => {
+                handler
+                    .framework
+                    .execute_with_metadata(key, command, metadata.to_map())
                     .await
             }
         }
@@ -292,6 +324,26 @@ impl CommandBus {
     /// The server's key, for the ids that must be derived from personal data.
     pub fn secrets(&self) -> &SecretKey {
         &self.secrets
+    }
+
+    /// The aggregate at `key` as a command on it would find it now, for a use case
+    /// that decides from a fact the aggregate owns (is this group an extranet group,
+    /// is this person dismissed) rather than from a read model that may lag. A key
+    /// nothing was stored under loads the aggregate's default, empty state.
+    pub async fn load<A>(&self, key: AggregateKey) -> Result<A, StoreError>
+    where
+        A: Aggregate,
+        Self: Handles<A>,
+    {
+        let key = key.to_string();
+        self.handler()
+            .load(&key)
+            .await
+            .map_err(|e| StoreError::Load {
+                aggregate: A::TYPE,
+                message: e.to_string(),
+                key,
+            })
     }
 
     /// Runs `command` against the aggregate at `key` and returns the log position of

@@ -23,6 +23,14 @@ pub enum StoreError {
     },
     #[error("a stored {what} has an unknown value {value:?}")]
     UnknownValue { what: &'static str, value: String },
+    /// An aggregate could not be loaded from the event store (a use case reading a
+    /// fact it owns).
+    #[error("the {aggregate} {key} could not be loaded: {message}")]
+    Load {
+        aggregate: &'static str,
+        key: String,
+        message: String,
+    },
     /// The permission engine will not answer: what it would answer from is known to be
     /// stale. Nothing is broken in the store itself; the request may be tried again.
     #[error(transparent)]

@@ -281,6 +281,10 @@ impl<P: Projection> Projector<P> {
         }
         let applied = async {
             for event in &events {
+                if self.live {
+                    fail_for_a_test(self.projection.name(), event)
+                        .map_err(|cause| failed(Some(event), cause))?;
+                }
                 self.projection
                     .apply(&mut tx, event)
                     .await
@@ -419,6 +423,19 @@ async fn slow_down_for_a_test(projection: &str, events: &[StoredEvent]) {
             "fail point: slowing this batch down"
         );
         tokio::time::sleep(Duration::from_millis(millis)).await;
+    }
+}
+
+/// The fail point `<projection>.fail`, argument an event type: the live projector
+/// cannot apply an event of that type, as if its code could not read it, and stalls
+/// there until the point is switched off (`tests/tests/fail_closed.rs`).
+fn fail_for_a_test(projection: &str, event: &StoredEvent) -> Result<(), StoreError> {
+    match fail::eval(&format!("{projection}.fail"), |arg| arg) {
+        Some(Some(event_type)) if event_type == event.event_type => Err(StoreError::UnknownValue {
+            what: "event type (fail point <projection>.fail)",
+            value: event_type,
+        }),
+        _ => Ok(()),
     }
 }
 

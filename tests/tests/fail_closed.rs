@@ -9,12 +9,14 @@
 //! Fail points used (switched on through `FAILPOINTS` in the binary's environment):
 //! - `read_models.slow=return(<event type>:<ms>)`: the read-model projector waits
 //!   that long before applying a batch holding such an event;
+//! - `read_models.fail=return(<event type>)`: the read-model projector cannot apply
+//!   an event of that type;
 //! - `permission_index.apply=return`: the permission index cannot apply any event;
 //! - `scheduler.tick=panic(<message>)`: the scheduler panics at its first run;
 //! - `reactor.slow=return(<ms>)`: the reactor waits that long after claiming a batch.
 
 use e2e::socket::{next, subscribe};
-use e2e::{data, error_code, graphql_error, metric, App, Auth, Backend, SmtpSink};
+use e2e::{data, error_code, graphql_error, metric, App, Auth, Backend, SmtpSink, CREATE_TASK};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use std::time::{Duration, Instant};
@@ -159,6 +161,11 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     // The service knows it is behind that change: no check is answered from before
     // it, not even the guest's own.
     assert_unavailable(&graphql_http(&app, &guest, TASK, json!({ "id": task })).await);
+    // Nor is their session read: `viewer` asks no permission check, and would show the
+    // dismissed guest as logged in from the people table the dismissal has not reached.
+    let me = graphql_http(&app, &guest, "{ viewer { id } }", json!({})).await;
+    assert_unavailable(&me);
+    assert_eq!(me.2["data"], Value::Null, "{}", me.2);
     // A subscription's checks are refused alike: the stream ends saying why (follow
     // again later), not "not found" and not with an update judged from before.
     let ended = next(&mut following).await;
@@ -220,6 +227,72 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it_on_postgres() {
 #[tokio::test]
 async fn a_late_change_is_not_called_done_and_checks_wait_for_it_on_sqlite() {
     a_late_change_is_not_called_done_and_checks_wait_for_it(Backend::Sqlite).await;
+}
+
+// ---- a change whose own event stalls the read models
+
+async fn a_change_the_read_models_cannot_take_is_recorded_not_shown(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let mut app = App::spawn_with_settings(
+        backend,
+        &smtp,
+        &[("FAILPOINTS", "read_models.fail=return(TaskCreated)")],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    let made = app
+        .graphql(
+            &admin,
+            CREATE_TASK,
+            json!({ "input": { "title": "Made as the read models stall" } }),
+        )
+        .await;
+    // Stored, and said so at once, rather than waiting out the command wait or
+    // answering from the state before it.
+    assert_eq!(error_code(&made), "READ_MODELS_STALLED", "{made}");
+    let (_, message) = graphql_error(&made).expect("an error");
+    assert!(message.contains("recorded"), "{message}");
+    assert_eq!(made["data"], Value::Null, "{made}");
+    // From now on nobody's session is read: the next change is refused unrecorded.
+    let next = graphql_http(
+        &app,
+        &admin,
+        CREATE_TASK,
+        json!({ "input": { "title": "Asked during the stall" } }),
+    )
+    .await;
+    assert_eq!(next.0, 503, "{}", next.2);
+    assert_eq!(error_code(&next.2), "UNAVAILABLE", "{}", next.2);
+
+    // Mended (the fail point off) and restarted: the recorded change is shown, the
+    // refused one was never made.
+    app.restart_with_settings(&[("FAILPOINTS", "read_models.fail=off")])
+        .await;
+    readiness_until(&app, "ready once mended", ready).await;
+    let tasks = app
+        .graphql(
+            &admin,
+            "{ myTasks(first: 100) { edges { node { title } } } }",
+            json!({}),
+        )
+        .await;
+    let titles: Vec<String> = data(tasks, "/myTasks/edges")
+        .as_array()
+        .expect("edges")
+        .iter()
+        .filter_map(|edge| edge["node"]["title"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(titles, ["Made as the read models stall"]);
+}
+
+#[tokio::test]
+async fn a_change_the_read_models_cannot_take_is_recorded_not_shown_on_postgres() {
+    a_change_the_read_models_cannot_take_is_recorded_not_shown(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_change_the_read_models_cannot_take_is_recorded_not_shown_on_sqlite() {
+    a_change_the_read_models_cannot_take_is_recorded_not_shown(Backend::Sqlite).await;
 }
 
 // ---- the permission index cannot apply an event

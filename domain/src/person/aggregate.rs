@@ -50,8 +50,23 @@ impl Person {
         self.status
     }
 
-    fn kind(&self) -> PersonKind {
+    pub fn kind(&self) -> PersonKind {
         self.kind.unwrap_or(PersonKind::Guest)
+    }
+
+    /// The address they log in with, once they have joined.
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+
+    /// Whether their address is still theirs: they joined and were neither dismissed
+    /// (which frees the address, `docs/domain.md` People 5) nor erased.
+    /// Suspension keeps it: a suspended person comes back as who they were.
+    pub fn holds_an_address(&self) -> bool {
+        matches!(
+            self.status,
+            PersonStatus::Active | PersonStatus::Suspended(_)
+        )
     }
 
     /// Whether `secret` opens this person's password reset link at `now`. The secret is

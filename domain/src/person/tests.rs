@@ -462,3 +462,38 @@ fn a_link_asked_for_before_a_suspension_does_not_work_after_it() {
         .when(reset_with(reset_secret(p, crate::testing::NONCE)))
         .then_expect_error(PersonError::ResetLinkInvalid);
 }
+
+/// What an invitation asks of the person holding the address's claim: suspension
+/// keeps the address theirs, dismissal and erasure free it (docs/domain.md People 5).
+#[test]
+fn an_address_is_held_from_joining_until_dismissal() {
+    use cqrs_es::Aggregate;
+    let person = |events: Vec<PersonEvent>| {
+        let mut person = Person::default();
+        events.into_iter().for_each(|e| person.apply(e));
+        person
+    };
+    let (_, was) = employee();
+    assert!(!person(vec![]).holds_an_address());
+    let active = person(vec![was.clone()]);
+    assert!(active.holds_an_address());
+    assert_eq!(active.email(), Some(&email("ann@example.com")));
+    assert_eq!(active.kind(), PersonKind::Employee);
+    let suspended = PersonEvent::PersonSuspended {
+        reason: SuspensionReason::Administrative,
+    };
+    assert!(person(vec![was.clone(), suspended]).holds_an_address());
+    assert!(!person(vec![was.clone(), PersonEvent::PersonDismissed]).holds_an_address());
+    assert!(!person(vec![
+        was.clone(),
+        PersonEvent::PersonDismissed,
+        PersonEvent::PersonalDataErased
+    ])
+    .holds_an_address());
+    assert!(person(vec![
+        was,
+        PersonEvent::PersonDismissed,
+        PersonEvent::PersonReinstated
+    ])
+    .holds_an_address());
+}

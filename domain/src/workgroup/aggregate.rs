@@ -47,6 +47,28 @@ impl Workgroup {
             .is_some_and(|m| self.policy.allows(m.role))
     }
 
+    /// Whether the group was created (an unknown id loads an empty group).
+    pub fn exists(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Whether a person of `kind` may become a member: guests never (they work in
+    /// tasks), external users only while the group allows external access. Asked by
+    /// `AddMember`, and by an invitation into the group before it is issued, so the
+    /// invitee is not promised a group that would refuse them on acceptance.
+    pub fn admits(&self, kind: PersonKind) -> Result<(), WorkgroupError> {
+        if self.id.is_none() {
+            return Err(WorkgroupError::NotFound);
+        }
+        if kind == PersonKind::Guest {
+            return Err(WorkgroupError::GuestsOnlyInTasks);
+        }
+        if kind.is_external() && !self.extranet {
+            return Err(WorkgroupError::NotAnExtranetGroup);
+        }
+        Ok(())
+    }
+
     fn decide(
         &self,
         command: WorkgroupCommand,
@@ -100,13 +122,8 @@ impl Workgroup {
                 if self.members.contains_key(&person) {
                     return Err(WorkgroupError::AlreadyMember);
                 }
-                if kind == PersonKind::Guest {
-                    return Err(WorkgroupError::GuestsOnlyInTasks);
-                }
+                self.admits(kind)?;
                 let external = kind.is_external();
-                if external && !self.extranet {
-                    return Err(WorkgroupError::NotAnExtranetGroup);
-                }
                 if external && role == MemberRole::Owner {
                     return Err(WorkgroupError::ExternalCannotOwn);
                 }

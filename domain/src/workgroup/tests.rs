@@ -135,6 +135,41 @@ fn external_users_join_extranet_groups_only() {
         .then_expect_error(WorkgroupError::AlreadyMember);
 }
 
+/// What an invitation into the group asks before it is issued: the same rule as
+/// `AddMember`, read off the group's own state.
+#[test]
+fn a_group_admits_external_people_only_with_external_access() {
+    use cqrs_es::Aggregate;
+    let g = given();
+    let group = |events: Vec<WorkgroupEvent>| {
+        let mut group = Workgroup::default();
+        events.into_iter().for_each(|e| group.apply(e));
+        group
+    };
+    let unknown = group(vec![]);
+    assert!(!unknown.exists());
+    assert_eq!(
+        unknown.admits(PersonKind::Employee),
+        Err(WorkgroupError::NotFound)
+    );
+    let closed = group(vec![created(&g, false)]);
+    assert!(closed.exists());
+    assert_eq!(closed.admits(PersonKind::Employee), Ok(()));
+    assert_eq!(
+        closed.admits(PersonKind::Extranet),
+        Err(WorkgroupError::NotAnExtranetGroup)
+    );
+    let opened = group(vec![
+        created(&g, false),
+        WorkgroupEvent::ExternalAccessChanged { extranet: true },
+    ]);
+    assert_eq!(opened.admits(PersonKind::Extranet), Ok(()));
+    assert_eq!(
+        opened.admits(PersonKind::Guest),
+        Err(WorkgroupError::GuestsOnlyInTasks)
+    );
+}
+
 #[test]
 fn external_access_cannot_be_turned_off_over_external_members() {
     let g = given();

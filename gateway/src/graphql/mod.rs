@@ -36,6 +36,7 @@ use async_graphql_axum::GraphQLResponse;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use projections::StoreError;
 
 /// Every mutation, grouped by what it changes.
 #[derive(MergedObject, Default)]
@@ -135,12 +136,11 @@ pub async fn handle(
 ) -> Response {
     let token = auth::session_token(request.headers());
     let viewer = match &token {
+        // A session that cannot be read is no reason to answer as if nobody had
+        // logged in: the client is told to try again, with the code that says why.
         Some(token) => match app.state.viewer(token).await {
             Ok(viewer) => viewer,
-            Err(error) => {
-                tracing::error!(%error, "session lookup failed");
-                None
-            }
+            Err(error) => return session_unreadable(error),
         },
         None => None,
     };
@@ -206,6 +206,18 @@ fn unavailable(response: BatchResponse) -> Response {
         axum::http::HeaderValue::from(error::RETRY_AFTER_SECS),
     );
     answer
+}
+
+/// The session could not be read: `UNAVAILABLE` while the read models are known to be
+/// stale, `INTERNAL` when the store failed; a 503 with `Retry-After` either way, since
+/// both pass.
+fn session_unreadable(error: StoreError) -> Response {
+    let mut error = async_graphql::Error::from(ApiError::from(error))
+        .into_server_error(async_graphql::Pos::default());
+    // About the request, not a place in its document.
+    error.locations.clear();
+    let response = async_graphql::Response::from_errors(vec![error]);
+    unavailable(BatchResponse::Single(response))
 }
 
 /// A body that could not be read: too long (the body limit cut it off mid-stream, as

@@ -10,7 +10,6 @@ use domain::invitation::{
 };
 use domain::task::{Task, TaskCommand, TaskError, TaskRole};
 use domain::{Address, AggregateKey, Email, InvitationId, PersonId, PersonName, TaskId};
-use projections::directory;
 use projections::permission::Viewer;
 
 #[derive(Debug, Clone)]
@@ -77,10 +76,7 @@ pub async fn invite_guest(
     {
         return Err(InviteGuestError::Forbidden);
     }
-    if directory::by_email(&state.db, viewer.account, &email)
-        .await?
-        .is_some()
-    {
+    if state.holder_of(viewer.account, &email).await?.is_some() {
         return Err(InviteGuestError::EmailTaken(email));
     }
     let actor = Some(viewer.person);

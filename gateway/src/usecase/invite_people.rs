@@ -22,7 +22,7 @@ use domain::{
 use projections::accounts::{self, AccountRecord};
 use projections::commands::CommandError;
 use projections::permission::Viewer;
-use projections::{directory, workgroups, StoreError};
+use projections::StoreError;
 
 /// Where the invited people go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,9 +178,13 @@ pub async fn target_of(
             }
         }
         Destination::Workgroup(group) => {
-            let record = workgroups::get(&state.db, viewer.account, *group)
-                .await?
-                .ok_or(InviteError::GroupNotFound)?;
+            // The group's own aggregate says whether it takes external users: a read
+            // model could still show external access that was just turned off.
+            let key = AggregateKey::new(viewer.account, group.0);
+            let workgroup = state.bus.load::<Workgroup>(key).await?;
+            if !workgroup.exists() {
+                return Err(InviteError::GroupNotFound);
+            }
             if !state
                 .permissions
                 .may_invite_into_group(viewer, *group)
@@ -188,7 +192,7 @@ pub async fn target_of(
             {
                 return Err(InviteError::Forbidden);
             }
-            if external && !record.extranet {
+            if workgroup.admits(kind).is_err() {
                 return Err(InviteError::GroupNotExtranet);
             }
             InvitationTarget::Workgroup {
@@ -256,10 +260,7 @@ pub async fn invite_one(
         message,
     };
     if let Address::Email(email) = &invitee.address {
-        if directory::by_email(&state.db, viewer.account, email)
-            .await?
-            .is_some()
-        {
+        if state.holder_of(viewer.account, email).await?.is_some() {
             return Ok(refused(
                 "EMAIL_TAKEN",
                 format!("{email} already belongs to a person of this account"),

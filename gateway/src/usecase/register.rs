@@ -11,7 +11,6 @@ use domain::account::{Account, AccountCommand, AccountError};
 use domain::invitation::{Approval, Invitation, InvitationCommand};
 use domain::{AccountId, AggregateKey, Email, InvitationId, PersonId, PersonName};
 use projections::accounts::AccountRecord;
-use projections::directory;
 use projections::invitations::Registration;
 
 /// A registration, once the door has checked the link and the form.
@@ -55,7 +54,8 @@ pub async fn register(state: &AppState, request: Register) -> Result<Registered,
         name,
         password,
     } = request;
-    if directory::by_email(&state.db, account, &email)
+    if state
+        .holder_of(account, &email)
         .await
         .map_err(Failure::from)?
         .is_some()

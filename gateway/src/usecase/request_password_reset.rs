@@ -5,7 +5,7 @@
 use crate::state::AppState;
 use domain::person::{Person, PersonCommand};
 use domain::{AccountId, AggregateKey, Email};
-use projections::{directory, StoreError};
+use projections::StoreError;
 
 /// What everyone who asks for a reset is told, whether or not the address is known:
 /// the answer must not tell who has an account.
@@ -25,14 +25,12 @@ pub async fn request_password_reset(
     account: AccountId,
     email: &Email,
 ) -> Result<(), StoreError> {
-    let Some(person) = directory::by_email(&state.db, account, email).await? else {
+    // The address's claim names its person; the person's aggregate then refuses
+    // anyone who may not log in (suspended, dismissed), logged and never told.
+    let Some(person) = state.holder_of(account, email).await? else {
         return Ok(());
     };
-    if !person.active {
-        return Ok(());
-    }
     let state = state.clone();
-    let person = person.id;
     tokio::spawn(async move {
         let key = AggregateKey::new(account, person.0);
         match state

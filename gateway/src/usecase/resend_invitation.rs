@@ -5,12 +5,13 @@
 //! account's domain lists as a new invitation would; without that, a resent
 //! invitation would let one more person in than the plan allows.
 //!
-//! The invitation's standing is read from the read models, which may lag: a resend
-//! that sees "pending" for an invitation that has just expired takes no place, and the
-//! reactor then finds it pending again and keeps its place; one that sees "expired"
-//! while another resend already took a place takes a second, which the person's seat
-//! hold records as one too many and gives back (`domain::seat`). Either way the count
-//! ends right. Should the resend itself fail after the place was taken, the sweeper
+//! Whether it expired is the invitation aggregate's own fact. The reactor gives the
+//! place back after the expiry, so the two race: should the reactor look after the
+//! resend, it finds the invitation pending again and keeps the place; a second resend
+//! racing the first takes a second place, which the person's seat hold records as one
+//! too many and gives back (`domain::seat`). Either way the count ends right. Who may
+//! resend (its sponsor, an administrator) and where it goes are facts fixed when it
+//! was issued, so the read model holds them faithfully. Should the resend itself fail after the place was taken, the sweeper
 //! gives the place back (`projections/src/holds.rs`).
 
 use super::{refusal_of, Failure};
@@ -51,7 +52,13 @@ pub async fn resend_invitation(
         return Err(ResendError::NotFound);
     }
     let actor = Some(viewer.person);
-    if record.state == InvitationState::Expired {
+    let key = AggregateKey::new(viewer.account, invitation.0);
+    let current = state
+        .bus
+        .load::<Invitation>(key)
+        .await
+        .map_err(Failure::from)?;
+    if current.state() == InvitationState::Expired {
         let seat = AccountCommand::TakeSeat {
             person: record.person,
             external: record.kind.is_external(),
@@ -62,7 +69,6 @@ pub async fn resend_invitation(
             return Err(ResendError::Seat(refusal_of(e)?));
         }
     }
-    let key = AggregateKey::new(viewer.account, invitation.0);
     if let Err(e) = state
         .execute::<Invitation>(key, InvitationCommand::Resend, actor)
         .await
