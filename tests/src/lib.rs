@@ -46,6 +46,7 @@ mod app;
 mod form;
 mod ids;
 mod mail;
+mod readiness;
 pub mod socket;
 mod story;
 
@@ -53,6 +54,7 @@ pub use app::{App, Auth, Backend, HttpResponse, Peer, PostgresDatabase, SESSION_
 pub use form::{FormInput, HtmlForm};
 pub use ids::nonexistent_id;
 pub use mail::{ReceivedMail, SmtpSink};
+pub use readiness::NOTICE_WITHIN;
 pub use story::{
     assert_no_user_errors, data, error_code, metric, succeeded, user_error, AcceptancePage,
     CREATE_TASK, INVITE_GUEST, MAIL_TIMEOUT, UPDATE_TASK,

@@ -16,43 +16,18 @@
 //! - `reactor.slow=return(<ms>)`: the reactor waits that long after claiming a batch.
 
 use e2e::socket::{next, subscribe};
-use e2e::{data, error_code, graphql_error, metric, App, Auth, Backend, SmtpSink, CREATE_TASK};
+use e2e::{
+    data, error_code, graphql_error, metric, App, Auth, Backend, SmtpSink, CREATE_TASK,
+    NOTICE_WITHIN,
+};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 use std::time::{Duration, Instant};
-
-/// How long the service may take to notice a change of state: a projector's retry is
-/// at most a few seconds away, and other tests share the machine.
-const NOTICE_WITHIN: Duration = Duration::from_secs(30);
 
 const TASK: &str = "query($id: ID!) { task(id: $id) { id title } }";
 const DISMISS: &str = "mutation($input: PersonInput!) {
     dismissPerson(input: $input) { person { status } userErrors { code message } }
 }";
-
-async fn readiness(app: &App) -> (u16, Value) {
-    let response = app.get("/readyz", &Auth::Anonymous).await;
-    let body = serde_json::from_str(&response.body)
-        .unwrap_or_else(|error| panic!("/readyz is not JSON ({error}): {}", response.body));
-    (response.status.as_u16(), body)
-}
-
-/// Polls `/readyz` until `done` holds of its status and body, and returns the body.
-async fn readiness_until(app: &App, what: &str, done: impl Fn(u16, &Value) -> bool) -> Value {
-    let deadline = Instant::now() + NOTICE_WITHIN;
-    loop {
-        let (status, body) = readiness(app).await;
-        if done(status, &body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} within {NOTICE_WITHIN:?}; /readyz answers {status} {body}\n{}",
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn not_ready_for(reason: &'static str) -> impl Fn(u16, &Value) -> bool {
     move |status, body| {
@@ -65,12 +40,6 @@ fn not_ready_for(reason: &'static str) -> impl Fn(u16, &Value) -> bool {
 
 fn ready(status: u16, _body: &Value) -> bool {
     status == 200
-}
-
-async fn metrics(app: &App) -> String {
-    let response = app.get("/metrics", &Auth::Anonymous).await;
-    assert_eq!(response.status.as_u16(), 200, "{}", response.body);
-    response.body
 }
 
 /// A GraphQL request whose whole HTTP answer the test reads: a refusal is a 503.
@@ -182,9 +151,11 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     let measured = |status, body: &Value| {
         behind(status, body) && body["read_models_lag_seconds"].as_f64() > Some(2.0)
     };
-    let body = readiness_until(&app, "measured behind the log", measured).await;
+    let body = app
+        .readiness_until("measured behind the log", measured)
+        .await;
     assert_eq!(body["permissions"], "read_models_behind", "{body}");
-    let numbers = metrics(&app).await;
+    let numbers = app.metrics().await;
     assert_eq!(
         metric(
             &numbers,
@@ -197,12 +168,12 @@ async fn a_late_change_is_not_called_done_and_checks_wait_for_it(backend: Backen
     assert_unavailable(&graphql_http(&app, &admin, TASK, json!({ "id": task })).await);
 
     // Once the read models reach it, the dismissal is in force and all is well again.
-    readiness_until(&app, "caught up", ready).await;
+    app.readiness_until("caught up", ready).await;
     let refused = app.graphql(&guest, TASK, json!({ "id": task })).await;
     assert_eq!(error_code(&refused), "UNAUTHENTICATED", "{refused}");
     let seen = app.graphql(&admin, TASK, json!({ "id": task })).await;
     assert_eq!(data(seen, "/task")["id"], task.as_str());
-    let numbers = metrics(&app).await;
+    let numbers = app.metrics().await;
     assert_eq!(
         metric(
             &numbers,
@@ -268,7 +239,7 @@ async fn a_change_the_read_models_cannot_take_is_recorded_not_shown(backend: Bac
     // refused one was never made.
     app.restart_with_settings(&[("FAILPOINTS", "read_models.fail=off")])
         .await;
-    readiness_until(&app, "ready once mended", ready).await;
+    app.readiness_until("ready once mended", ready).await;
     let tasks = app
         .graphql(
             &admin,
@@ -310,7 +281,9 @@ async fn an_index_that_cannot_apply_an_event_refuses_until_mended(backend: Backe
     let task = app.create_task(&admin, "Past the index", None).await;
 
     assert_unavailable(&graphql_http(&app, &admin, TASK, json!({ "id": task })).await);
-    let body = readiness_until(&app, "the index stalled", not_ready_for("permission_index")).await;
+    let body = app
+        .readiness_until("the index stalled", not_ready_for("permission_index"))
+        .await;
     assert_eq!(body["permissions"], "permission_index", "{body}");
     let stalled = body["stalled"].as_array().expect("a list of stalls");
     assert!(
@@ -319,7 +292,7 @@ async fn an_index_that_cannot_apply_an_event_refuses_until_mended(backend: Backe
             .any(|stall| stall["follower"] == "permission_index" && stall["event"].is_object()),
         "the index's stall names its event: {body}"
     );
-    let numbers = metrics(&app).await;
+    let numbers = app.metrics().await;
     assert_eq!(
         metric(
             &numbers,
@@ -342,7 +315,7 @@ async fn an_index_that_cannot_apply_an_event_refuses_until_mended(backend: Backe
     // The fix (here: the fail point off) and a restart: the index holds the task.
     app.restart_with_settings(&[("FAILPOINTS", "permission_index.apply=off")])
         .await;
-    readiness_until(&app, "ready once mended", ready).await;
+    app.readiness_until("ready once mended", ready).await;
     let seen = app.graphql(&admin, TASK, json!({ "id": task })).await;
     assert_eq!(data(seen, "/task")["title"], "Past the index");
 }
@@ -446,7 +419,7 @@ async fn two_processes_never_react_to_the_same_events() {
             .expect("count the log");
         count
     };
-    let here = metric(&metrics(&app).await, REACTED).expect("the app's count");
+    let here = metric(&app.metrics().await, REACTED).expect("the app's count");
     let there = metric(&peer.get("/metrics").await.body, REACTED).expect("the peer's count");
     assert_eq!(
         here + there,
@@ -515,12 +488,9 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
 
     // `serve` listens within its bounded catch-up, not ready, and says why.
     app.start().await;
-    let body = readiness_until(
-        &app,
-        "behind while held",
-        not_ready_for("read_models_behind"),
-    )
-    .await;
+    let body = app
+        .readiness_until("behind while held", not_ready_for("read_models_behind"))
+        .await;
     assert!(
         body["not_ready"]
             .as_array()
@@ -537,7 +507,7 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let numbers = metrics(&app).await;
+    let numbers = app.metrics().await;
     assert!(
         metric(&numbers, "extranet_log_held_seconds") >= Some(1),
         "{numbers}"
@@ -548,7 +518,8 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
     // The session ends its transaction: the log flows, the service is ready, and
     // what was committed meanwhile is there.
     forgotten.execute("COMMIT").await.expect("commit");
-    readiness_until(&app, "ready once the transaction ended", ready).await;
+    app.readiness_until("ready once the transaction ended", ready)
+        .await;
     let login = app
         .graphql(
             &Auth::Anonymous,
@@ -558,7 +529,7 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
         .await;
     assert!(data(login, "/login")["token"].is_string());
     assert_eq!(
-        metric(&metrics(&app).await, "extranet_log_held_seconds"),
+        metric(&app.metrics().await, "extranet_log_held_seconds"),
         Some(0)
     );
 }

@@ -13,6 +13,10 @@
 //!   process is killed; after the restart both come back.
 //! - `joining.after_claim=return`: accepting an invitation fails after the address
 //!   was claimed; it comes back.
+//! - `invite_guest.after_seat=return`: inviting a guest into a task fails after the
+//!   place was taken.
+//! - `reinstate.after_seat=return`: reinstating fails after the address was claimed
+//!   and the place taken; both come back.
 //!
 //! The same stories run on both storage backends.
 
@@ -409,4 +413,122 @@ async fn a_failed_acceptance_gives_its_address_back_on_sqlite() {
 #[tokio::test]
 async fn a_failed_acceptance_gives_its_address_back_on_postgres() {
     a_failed_acceptance_gives_its_address_back(Backend::Postgres).await;
+}
+
+// ---- a guest invitation and a reinstatement stopped midway
+
+/// Guests need a plan with the extranet: the trial's, with room to spare.
+async fn on_trial(backend: Backend, smtp: &SmtpSink, fail_point: &'static str) -> (App, Auth) {
+    let app = App::spawn_with(
+        backend,
+        smtp,
+        "trial",
+        &[DEADLINE, SCHEDULE, ("FAILPOINTS", fail_point)],
+    )
+    .await;
+    let admin = app.login_admin().await;
+    (app, admin)
+}
+
+async fn a_failed_guest_invitation_gives_its_place_back(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let (mut app, admin) = on_trial(backend, &smtp, "invite_guest.after_seat=off").await;
+    let task = app.create_task(&admin, "Print the catalogue", None).await;
+    let before = seats(&app, &admin).await;
+    app.restart_with_settings(&[("FAILPOINTS", "invite_guest.after_seat=return")])
+        .await;
+    let admin = app.login_admin().await;
+    let failed = app
+        .try_invite_guest(&admin, &task, LOST, "Lost", "Guest", "OBSERVER")
+        .await;
+    assert!(
+        failed
+            .pointer("/data/inviteGuestToTask/invitation/id")
+            .is_none(),
+        "no invitation was issued: {failed}"
+    );
+    assert_eq!(seats(&app, &admin).await, before + 1, "the place was taken");
+    app.restart_with_settings(&[("FAILPOINTS", "invite_guest.after_seat=off")])
+        .await;
+    let admin = app.login_admin().await;
+    wait_for_seats(&app, &admin, before).await;
+    // Invited again, the guest gets the one invitation that was issued.
+    app.invite_guest(&admin, &task, LOST, "Lost", "Guest", "OBSERVER")
+        .await;
+    smtp.wait_for(|m| m.is_addressed_to(LOST), MAIL_TIMEOUT)
+        .await;
+    let sent = smtp
+        .all()
+        .iter()
+        .filter(|m| m.is_addressed_to(LOST))
+        .count();
+    assert_eq!(sent, 1, "only the invitation that was issued is emailed");
+}
+
+#[tokio::test]
+async fn a_failed_guest_invitation_gives_its_place_back_on_sqlite() {
+    a_failed_guest_invitation_gives_its_place_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_guest_invitation_gives_its_place_back_on_postgres() {
+    a_failed_guest_invitation_gives_its_place_back(Backend::Postgres).await;
+}
+
+const DISMISS: &str = "mutation($input: PersonInput!) {
+  dismissPerson(input: $input) { person { status } userErrors { code message } }
+}";
+const REINSTATE: &str = "mutation($input: PersonInput!) {
+  reinstatePerson(input: $input) { person { status } userErrors { code message } }
+}";
+
+async fn a_failed_reinstatement_gives_its_place_back(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let (mut app, admin) = on_trial(backend, &smtp, "reinstate.after_seat=off").await;
+    let task = app.create_task(&admin, "Print the catalogue", None).await;
+    let before = seats(&app, &admin).await;
+    let (_, person) = app
+        .guest_joins(&smtp, &admin, &task, LOST, "guest password 1")
+        .await;
+    let who = json!({ "input": { "personId": person } });
+    let dismissed = app.graphql(&admin, DISMISS, who.clone()).await;
+    assert_eq!(
+        data(dismissed.clone(), "/dismissPerson/person")["status"],
+        "DISMISSED",
+        "{dismissed}"
+    );
+    // The dismissal gives the guest's place back (the reactor).
+    wait_for_seats(&app, &admin, before).await;
+
+    app.restart_with_settings(&[("FAILPOINTS", "reinstate.after_seat=return")])
+        .await;
+    let admin = app.login_admin().await;
+    let failed = app.graphql(&admin, REINSTATE, who.clone()).await;
+    assert!(
+        failed.pointer("/data/reinstatePerson/person/status") != Some(&json!("ACTIVE")),
+        "not reinstated: {failed}"
+    );
+    assert_eq!(seats(&app, &admin).await, before + 1, "the place was taken");
+    app.restart_with_settings(&[("FAILPOINTS", "reinstate.after_seat=off")])
+        .await;
+    let admin = app.login_admin().await;
+    wait_for_seats(&app, &admin, before).await;
+    // Still dismissed, and reinstated for real now: one place, taken once.
+    let back = app.graphql(&admin, REINSTATE, who).await;
+    assert_eq!(
+        data(back.clone(), "/reinstatePerson/person")["status"],
+        "ACTIVE",
+        "{back}"
+    );
+    assert_eq!(seats(&app, &admin).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_failed_reinstatement_gives_its_place_back_on_sqlite() {
+    a_failed_reinstatement_gives_its_place_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_reinstatement_gives_its_place_back_on_postgres() {
+    a_failed_reinstatement_gives_its_place_back(Backend::Postgres).await;
 }

@@ -19,36 +19,35 @@ async fn health_and_lag_are_reported() {
     app.invite_guest(&admin, &task, "gus@client.test", "Gus", "Guest", "OBSERVER")
         .await;
 
-    // A mutation returns after the read models hold it: no lag there.
+    // Every follower's lag is reported. (The read models may be an event behind for
+    // a moment even though the mutation waited for them: the reactor's follow-up to
+    // it, opening the guest's seat hold, lands on its own.)
     let read_models = r#"extranet_projector_lag_events{projection="read_models"}"#;
     let notifier = r#"extranet_projector_lag_events{projection="notifier"}"#;
     let metrics = app.get("/metrics", &Auth::Anonymous).await;
     assert_eq!(metrics.status.as_u16(), 200);
-    assert_eq!(
-        metric(&metrics.body, read_models),
-        Some(0),
-        "{}",
-        metrics.body
-    );
-    assert!(
-        metric(&metrics.body, notifier).is_some(),
-        "{}",
-        metrics.body
-    );
+    for follower in [read_models, notifier] {
+        assert!(
+            metric(&metrics.body, follower).is_some(),
+            "{}",
+            metrics.body
+        );
+    }
 
-    // The notifier follows, sends, and its queue empties.
+    // The read models and the notifier follow, mail is sent, and the queue empties.
     smtp.wait_for_mail_to("gus@client.test").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let body = app.get("/metrics", &Auth::Anonymous).await.body;
-        let settled = metric(&body, notifier) == Some(0)
+        let settled = metric(&body, read_models) == Some(0)
+            && metric(&body, notifier) == Some(0)
             && metric(&body, "extranet_notifier_queue_emails") == Some(0);
         if settled {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the notifier did not catch up:\n{body}"
+            "the read models and the notifier did not catch up:\n{body}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -3,14 +3,10 @@
 //! its change is recorded but cannot be shown, `serve` starts all the same and
 //! `rebuild` names the event; once the event is removed, the service is ready again.
 
-use e2e::{data, error_code, metric, App, Auth, Backend, SmtpSink, CREATE_TASK};
+use e2e::{data, error_code, metric, App, Auth, Backend, SmtpSink, CREATE_TASK, NOTICE_WITHIN};
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Connection};
 use std::time::{Duration, Instant};
-
-/// How long the service may take to notice a stall or a recovery: a retry is at most
-/// a few seconds away, and other tests share the machine.
-const NOTICE_WITHIN: Duration = Duration::from_secs(30);
 
 const STALLED: &str = r#"extranet_projector_stalled{projection="read_models"}"#;
 const FAILURES: &str = r#"extranet_projector_failures_total{projection="read_models"}"#;
@@ -51,35 +47,6 @@ async fn remove_event(app: &App, aggregate_id: &str) {
     assert_eq!(removed.rows_affected(), 1);
 }
 
-async fn readiness(app: &App) -> (u16, Value) {
-    let response = app.get("/readyz", &Auth::Anonymous).await;
-    let body = serde_json::from_str(&response.body)
-        .unwrap_or_else(|error| panic!("/readyz is not JSON ({error}): {}", response.body));
-    (response.status.as_u16(), body)
-}
-
-/// Polls `/readyz` until `done` holds of its status and body, and returns them.
-async fn readiness_until(app: &App, what: &str, done: impl Fn(u16, &Value) -> bool) -> Value {
-    let deadline = Instant::now() + NOTICE_WITHIN;
-    loop {
-        let (status, body) = readiness(app).await;
-        if done(status, &body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} within {NOTICE_WITHIN:?}; /readyz answers {status} {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn metrics(app: &App) -> String {
-    let response = app.get("/metrics", &Auth::Anonymous).await;
-    assert_eq!(response.status.as_u16(), 200, "{}", response.body);
-    response.body
-}
-
 /// The read models' stall as `/readyz` reports it, checked to name the bad event.
 fn assert_names_the_event(body: &Value, aggregate_id: &str) {
     assert_eq!(body["status"], "not ready", "{body}");
@@ -115,12 +82,14 @@ async fn a_stall_is_reported_refused_and_recovered(backend: Backend) {
     app.create_task(&admin, "Before the bad event", None).await;
 
     let bad = write_bad_event(&app).await;
-    let body = readiness_until(&app, "the stall is reported", stalled_for(&bad)).await;
+    let body = app
+        .readiness_until("the stall is reported", stalled_for(&bad))
+        .await;
     assert_names_the_event(&body, &bad);
     let health = app.get("/healthz", &Auth::Anonymous).await;
     assert_eq!((health.status.as_u16(), health.body.as_str()), (200, "ok"));
 
-    let body = metrics(&app).await;
+    let body = app.metrics().await;
     assert_eq!(metric(&body, STALLED), Some(1), "{body}");
     assert!(metric(&body, FAILURES) >= Some(1), "{body}");
     // The followers behind the read models wait for them; they are not stalled.
@@ -148,7 +117,7 @@ async fn a_stall_is_reported_refused_and_recovered(backend: Backend) {
 
     // Retries go on, but the log names the stall once, not once a retry.
     let deadline = Instant::now() + NOTICE_WITHIN;
-    while metric(&metrics(&app).await, FAILURES) < Some(3) {
+    while metric(&app.metrics().await, FAILURES) < Some(3) {
         assert!(Instant::now() < deadline, "the projector stopped retrying");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -169,8 +138,8 @@ async fn a_stall_is_reported_refused_and_recovered(backend: Backend) {
     // The operator removes the event; the read models go on by themselves, and the
     // change refused during the stall was never recorded.
     remove_event(&app, &bad).await;
-    readiness_until(&app, "ready again", ready).await;
-    let body = metrics(&app).await;
+    app.readiness_until("ready again", ready).await;
+    let body = app.metrics().await;
     assert_eq!(metric(&body, STALLED), Some(0), "{body}");
     let tasks = data(
         app.graphql(
@@ -207,7 +176,7 @@ async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Ba
     let mut app = App::spawn(backend, &smtp).await;
     // Answered once before stopping: `serve` announces its address a moment before it
     // handles SIGTERM, so a stop sent at once could kill it rather than stop it.
-    let (status, body) = readiness(&app).await;
+    let (status, body) = app.readiness().await;
     assert_eq!(status, 200, "{body}");
     app.stop().await;
     let bad = write_bad_event(&app).await;
@@ -217,7 +186,7 @@ async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Ba
     app.start().await;
     let health = app.get("/healthz", &Auth::Anonymous).await;
     assert_eq!((health.status.as_u16(), health.body.as_str()), (200, "ok"));
-    let (status, body) = readiness(&app).await;
+    let (status, body) = app.readiness().await;
     assert_eq!(status, 503, "{body}");
     assert_names_the_event(&body, &bad);
     assert_eq!(body["read_models"]["caught_up_with_start"], false, "{body}");
@@ -244,7 +213,8 @@ async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Ba
     }
 
     remove_event(&app, &bad).await;
-    readiness_until(&app, "ready once the event is gone", ready).await;
+    app.readiness_until("ready once the event is gone", ready)
+        .await;
 }
 
 #[tokio::test]

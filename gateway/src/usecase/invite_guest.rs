@@ -99,6 +99,9 @@ pub async fn invite_guest(
             other => InviteGuestError::Seat(other),
         });
     }
+    if let Err(stopped) = super::flow_step::between_steps("invite_guest.after_seat").await {
+        return Err(Failure::Internal(stopped.to_string()).into());
+    }
     let issue = InvitationCommand::Issue {
         invitation,
         person,

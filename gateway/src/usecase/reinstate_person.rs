@@ -105,6 +105,10 @@ pub async fn reinstate_person(
                     Err(failure) => failure.into(),
                 });
             }
+            // Stopped here, the address and the place come back through the sweeper.
+            if let Err(stopped) = super::flow_step::between_steps("reinstate.after_seat").await {
+                return Err(Failure::Internal(stopped.to_string()).into());
+            }
         }
     }
     let key = AggregateKey::new(viewer.account, person.0);
