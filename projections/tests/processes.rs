@@ -168,6 +168,15 @@ impl Setup {
         }
     }
 
+    /// The account's places in use, as the read models count them.
+    async fn seats(&self) -> i64 {
+        projections::accounts::get(&self.db, self.account)
+            .await
+            .expect("account")
+            .expect("exists")
+            .seats_in_use
+    }
+
     async fn event_count(&self) -> i64 {
         let (n,): (i64,) = sqlx::query_as("SELECT count(*) AS n FROM events")
             .fetch_one(&self.db.any)
@@ -474,14 +483,7 @@ async fn places_under_the_limit_are_given_back_once() {
         .await
         .expect("reactor");
     s.settle(&reactor).await;
-    let seats = || async {
-        projections::accounts::get(&s.db, s.account)
-            .await
-            .expect("account")
-            .expect("exists")
-            .seats_in_use
-    };
-    assert_eq!(seats().await, 3);
+    assert_eq!(s.seats().await, 3);
 
     s.bus
         .execute::<Invitation>(invitation_key, InvitationCommand::Revoke, &s.meta())
@@ -490,7 +492,7 @@ async fn places_under_the_limit_are_given_back_once() {
     s.person(leaver, PersonCommand::Dismiss).await;
     s.settle(&reactor).await;
     assert_eq!(
-        seats().await,
+        s.seats().await,
         1,
         "the revoked invitation's and the leaver's places are back"
     );
@@ -504,7 +506,7 @@ async fn places_under_the_limit_are_given_back_once() {
         .expect("reactor");
     again.catch_up().await.expect("react again");
     s.projector.catch_up_to_head().await.expect("project");
-    assert_eq!(seats().await, 1, "nothing given back twice");
+    assert_eq!(s.seats().await, 1, "nothing given back twice");
 }
 
 /// A place and an address taken for a flow that stopped before its last step are
@@ -575,13 +577,6 @@ async fn holds_nobody_took_up_are_given_back_after_the_deadline() {
             .await
             .expect("reactor");
         s.settle(&reactor).await;
-        let seats = || async {
-            projections::accounts::get(&s.db, s.account)
-                .await
-                .expect("account")
-                .expect("exists")
-                .seats_in_use
-        };
         let claim_by_someone_else = || async {
             s.bus
                 .execute::<EmailClaim>(
@@ -594,7 +589,7 @@ async fn holds_nobody_took_up_are_given_back_after_the_deadline() {
                 )
                 .await
         };
-        assert_eq!(seats().await, 2);
+        assert_eq!(s.seats().await, 2);
         assert!(
             claim_by_someone_else().await.is_err(),
             "the address is held"
@@ -607,7 +602,7 @@ async fn holds_nobody_took_up_are_given_back_after_the_deadline() {
         assert_eq!((swept.seats_given_back, swept.claims_given_back), (1, 1));
         s.settle(&reactor).await;
         assert_eq!(
-            seats().await,
+            s.seats().await,
             1,
             "the stranded place is back, the invited one kept"
         );
@@ -619,7 +614,7 @@ async fn holds_nobody_took_up_are_given_back_after_the_deadline() {
         let again = s.scheduler().run_once().await.expect("run");
         assert_eq!((again.seats_given_back, again.claims_given_back), (0, 0));
         s.settle(&reactor).await;
-        assert_eq!(seats().await, 1, "nothing given back twice");
+        assert_eq!(s.seats().await, 1, "nothing given back twice");
     }
 }
 
@@ -666,14 +661,7 @@ async fn holds_that_cannot_be_given_back_do_not_block_newer_ones() {
             .await
             .expect("reactor");
         s.settle(&reactor).await;
-        let seats = || async {
-            projections::accounts::get(&s.db, s.account)
-                .await
-                .expect("account")
-                .expect("exists")
-                .seats_in_use
-        };
-        assert_eq!(seats().await, 502);
+        assert_eq!(s.seats().await, 502);
 
         s.clock.advance_days(1);
         let first = s.scheduler().run_once().await.expect("run");
@@ -685,6 +673,6 @@ async fn holds_that_cannot_be_given_back_do_not_block_newer_ones() {
         let second = s.scheduler().run_once().await.expect("run");
         assert_eq!(second.seats_given_back, 1, "the new place comes first now");
         s.settle(&reactor).await;
-        assert_eq!(seats().await, 501);
+        assert_eq!(s.seats().await, 501);
     }
 }

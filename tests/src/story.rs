@@ -141,6 +141,24 @@ impl App {
             .await
     }
 
+    /// The titles of the first 100 of `who`'s tasks (`myTasks`), oldest first.
+    pub async fn my_task_titles(&self, who: &Auth) -> Vec<String> {
+        let response = self
+            .graphql(
+                who,
+                "{ myTasks(first: 100) { edges { node { title } } } }",
+                json!({}),
+            )
+            .await;
+        response
+            .pointer("/data/myTasks/edges")
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("myTasks: {response}"))
+            .iter()
+            .filter_map(|edge| edge.pointer("/node/title")?.as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Creates a task as `who`, which must succeed with the title asked for, and returns
     /// its id.
     pub async fn create_task(&self, who: &Auth, title: &str, description: Option<&str>) -> String {

@@ -240,19 +240,7 @@ async fn a_change_the_read_models_cannot_take_is_recorded_not_shown(backend: Bac
     app.restart_with_settings(&[("FAILPOINTS", "read_models.fail=off")])
         .await;
     app.readiness_until("ready once mended", ready).await;
-    let tasks = app
-        .graphql(
-            &admin,
-            "{ myTasks(first: 100) { edges { node { title } } } }",
-            json!({}),
-        )
-        .await;
-    let titles: Vec<String> = data(tasks, "/myTasks/edges")
-        .as_array()
-        .expect("edges")
-        .iter()
-        .filter_map(|edge| edge["node"]["title"].as_str().map(str::to_owned))
-        .collect();
+    let titles = app.my_task_titles(&admin).await;
     assert_eq!(titles, ["Made as the read models stall"]);
 }
 

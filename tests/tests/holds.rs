@@ -90,6 +90,19 @@ async fn nearly_full(backend: Backend, smtp: &SmtpSink) -> (App, Auth) {
     (app, admin)
 }
 
+/// Waits for mail to `address` and checks it is the only one: the invitation that
+/// was issued, not the one stopped midway.
+async fn emailed_once(smtp: &SmtpSink, address: &str) {
+    smtp.wait_for(|m| m.is_addressed_to(address), MAIL_TIMEOUT)
+        .await;
+    let sent = smtp
+        .all()
+        .iter()
+        .filter(|m| m.is_addressed_to(address))
+        .count();
+    assert_eq!(sent, 1, "only the invitation that was issued is emailed");
+}
+
 /// After the stranded place is back, the plan is full again only with a new
 /// invitation to the same address, which is the only one ever emailed to it.
 async fn the_place_is_back_and_nothing_was_sent(app: &mut App, admin: &Auth, smtp: &SmtpSink) {
@@ -104,14 +117,7 @@ async fn the_place_is_back_and_nothing_was_sent(app: &mut App, admin: &Auth, smt
         "PLAN_LIMIT_REACHED",
         "{full}"
     );
-    smtp.wait_for(|m| m.is_addressed_to(LOST), MAIL_TIMEOUT)
-        .await;
-    let sent = smtp
-        .all()
-        .iter()
-        .filter(|m| m.is_addressed_to(LOST))
-        .count();
-    assert_eq!(sent, 1, "only the invitation that was issued is emailed");
+    emailed_once(smtp, LOST).await;
 }
 
 async fn a_failed_invitation_gives_its_place_back(backend: Backend) {
@@ -455,14 +461,7 @@ async fn a_failed_guest_invitation_gives_its_place_back(backend: Backend) {
     // Invited again, the guest gets the one invitation that was issued.
     app.invite_guest(&admin, &task, LOST, "Lost", "Guest", "OBSERVER")
         .await;
-    smtp.wait_for(|m| m.is_addressed_to(LOST), MAIL_TIMEOUT)
-        .await;
-    let sent = smtp
-        .all()
-        .iter()
-        .filter(|m| m.is_addressed_to(LOST))
-        .count();
-    assert_eq!(sent, 1, "only the invitation that was issued is emailed");
+    emailed_once(&smtp, LOST).await;
 }
 
 #[tokio::test]

@@ -91,23 +91,6 @@ fn create_task(title: &str) -> Value {
     json!({ "query": CREATE_TASK, "variables": { "input": { "title": title } } })
 }
 
-async fn task_titles(app: &App, who: &Auth) -> Vec<String> {
-    let response = app
-        .graphql(
-            who,
-            "{ myTasks(first: 100) { edges { node { title } } } }",
-            json!({}),
-        )
-        .await;
-    response
-        .pointer("/data/myTasks/edges")
-        .and_then(Value::as_array)
-        .unwrap_or_else(|| panic!("myTasks: {response}"))
-        .iter()
-        .filter_map(|edge| edge.pointer("/node/title")?.as_str().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_batch_runs_up_to_ten_operations_and_is_refused_whole_beyond() {
     let smtp = SmtpSink::start();
@@ -152,7 +135,7 @@ async fn a_batch_runs_up_to_ten_operations_and_is_refused_whole_beyond() {
 
     // Only the ten of the first batch exist, created in the order sent (myTasks lists
     // oldest first): a batch runs one operation after another.
-    let titles = task_titles(&app, &admin).await;
+    let titles = app.my_task_titles(&admin).await;
     let sent: Vec<String> = (1..=10).map(|n| format!("batched {n}")).collect();
     assert_eq!(
         titles, sent,
