@@ -516,21 +516,23 @@ impl App {
     /// [`App::restart`] with `settings` changed (or added) from now on, as an operator
     /// changes the configuration and restarts.
     pub async fn restart_with_settings(&mut self, settings: &[(&str, &str)]) {
-        for (key, value) in settings {
-            self.settings.retain(|(existing, _)| existing != key);
-            self.settings.push(((*key).to_owned(), (*value).to_owned()));
-        }
+        self.change_settings(settings);
         self.restart().await;
     }
 
     /// [`App::start`] with `settings` changed (or added) from now on: after a
     /// [`App::crash`], the operator starts the server with a new configuration.
     pub async fn start_with_settings(&mut self, settings: &[(&str, &str)]) {
+        self.change_settings(settings);
+        self.start().await;
+    }
+
+    /// Sets (or adds) each of `settings` for every later start.
+    fn change_settings(&mut self, settings: &[(&str, &str)]) {
         for (key, value) in settings {
             self.settings.retain(|(existing, _)| existing != key);
             self.settings.push(((*key).to_owned(), (*value).to_owned()));
         }
-        self.start().await;
     }
 
     /// What the binary has logged so far (its stderr, across restarts).

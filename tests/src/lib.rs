@@ -43,6 +43,7 @@
 //! [`user_error`] and [`error_code`].
 
 mod app;
+mod bad_event;
 mod form;
 mod ids;
 mod mail;

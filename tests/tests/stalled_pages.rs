@@ -3,13 +3,7 @@
 //! "something went wrong" and never a success it cannot show.
 
 use e2e::{succeeded, App, Auth, Backend, HtmlForm, SmtpSink};
-use serde_json::{json, Value};
-use sqlx::{AnyConnection, Connection};
-use std::time::{Duration, Instant};
-
-/// How long the service may take to notice the stall: a retry is at most a few
-/// seconds away, and other tests share the machine.
-const NOTICE_WITHIN: Duration = Duration::from_secs(30);
+use serde_json::json;
 
 const CONFIGURE_LINK: &str = "mutation Configure($input: ConfigureRegistrationLinkInput!) {
     configureRegistrationLink(input: $input) { link { url } userErrors { code } }
@@ -25,37 +19,14 @@ async fn a_registration_recorded_during_a_stall_says_so_on_postgres() {
     run_a_registration_recorded_during_a_stall_says_so(Backend::Postgres).await;
 }
 
-/// Writes straight into the log a `TaskRenamed` without its `title`, which the read
-/// models cannot apply, and waits until `/readyz` reports them stalled on it.
+/// Writes an event the read models cannot apply and waits until `/readyz` reports
+/// them stalled on it.
 async fn stall_the_read_models(app: &App) {
-    sqlx::any::install_default_drivers();
-    let mut db = AnyConnection::connect(app.database_url())
-        .await
-        .expect("connect to the test's database");
-    let aggregate_id = format!("{}:{}", app.account_in_links, uuid::Uuid::new_v4());
-    sqlx::query(
-        r#"INSERT INTO events
-               (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-           VALUES ('task', $1, 1, 'TaskRenamed', '1', '{"TaskRenamed": {}}', '{"at": "1700000000000"}')"#,
-    )
-    .bind(&aggregate_id)
-    .execute(&mut db)
-    .await
-    .expect("write the bad event");
-    let deadline = Instant::now() + NOTICE_WITHIN;
-    loop {
-        let response = app.get("/readyz", &Auth::Anonymous).await;
-        let body: Value = serde_json::from_str(&response.body).unwrap_or_default();
-        if body.pointer("/stalled/0/event/aggregate_id") == Some(&json!(aggregate_id)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the stall is reported within {NOTICE_WITHIN:?}: {}",
-            response.body
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let bad = app.write_bad_event().await;
+    app.readiness_until("the stall is reported", |_, body| {
+        body.pointer("/stalled/0/event/aggregate_id") == Some(&json!(bad))
+    })
+    .await;
 }
 
 async fn run_a_registration_recorded_during_a_stall_says_so(backend: Backend) {

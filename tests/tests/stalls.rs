@@ -5,47 +5,10 @@
 
 use e2e::{error_code, metric, App, Auth, Backend, SmtpSink, CREATE_TASK, NOTICE_WITHIN};
 use serde_json::{json, Value};
-use sqlx::{AnyConnection, Connection};
 use std::time::{Duration, Instant};
 
 const STALLED: &str = r#"extranet_projector_stalled{projection="read_models"}"#;
 const FAILURES: &str = r#"extranet_projector_failures_total{projection="read_models"}"#;
-
-async fn connect(app: &App) -> AnyConnection {
-    sqlx::any::install_default_drivers();
-    AnyConnection::connect(app.database_url())
-        .await
-        .expect("connect to the test's database")
-}
-
-/// Writes straight into the log a `TaskRenamed` without its `title`: an event of a
-/// known type whose payload does not decode. Returns its aggregate id.
-async fn write_bad_event(app: &App) -> String {
-    let aggregate_id = format!("{}:{}", app.account_in_links, uuid::Uuid::new_v4());
-    // The payload and metadata as literals: PostgreSQL takes them as `json`, SQLite
-    // as text; a bound text would be refused by the `json` column.
-    sqlx::query(
-        r#"INSERT INTO events
-               (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-           VALUES ('task', $1, 1, 'TaskRenamed', '1', '{"TaskRenamed": {}}', '{"at": "1700000000000"}')"#,
-    )
-    .bind(&aggregate_id)
-    .execute(&mut connect(app).await)
-    .await
-    .expect("write the bad event");
-    aggregate_id
-}
-
-/// What an operator does once the cause is understood: removes the event.
-async fn remove_event(app: &App, aggregate_id: &str) {
-    let removed =
-        sqlx::query("DELETE FROM events WHERE aggregate_type = 'task' AND aggregate_id = $1")
-            .bind(aggregate_id)
-            .execute(&mut connect(app).await)
-            .await
-            .expect("remove the bad event");
-    assert_eq!(removed.rows_affected(), 1);
-}
 
 /// The read models' stall as `/readyz` reports it, checked to name the bad event.
 fn assert_names_the_event(body: &Value, aggregate_id: &str) {
@@ -81,7 +44,7 @@ async fn a_stall_is_reported_refused_and_recovered(backend: Backend) {
     let admin = app.login_admin().await;
     app.create_task(&admin, "Before the bad event", None).await;
 
-    let bad = write_bad_event(&app).await;
+    let bad = app.write_bad_event().await;
     let body = app
         .readiness_until("the stall is reported", stalled_for(&bad))
         .await;
@@ -137,7 +100,7 @@ async fn a_stall_is_reported_refused_and_recovered(backend: Backend) {
 
     // The operator removes the event; the read models go on by themselves, and the
     // change refused during the stall was never recorded.
-    remove_event(&app, &bad).await;
+    app.remove_bad_event(&bad).await;
     app.readiness_until("ready again", ready).await;
     let body = app.metrics().await;
     assert_eq!(metric(&body, STALLED), Some(0), "{body}");
@@ -171,7 +134,7 @@ async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Ba
     let (status, body) = app.readiness().await;
     assert_eq!(status, 200, "{body}");
     app.stop().await;
-    let bad = write_bad_event(&app).await;
+    let bad = app.write_bad_event().await;
 
     // Start-up cannot catch up, and serves all the same: alive, not ready, and
     // saying why from the first request.
@@ -204,7 +167,7 @@ async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Ba
         assert!(error.contains(part), "{part} not in: {error}");
     }
 
-    remove_event(&app, &bad).await;
+    app.remove_bad_event(&bad).await;
     app.readiness_until("ready once the event is gone", ready)
         .await;
 }
