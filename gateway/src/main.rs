@@ -61,6 +61,16 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: gateway::config::Settings) -> Result<(), String> {
+    // A flow runs inside its request, so the request timeout bounds it; a shorter hold
+    // deadline could sweep a place a flow still running is about to take up.
+    if settings.hold_deadline() <= settings.request_timeout() {
+        tracing::warn!(
+            hold_deadline = ?settings.hold_deadline(),
+            request_timeout = ?settings.request_timeout(),
+            "the hold deadline is not longer than the request timeout: a slow invitation \
+             could have its place given back before it is issued (the count then ends one low)"
+        );
+    }
     let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;

@@ -74,10 +74,13 @@ pub async fn decide_registration(
         match refusal_of(e)? {
             // Approved before: the join below tells whether it was finished.
             InvitationError::NotAwaitingApproval if decision == Decision::Approve => {
-                let approved = invitations::get(&state.db.any, account, id)
+                let approved = state
+                    .bus
+                    .load::<Invitation>(key)
                     .await
                     .map_err(Failure::from)?
-                    .is_some_and(|r| r.state == InvitationState::Accepted);
+                    .state()
+                    == InvitationState::Accepted;
                 if !approved {
                     return Err(DecideRegistrationError::Refused(
                         InvitationError::NotAwaitingApproval,
