@@ -44,25 +44,19 @@ use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::Router;
-use clap::Parser;
-use gateway::app::Application;
-use gateway::config::{Cli, CreateAccount, Settings};
 use serde_json::{json, Value};
-use sqlx::Connection;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::{env_number, field, invitation_link, Client, Store, Workspace, SESSION_COOKIE};
+
+mod support;
 
 const TASK_TITLE: &str = "Print the catalogue";
-const ADMIN_EMAIL: &str = "ada@acme.test";
-const ADMIN_PASSWORD: &str = "a long passphrase for ada";
 const GUEST_EMAIL: &str = "gus@client.test";
 const GUEST_PASSWORD: &str = "gus's own long passphrase";
-const SESSION_COOKIE: &str = "extranet_session";
-/// How long the notifier may take to write the invitation to the outbox folder.
-const MAIL_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter or `--list` from cargo's harness
@@ -104,14 +98,7 @@ fn main() {
 /// Measures every server; returns the gateways, to be removed once they have stopped,
 /// and whether any request failed.
 async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
+    support::log_warnings();
     let mut gateways = vec![Gateway::start(Store::Sqlite).await];
     if let Ok(server) = std::env::var("EXTRANET_BENCH_DATABASE_URL") {
         gateways.push(Gateway::start(Store::postgres(&server).await).await);
@@ -151,7 +138,7 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
     let changes_per_second = env_number("EXTRANET_BENCH_CHANGES_PER_SEC").unwrap_or(10);
     for gateway in &gateways {
         let script = wrk.script(&gateway.data_dir, &gateway.body, &gateway.cookie());
-        let store = gateway.store.name();
+        let store = gateway.store;
         let name = format!("gateway, guest's task ({store})");
         results.push(wrk.measure(&name, gateway.address, &script));
         if changes_per_second > 0 {
@@ -183,70 +170,15 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
 // ---------------------------------------------------------------------------------------
 // The gateway and its workspace
 
-enum Store {
-    Sqlite,
-    Postgres {
-        /// The server's own database, where the bench's database is created and dropped.
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl Store {
-    async fn postgres(admin_url: &str) -> Store {
-        let name = format!("extranet_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = sqlx::PgConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("connect to EXTRANET_BENCH_DATABASE_URL {admin_url}: {e}"));
-        sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
-            .execute(&mut connection)
-            .await
-            .expect("create the bench's PostgreSQL database");
-        Store::Postgres {
-            admin_url: admin_url.to_owned(),
-            name,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Store::Sqlite => "SQLite",
-            Store::Postgres { .. } => "PostgreSQL",
-        }
-    }
-
-    fn url(&self, data_dir: &Path) -> String {
-        match self {
-            Store::Sqlite => format!("sqlite://{}", data_dir.join("extranet.db").display()),
-            Store::Postgres { admin_url, name } => with_database(admin_url, name),
-        }
-    }
-}
-
-/// `admin_url` with its database (the last path segment) replaced by `name`.
-fn with_database(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |at| at + 3);
-    let server = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    format!("{server}/{name}{query}")
-}
-
 /// The real gateway serving a workspace in which a guest has accepted an invitation
 /// into one task.
 struct Gateway {
-    store: Store,
+    workspace: Workspace,
+    store: &'static str,
     address: SocketAddr,
     data_dir: PathBuf,
     /// The guest's session token, as the acceptance page set it in a cookie.
     session: String,
-    /// The administrator's `Authorization` header.
-    admin: String,
     /// The guest's task.
     task: String,
     /// The GraphQL request `wrk` sends.
@@ -257,71 +189,12 @@ struct Gateway {
 
 impl Gateway {
     async fn start(store: Store) -> Gateway {
-        let data_dir =
-            std::env::temp_dir().join(format!("extranet-bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&data_dir).expect("create the bench's data directory");
-        // Every other setting at its default, as an operator would run it.
-        let database_url = store.url(&data_dir);
-        let data_dir_arg = data_dir.display().to_string();
-        let args = vec![
-            "extranet",
-            "--mode",
-            "production",
-            "--data-dir",
-            &data_dir_arg,
-            "--database-url",
-            &database_url,
-            "--listen",
-            "127.0.0.1:0",
-            "serve",
-        ];
-        let cli = Cli::try_parse_from(args).expect("the bench's settings parse");
-        let settings: Settings = cli.settings;
-        let created = gateway::cli::create_account(
-            &settings,
-            CreateAccount {
-                name: "Acme".to_owned(),
-                admin_email: ADMIN_EMAIL.to_owned(),
-                admin_first_name: "Ada".to_owned(),
-                admin_last_name: "Admin".to_owned(),
-                admin_password: ADMIN_PASSWORD.to_owned(),
-                plan: "professional".to_owned(),
-            },
-        )
-        .await
-        .expect("create the account and its administrator");
-        let app = Application::build(settings.clone())
-            .await
-            .expect("start the gateway");
-        let address = app.address();
-        tokio::spawn(async move {
-            // It stops only on Ctrl-C or SIGTERM; so does the bench.
-            let _ = app.run_until_stopped().await;
-            eprintln!("the gateway stopped; the bench ends");
-            std::process::exit(130);
-        });
-
-        let client = Client::new(address);
-        let account = gateway::graphql::global_id::id_of(created.account).0;
-        let admin = client
-            .graphql(
-                None,
-                "mutation($input: LoginInput!) { login(input: $input) { token userErrors { message } } }",
-                json!({ "input": { "accountId": account, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD } }),
-            )
-            .await;
-        let admin = format!("Bearer {}", field(&admin, "/data/login/token"));
-        let task = client
-            .graphql(
-                Some(("authorization", &admin)),
-                "mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } userErrors { message } } }",
-                json!({ "input": { "title": TASK_TITLE, "description": "200 copies, A4." } }),
-            )
-            .await;
-        let task = field(&task, "/data/createTask/task/id");
+        let workspace = Workspace::start(store).await;
+        let client = Client::new(workspace.address);
+        let task = workspace.create_task(TASK_TITLE).await;
         let invited = client
             .graphql(
-                Some(("authorization", &admin)),
+                Some(("authorization", &workspace.admin)),
                 "mutation($input: InviteGuestToTaskInput!) {
                     inviteGuestToTask(input: $input) { invitation { id } userErrors { message } }
                 }",
@@ -333,33 +206,34 @@ impl Gateway {
             .await;
         field(&invited, "/data/inviteGuestToTask/invitation/id");
 
-        let link = invitation_link(&settings.outbox_dir()).await;
+        let link = invitation_link(&workspace.settings.outbox_dir()).await;
         let session = client.accept(&link, GUEST_PASSWORD).await;
 
         let body =
             json!({ "query": format!(r#"{{ task(id: "{task}") {{ id title }} }}"#) }).to_string();
-        let answer = client.guest_query(&session, &body).await;
+        let answer = guest_query(&client, &session, &body).await;
         let parsed: Value = serde_json::from_slice(&answer).expect("the answer is JSON");
         assert_eq!(
             parsed,
             json!({ "data": { "task": { "id": task, "title": TASK_TITLE } } }),
             "the guest sees the task they were invited into"
         );
+        let address = workspace.address;
         println!(
             "gateway ({}) at http://{address}: guest session, task {task}; request {} bytes, answer {} bytes",
-            store.name(),
+            workspace.store.name(),
             body.len(),
             answer.len()
         );
         Gateway {
-            store,
+            store: workspace.store.name(),
             address,
-            data_dir,
+            data_dir: workspace.data_dir.clone(),
             session,
-            admin,
-            task: task.to_owned(),
+            task,
             body,
             answer,
+            workspace,
         }
     }
 
@@ -367,7 +241,7 @@ impl Gateway {
     /// which still holds the title `wrk`'s script looks for.
     fn rename_task_every(&self, period: Duration) -> impl Future<Output = ()> + 'static {
         let client = Client::new(self.address);
-        let (admin, task) = (self.admin.clone(), self.task.clone());
+        let (admin, task) = (self.workspace.admin.clone(), self.task.clone());
         async move {
             let mut ticks = tokio::time::interval(period);
             for edition in 1.. {
@@ -390,154 +264,23 @@ impl Gateway {
 
     /// Removes the data directory and a PostgreSQL database the bench made.
     async fn remove(self) {
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-        if let Store::Postgres { admin_url, name } = &self.store {
-            if let Ok(mut connection) = sqlx::PgConnection::connect(admin_url).await {
-                // FORCE: in case a connection of the stopped gateway lingers.
-                let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
-                    .execute(&mut connection)
-                    .await;
-            }
-        }
+        self.workspace.remove().await;
     }
 }
 
-/// The string at `pointer` of a GraphQL response, or a panic that shows the response.
-fn field(response: &Value, pointer: &str) -> String {
-    response
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no {pointer} in {response}"))
-        .to_owned()
-}
-
-/// The invitation link in the first email written to `outbox`.
-async fn invitation_link(outbox: &Path) -> String {
-    let deadline = Instant::now() + MAIL_TIMEOUT;
-    loop {
-        let emails = std::fs::read_dir(outbox)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"));
-        for path in emails {
-            let raw = std::fs::read(&path).expect("read an email from the outbox");
-            let mail = mailparse::parse_mail(&raw).expect("the outbox holds emails");
-            let text = mail.get_body().expect("the email has a text body");
-            if let Some(link) = text
-                .split_whitespace()
-                .find(|word| word.starts_with("http") && word.contains("/invitations/"))
-            {
-                return link.trim_end_matches(['.', ',', '>', ')']).to_owned();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no invitation email in {} after {MAIL_TIMEOUT:?}",
-            outbox.display()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Just enough of a browser and an API client to set the workspace up.
-struct Client {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Client {
-    fn new(address: SocketAddr) -> Client {
-        Client {
-            base: format!("http://{address}"),
-            http: reqwest::Client::builder()
-                // The acceptance page answers with a redirect that sets the cookie.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("build the HTTP client"),
-        }
-    }
-
-    async fn graphql(&self, header: Option<(&str, &str)>, query: &str, variables: Value) -> Value {
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }));
-        if let Some((name, value)) = header {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.expect("send a GraphQL request");
-        let response: Value = response.json().await.expect("a GraphQL response");
-        let no_user_errors = |payload: &Value| {
-            payload
-                .get("userErrors")
-                .is_none_or(|errors| errors.as_array().is_some_and(Vec::is_empty))
-        };
-        let data_ok = response["data"]
-            .as_object()
-            .is_some_and(|data| data.values().all(no_user_errors));
-        assert!(
-            response.get("errors").is_none() && data_ok,
-            "the request failed: {response}"
-        );
-        response
-    }
-
-    /// Opens the invitation link, fills the form in as the guest would, submits it, and
-    /// returns the session token the response sets in its cookie.
-    async fn accept(&self, link: &str, password: &str) -> String {
-        let page = self
-            .http
-            .get(link)
-            .send()
-            .await
-            .expect("open the invitation link");
-        assert_eq!(page.status(), 200, "the acceptance page opens");
-        let (action, query) = link
-            .split_once('?')
-            .unwrap_or_else(|| panic!("the link {link} carries its secret"));
-        let secret = query
-            .strip_prefix("secret=")
-            .unwrap_or_else(|| panic!("the link {link} carries its secret"));
-        let accepted = self
-            .http
-            .post(action)
-            .form(&[
-                ("secret", secret),
-                ("first_name", "Gus"),
-                ("last_name", "Guest"),
-                ("password", password),
-            ])
-            .send()
-            .await
-            .expect("submit the acceptance form");
-        let status = accepted.status();
-        let session = accepted
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .filter_map(|cookie| cookie.split(';').next())
-            .find_map(|pair| pair.trim().strip_prefix(&format!("{SESSION_COOKIE}=")))
-            .map(str::to_owned);
-        session.unwrap_or_else(|| panic!("accepting the invitation ({status}) sets no session"))
-    }
-
-    /// What `wrk` will send, once: the whole answer, which must be a 200.
-    async fn guest_query(&self, session: &str, body: &str) -> Bytes {
-        let response = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .header("content-type", "application/json")
-            .header("cookie", format!("{SESSION_COOKIE}={session}"))
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("send the guest's query");
-        assert_eq!(response.status(), 200, "the guest's query answers 200");
-        response.bytes().await.expect("read the answer")
-    }
+/// What `wrk` will send, once: the whole answer, which must be a 200.
+async fn guest_query(client: &Client, session: &str, body: &str) -> Bytes {
+    let response = client
+        .http()
+        .post(format!("{}/graphql", client.base()))
+        .header("content-type", "application/json")
+        .header("cookie", format!("{SESSION_COOKIE}={session}"))
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("send the guest's query");
+    assert_eq!(response.status(), 200, "the guest's query answers 200");
+    response.bytes().await.expect("read the answer")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -653,15 +396,6 @@ impl Measured {
     fn failures(&self) -> u64 {
         self.not_ok + self.wrong_body + self.socket_errors
     }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a whole number, not {value:?}")),
-    )
 }
 
 impl Wrk {
