@@ -15,6 +15,14 @@ use tokio::sync::{watch, Notify};
 /// Events per transaction unless a projector is given another size.
 pub const BATCH: i64 = 500;
 const IDLE_POLL: Duration = Duration::from_millis(50);
+/// How often a request waiting for a projector wakes it again (see
+/// [`ProjectorHandle::caught_up_to`]).
+const HELD_RETRY: Duration = Duration::from_millis(2);
+/// How often at most a follower (a projector behind another, the reactor) starts a
+/// batch. No request waits for a follower, so under load it gathers many commands'
+/// events into one read and one commit instead of one each; when the log is quiet
+/// it still starts at once.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(25);
 /// How long [`listen`] waits before reconnecting.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
@@ -85,11 +93,21 @@ impl ProjectorHandle {
     }
 
     /// Returns once the projection has applied every event up to `target`.
+    ///
+    /// On PostgreSQL a committed event may not be readable yet: any transaction that
+    /// began before it and is still open holds the log (`log.rs`), and its commit
+    /// wakes nobody. So while waiting, this wakes the projector again every
+    /// [`HELD_RETRY`]; before, such a wait lasted until the projector's idle poll.
     pub async fn caught_up_to(&self, target: LogPosition) {
         let mut rx = self.position.clone();
-        self.wake();
-        // An error means the projector stopped (shutdown): nothing more to wait for.
-        let _ = rx.wait_for(|at| *at >= target).await;
+        loop {
+            self.wake();
+            tokio::select! {
+                // An error means the projector stopped (shutdown): nothing to wait for.
+                _ = rx.wait_for(|at| *at >= target) => return,
+                () = tokio::time::sleep(HELD_RETRY) => {}
+            }
+        }
     }
 
     /// Like [`ProjectorHandle::caught_up_to`], but gives up as soon as the projection
@@ -200,6 +218,11 @@ impl<P: Projection> Projector<P> {
                     self.vitals.succeeded();
                     report(n);
                     applied += n;
+                    // A short batch took everything readable: reading again would
+                    // find nothing, and a wake that came meanwhile is kept (`run`).
+                    if n < self.batch as u64 {
+                        return Ok(applied);
+                    }
                 }
                 Err(error) => {
                     self.vitals.failed(&error);
@@ -362,8 +385,12 @@ impl<P: Projection> Projector<P> {
         let name = self.projection.name();
         let mut leader = self.behind.clone();
         let mut failures = 0;
+        let mut pace = Pace::new(self.behind.is_some());
         tracing::info!(projection = name, at = ?*self.position.borrow(), "projector started");
         loop {
+            if !pace.wait(&mut shutdown).await {
+                break;
+            }
             match self.catch_up().await {
                 Ok(n) => {
                     failures = 0;
@@ -400,6 +427,35 @@ impl<P: Projection> Projector<P> {
             }
         }
         tracing::info!(projection = name, "projector stopped");
+    }
+}
+
+/// Keeps a follower's batches [`FOLLOW_EVERY`] apart; a leader is not paced.
+pub(crate) struct Pace {
+    every: Duration,
+    last: Option<tokio::time::Instant>,
+}
+
+impl Pace {
+    pub(crate) fn new(follower: bool) -> Self {
+        let every = if follower {
+            FOLLOW_EVERY
+        } else {
+            Duration::ZERO
+        };
+        Self { every, last: None }
+    }
+
+    /// Waits until the next batch may start; false if `shutdown` fired meanwhile.
+    pub(crate) async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        if let Some(last) = self.last {
+            tokio::select! {
+                () = tokio::time::sleep_until(last + self.every) => {}
+                _ = shutdown.changed() => return false,
+            }
+        }
+        self.last = Some(tokio::time::Instant::now());
+        !*shutdown.borrow()
     }
 }
 

@@ -153,6 +153,10 @@ impl Reactor {
                 Ok(n) => {
                     self.vitals.succeeded();
                     done += n;
+                    // A short batch took everything readable.
+                    if n < BATCH as u64 {
+                        return Ok(done);
+                    }
                 }
                 Err(error) => {
                     self.vitals.failed(&error);
@@ -171,6 +175,15 @@ impl Reactor {
             cause,
         };
         let until = *self.leader.borrow();
+        // Read first: claiming takes a transaction, wasted when there is nothing new.
+        let events = self
+            .log
+            .read(after, until, BATCH)
+            .await
+            .map_err(|cause| failed(None, cause))?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(0);
+        };
         let claim = match self.db.backend {
             Backend::Postgres => {
                 let claimed = self.claim(after).await.map_err(|c| failed(None, c))?;
@@ -182,14 +195,6 @@ impl Reactor {
             }
             // One process owns a SQLite file.
             Backend::Sqlite => None,
-        };
-        let events = self
-            .log
-            .read(after, until, BATCH)
-            .await
-            .map_err(|cause| failed(None, cause))?;
-        let Some(last) = events.last().map(|e| e.position) else {
-            return Ok(0);
         };
         slow_down_for_a_test().await;
         for event in &events {
@@ -473,7 +478,11 @@ impl Reactor {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(at = ?self.position(), "reactor started");
         let mut failures = 0;
+        let mut pace = crate::projector::Pace::new(true);
         loop {
+            if !pace.wait(&mut shutdown).await {
+                break;
+            }
             if self.catch_up().await.is_err() {
                 failures += 1;
                 if !health::back_off(failures, &mut shutdown).await {

@@ -6,6 +6,22 @@ use sqlx::{AnyPool, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long a pooled PostgreSQL connection may idle before it is tested on its next
+/// use (see [`Database::open`]).
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+/// Tests a connection that has idled long enough to have been closed by the server;
+/// a failed test makes the pool drop it and hand out another.
+async fn ping_if_idle<C: sqlx::Connection>(
+    connection: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for >= PING_AFTER_IDLE {
+        connection.ping().await?;
+    }
+    Ok(true)
+}
+
 /// Which database holds the log and the read models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -40,13 +56,19 @@ impl Database {
     /// A SQLite connection is not tested before each use: it is a file opened in this
     /// process, which does not hang up, and sqlx's test is a round trip to the
     /// connection's own thread, as dear as the query it precedes. A PostgreSQL
-    /// connection is, since the server may have closed it.
+    /// connection is tested only after it has idled [`PING_AFTER_IDLE`]: the server
+    /// may have closed it meanwhile, but testing a busy one doubled every statement's
+    /// round trips (issue 14's profile: a ping before each of a command's dozen).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, native) =
             if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
+                    .test_before_acquire(false)
+                    .before_acquire(|connection, meta| {
+                        Box::pin(async move { ping_if_idle(connection, meta).await })
+                    })
                     .acquire_timeout(Duration::from_secs(10))
                     .connect(url)
                     .await?;
@@ -74,7 +96,15 @@ impl Database {
                 Backend::Postgres => 16,
                 Backend::Sqlite => 8,
             })
-            .test_before_acquire(backend == Backend::Postgres)
+            .test_before_acquire(false)
+            .before_acquire(move |connection, meta| {
+                Box::pin(async move {
+                    match backend {
+                        Backend::Postgres => ping_if_idle(connection, meta).await,
+                        Backend::Sqlite => Ok(true),
+                    }
+                })
+            })
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
