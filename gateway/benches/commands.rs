@@ -18,6 +18,9 @@
 //! events table (its columns, defaults, identity and indexes), so what the database
 //! does for one command's event alone.
 //!
+//! Then issue 14's aim 2: one connection commenting on a task with 10,000 earlier
+//! comments (`EXTRANET_BENCH_HISTORY`), beside one on a new task, in the same run.
+//!
 //! Settings (environment): `EXTRANET_BENCH_DURATION` seconds per measured run (10) and
 //! `EXTRANET_BENCH_WARMUP` seconds of warm-up before each (2). Needs `pgbench` on the
 //! PATH (Debian: `postgresql-client`).
@@ -95,6 +98,17 @@ async fn run() -> Workspace {
         let anchor = pgbench(&database_url, &anchor_table, connections, &run);
         rows.push((measured, anchor));
     }
+    let history = env_number("EXTRANET_BENCH_HISTORY").unwrap_or(10_000);
+    let long = workspace.create_task("A long history").await;
+    let fresh = workspace.create_task("A new task").await;
+    let seeding = Instant::now();
+    seed(&workspace, &long, history).await;
+    println!(
+        "{history} comments on one task in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let on_long = measure(&workspace, std::slice::from_ref(&long), &run).await;
+    let on_fresh = measure(&workspace, std::slice::from_ref(&fresh), &run).await;
     println!();
     println!("| connections | gateway commands/s | p50 | p99 | pgbench one-row inserts/s | gateway ÷ pgbench |");
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -110,7 +124,55 @@ async fn run() -> Workspace {
             rate / anchor
         );
     }
+    println!();
+    println!("| task | events before | commands/s | p50 | p99 |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, before, m) in [("new", 1, &on_fresh), ("long", history + 1, &on_long)] {
+        println!(
+            "| {name} | {before} | {:.0} | {:.2} ms | {:.2} ms |",
+            m.commands as f64 / m.seconds,
+            m.p50.as_secs_f64() * 1e3,
+            m.p99.as_secs_f64() * 1e3,
+        );
+    }
+    println!(
+        "long ÷ new: p50 {:.2}, p99 {:.2}",
+        on_long.p50.as_secs_f64() / on_fresh.p50.as_secs_f64(),
+        on_long.p99.as_secs_f64() / on_fresh.p99.as_secs_f64(),
+    );
     workspace
+}
+
+/// Puts `comments` comments on `task`, one after another: from several connections
+/// at once, some lose the race for the task more often than the bus retries.
+async fn seed(workspace: &Workspace, task: &str, comments: u64) {
+    let address = workspace.address;
+    let admin = workspace.admin.clone();
+    let task = task.to_owned();
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("build the seeding runtime")
+            .block_on(async move {
+                let senders = (0..1u64).map(|sender| {
+                    let (admin, task) = (admin.clone(), task.clone());
+                    async move {
+                        let client = Client::new(address);
+                        for n in sender..comments {
+                            let variables = json!({ "input": { "taskId": task, "text": format!("Earlier note {n}.") } });
+                            let response: Value = client
+                                .try_graphql(Some(("authorization", &admin)), COMMENT, variables)
+                                .await;
+                            assert!(support::succeeded(&response), "seeding failed: {response}");
+                        }
+                    }
+                });
+                futures_util::future::join_all(senders).await;
+            })
+    })
+    .await
+    .expect("the seeding thread");
 }
 
 /// Sends comments from `tasks.len()` connections, one task each, for the warm-up and

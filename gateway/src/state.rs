@@ -85,7 +85,7 @@ impl AppState {
         actor: Option<PersonId>,
     ) -> Result<(), CommandError<A::Error>>
     where
-        A: Aggregate,
+        A: Aggregate + Clone,
         A::Command: Clone,
         CommandBus: Handles<A>,
     {

@@ -5,6 +5,7 @@
 //! every read model follows the stored log instead (see `projector`).
 
 use crate::health::Stall;
+use crate::hot::{Hot, Memory};
 use crate::log::Metadata;
 use crate::personal_data::PersonalData;
 use crate::store::Native;
@@ -28,7 +29,7 @@ use postgres_es::PostgresEventRepository;
 use sqlite_es::SqliteEventRepository;
 
 /// One aggregate type's command handler on the configured store.
-pub enum Cqrs<A: Aggregate> {
+pub enum Cqrs<A: Aggregate + Clone> {
     Postgres(Handler<PostgresEventRepository, A>),
     Sqlite(Handler<SqliteEventRepository, A>),
 }
@@ -36,15 +37,25 @@ pub enum Cqrs<A: Aggregate> {
 /// cqrs-es runs commands but keeps its store to itself, so loading an aggregate to
 /// read a fact it owns goes through a second store over the same repository: the same
 /// snapshots, upcasters and sealing, so it sees exactly what a command would decide on.
-pub struct Handler<R: PersistedEventRepository, A: Aggregate> {
-    framework: CqrsFramework<A, PersistedEventStore<Sealing<R>, A>>,
+/// Commands run over a [`Hot`] store, which keeps the states of aggregates without
+/// personal data in memory (see `hot.rs`).
+pub struct Handler<R: PersistedEventRepository, A: Aggregate + Clone> {
+    framework: CqrsFramework<A, Hot<PersistedEventStore<Sealing<R>, A>, A>>,
+    memory: Memory<A>,
     store: PersistedEventStore<Sealing<R>, A>,
 }
 
-impl<R: PersistedEventRepository, A: Aggregate> Handler<R, A> {
-    fn new(repo: impl Fn() -> R, personal: &PersonalData, services: A::Services) -> Self {
+impl<R: PersistedEventRepository, A: Aggregate + Clone> Handler<R, A> {
+    fn new(
+        repo: impl Fn() -> R,
+        personal: &PersonalData,
+        services: A::Services,
+        keep: bool,
+    ) -> Self {
+        let hot = Hot::<_, A>::new(store(repo(), personal.clone()), keep);
         Self {
-            framework: CqrsFramework::new(store(repo(), personal.clone()), Vec::new(), services),
+            memory: hot.memory(),
+            framework: CqrsFramework::new(hot, Vec::new(), services),
             store: store(repo(), personal.clone()),
         }
     }
@@ -182,8 +193,10 @@ where
     .with_upcasters(vec![Box::new(DomainUpcasters)])
 }
 
-impl<A: Aggregate> Cqrs<A> {
-    fn new(db: &Database, services: DomainServices) -> Self
+impl<A: Aggregate + Clone> Cqrs<A> {
+    /// `keep`: whether the aggregate's states are kept in memory; never for one that
+    /// holds personal data.
+    fn new(db: &Database, services: DomainServices, keep: bool) -> Self
     where
         A: Aggregate<Services = DomainServices>,
     {
@@ -193,12 +206,22 @@ impl<A: Aggregate> Cqrs<A> {
                 || PostgresEventRepository::new(pool.clone()),
                 &personal,
                 services,
+                keep,
             )),
             Native::Sqlite(pool) => Cqrs::Sqlite(Handler::new(
                 || SqliteEventRepository::new(pool.clone()),
                 &personal,
                 services,
+                keep,
             )),
+        }
+    }
+
+    /// Drops the kept state at `key`; true if there was one.
+    fn forget(&self, key: &str) -> bool {
+        match self {
+            Cqrs::Postgres(handler) => handler.memory.forget(key),
+            Cqrs::Sqlite(handler) => handler.memory.forget(key),
         }
     }
 
@@ -285,7 +308,7 @@ pub struct CommandBus {
 }
 
 /// Lets [`CommandBus::execute`] pick the handler from the aggregate type.
-pub trait Handles<A: Aggregate> {
+pub trait Handles<A: Aggregate + Clone> {
     fn handler(&self) -> &Cqrs<A>;
 }
 
@@ -309,14 +332,17 @@ handles!(SeatHold, seat_holds);
 impl CommandBus {
     pub fn new(db: &Database, services: DomainServices) -> Self {
         Self {
-            accounts: Cqrs::new(db, services.clone()),
-            people: Cqrs::new(db, services.clone()),
-            invitations: Cqrs::new(db, services.clone()),
-            tasks: Cqrs::new(db, services.clone()),
-            workgroups: Cqrs::new(db, services.clone()),
-            seat_holds: Cqrs::new(db, services.clone()),
+            // Kept in memory: the aggregates many commands meet (an account's seats,
+            // a busy task or group), none holding personal data. People, invitations
+            // and address claims hold addresses and names, which erasure must reach.
+            accounts: Cqrs::new(db, services.clone(), true),
+            people: Cqrs::new(db, services.clone(), false),
+            invitations: Cqrs::new(db, services.clone(), false),
+            tasks: Cqrs::new(db, services.clone(), true),
+            workgroups: Cqrs::new(db, services.clone(), true),
+            seat_holds: Cqrs::new(db, services.clone(), false),
             secrets: services.secrets.clone(),
-            email_claims: Cqrs::new(db, services),
+            email_claims: Cqrs::new(db, services, false),
             log: EventLog::new(db.clone()),
         }
     }
@@ -332,7 +358,7 @@ impl CommandBus {
     /// nothing was stored under loads the aggregate's default, empty state.
     pub async fn load<A>(&self, key: AggregateKey) -> Result<A, StoreError>
     where
-        A: Aggregate,
+        A: Aggregate + Clone,
         Self: Handles<A>,
     {
         let key = key.to_string();
@@ -356,7 +382,7 @@ impl CommandBus {
         metadata: &Metadata,
     ) -> Result<LogPosition, CommandError<A::Error>>
     where
-        A: Aggregate,
+        A: Aggregate + Clone,
         A::Command: Clone,
         Self: Handles<A>,
     {
@@ -365,6 +391,7 @@ impl CommandBus {
         // our append: decide again on the fresh state. The command may now be refused
         // or be a no-op, which is what a serial order would have given.
         let mut attempt = 1;
+        let mut decided_on_fresh = false;
         loop {
             match self
                 .handler()
@@ -373,6 +400,13 @@ impl CommandBus {
             {
                 Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
                     attempt += 1
+                }
+                // Refused on a state kept in memory, which may be stale (`hot.rs`):
+                // decide again on a fresh one before answering.
+                Err(AggregateError::UserError(_))
+                    if !decided_on_fresh && self.handler().forget(&key) =>
+                {
+                    decided_on_fresh = true
                 }
                 result => break result?,
             }

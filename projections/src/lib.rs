@@ -21,6 +21,7 @@ pub mod freshness;
 pub mod health;
 pub mod history;
 pub mod holds;
+pub mod hot;
 pub mod invitations;
 pub mod log;
 pub mod permission;

@@ -245,3 +245,68 @@ async fn a_command_never_crosses_accounts() {
         Err(CommandError::Refused(TaskError::NotFound))
     ));
 }
+
+/// Tasks are kept in memory between commands (`hot.rs`), and another process sharing
+/// the store (here a second bus) changes one behind this one's back. Whatever the kept
+/// state says, every answer is the one a fresh load gives: a refusal, a no-op and a
+/// change decided on the stale state are each decided again.
+async fn a_state_kept_in_memory_never_decides_alone(db: Database) {
+    let here = CommandBus::new(&db, services());
+    let elsewhere = CommandBus::new(&db, services());
+    let (_, _, key) = new_task(&here).await;
+    let gus = PersonId::new_random();
+    let assign = TaskCommand::Assign {
+        person: gus,
+        role: TaskRole::Participant,
+    };
+    let unassign = TaskCommand::Unassign { person: gus };
+    let count = |events: &[(i64, String, String)], kind: &str| {
+        events.iter().filter(|(_, t, _)| t == kind).count()
+    };
+
+    // Kept: Gus holds no role. Elsewhere he is assigned; unassigning him here is not
+    // refused as NotOnTask.
+    elsewhere
+        .execute::<Task>(key, assign.clone(), &meta())
+        .await
+        .expect("assign elsewhere");
+    here.execute::<Task>(key, unassign.clone(), &meta())
+        .await
+        .expect("a refusal decided on a stale state is decided again");
+    assert_eq!(count(&events_of(&db, key).await, "PersonUnassigned"), 1);
+
+    // Kept: no role. Elsewhere he is assigned again; assigning him here appends
+    // nothing more (the stale append loses the race, and afresh it is a no-op).
+    elsewhere
+        .execute::<Task>(key, assign.clone(), &meta())
+        .await
+        .expect("assign elsewhere again");
+    here.execute::<Task>(key, assign.clone(), &meta())
+        .await
+        .expect("assign here");
+    assert_eq!(count(&events_of(&db, key).await, "PersonAssigned"), 2);
+
+    // Kept: a participant. Elsewhere he is unassigned; assigning him here is not
+    // answered as a no-op: it is appended.
+    elsewhere
+        .execute::<Task>(key, unassign, &meta())
+        .await
+        .expect("unassign elsewhere");
+    here.execute::<Task>(key, assign, &meta())
+        .await
+        .expect("assign here again");
+    let events = events_of(&db, key).await;
+    assert_eq!(count(&events, "PersonAssigned"), 3);
+    let sequences: Vec<i64> = events.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(sequences, (1..=sequences.len() as i64).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn postgres_a_state_kept_in_memory_never_decides_alone() {
+    a_state_kept_in_memory_never_decides_alone(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_state_kept_in_memory_never_decides_alone() {
+    a_state_kept_in_memory_never_decides_alone(support::fresh_sqlite().await).await;
+}

@@ -4,7 +4,7 @@ use crate::services::DomainServices;
 use crate::{AccountId, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Account {
     id: Option<AccountId>,
     plan: Option<Plan>,

@@ -35,7 +35,7 @@ pub enum EmailClaimError {
     Taken { email: String, holder: PersonId },
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EmailClaim {
     holder: Option<PersonId>,
 }

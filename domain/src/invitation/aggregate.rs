@@ -22,7 +22,7 @@ pub enum InvitationState {
     Rejected,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Invitation {
     id: Option<InvitationId>,
     person: Option<PersonId>,

@@ -30,7 +30,7 @@ pub enum PersonStatus {
     Erased,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Person {
     id: Option<PersonId>,
     kind: Option<PersonKind>,

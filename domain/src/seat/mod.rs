@@ -57,7 +57,7 @@ crate::domain_event!(SeatHoldEvent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SeatHoldError {}
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SeatHold {
     held: bool,
     /// Whether anything was ever recorded here.

@@ -4,7 +4,7 @@ use crate::{CommentId, PersonId, TaskDescription, TaskId, TaskTitle, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Task {
     id: Option<TaskId>,
     title: String,

@@ -14,7 +14,7 @@ struct Member {
     expires_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Workgroup {
     id: Option<WorkgroupId>,
     name: String,

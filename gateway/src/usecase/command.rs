@@ -16,7 +16,7 @@ pub async fn run<A>(
     actor: Option<PersonId>,
 ) -> Result<(), CommandError<A::Error>>
 where
-    A: Aggregate,
+    A: Aggregate + Clone,
     A::Command: Clone,
     CommandBus: Handles<A>,
 {
