@@ -66,7 +66,7 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> Handler<R, A> {
 }
 
 /// How often a command is decided again after losing a race for its aggregate.
-const CONFLICT_RETRIES: u32 = 5;
+const CONFLICT_RETRIES: u32 = 8;
 
 /// An aggregate is stored as a snapshot every this many events, so loading it reads
 /// the snapshot and at most this many events, however long its history.
@@ -399,6 +399,11 @@ impl CommandBus {
                 .await
             {
                 Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                    // Racers that all retry at once meet again; a random pause, longer
+                    // each time, lets them through one by one.
+                    let cap = 1u64 << (attempt - 1).min(4);
+                    let pause = rand::random::<u64>() % (cap * 1000);
+                    tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
                     attempt += 1
                 }
                 // Refused on a state kept in memory, which may be stale (`hot.rs`):
