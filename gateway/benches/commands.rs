@@ -146,33 +146,19 @@ async fn run() -> Workspace {
 /// Puts `comments` comments on `task`, one after another: from several connections
 /// at once, some lose the race for the task more often than the bus retries.
 async fn seed(workspace: &Workspace, task: &str, comments: u64) {
-    let address = workspace.address;
-    let admin = workspace.admin.clone();
-    let task = task.to_owned();
-    tokio::task::spawn_blocking(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("build the seeding runtime")
-            .block_on(async move {
-                let senders = (0..1u64).map(|sender| {
-                    let (admin, task) = (admin.clone(), task.clone());
-                    async move {
-                        let client = Client::new(address);
-                        for n in sender..comments {
-                            let variables = json!({ "input": { "taskId": task, "text": format!("Earlier note {n}.") } });
-                            let response: Value = client
-                                .try_graphql(Some(("authorization", &admin)), COMMENT, variables)
-                                .await;
-                            assert!(support::succeeded(&response), "seeding failed: {response}");
-                        }
-                    }
-                });
-                futures_util::future::join_all(senders).await;
-            })
-    })
-    .await
-    .expect("the seeding thread");
+    let client = Client::new(workspace.address);
+    for n in 0..comments {
+        let variables =
+            json!({ "input": { "taskId": task, "text": format!("Earlier note {n}.") } });
+        let response: Value = client
+            .try_graphql(
+                Some(("authorization", &workspace.admin)),
+                COMMENT,
+                variables,
+            )
+            .await;
+        assert!(support::succeeded(&response), "seeding failed: {response}");
+    }
 }
 
 /// Sends comments from `tasks.len()` connections, one task each, for the warm-up and

@@ -37,6 +37,7 @@ pub enum Cqrs<A: Aggregate + Clone> {
 /// cqrs-es runs commands but keeps its store to itself, so loading an aggregate to
 /// read a fact it owns goes through a second store over the same repository: the same
 /// snapshots, upcasters and sealing, so it sees exactly what a command would decide on.
+///
 /// Commands run over a [`Hot`] store, which keeps the states of aggregates without
 /// personal data in memory (see `hot.rs`).
 pub struct Handler<R: PersistedEventRepository, A: Aggregate + Clone> {

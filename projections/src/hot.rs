@@ -57,6 +57,16 @@ pub struct Kept<A> {
     snapshot: Option<usize>,
 }
 
+impl<A: Aggregate + Clone> Kept<A> {
+    fn of(context: &EventStoreAggregateContext<A>) -> Self {
+        Self {
+            aggregate: context.aggregate.clone(),
+            sequence: context.current_sequence,
+            snapshot: context.current_snapshot,
+        }
+    }
+}
+
 /// What a command is decided on: the aggregate, and whether it came from memory.
 pub struct HotContext<A: Aggregate> {
     context: EventStoreAggregateContext<A>,
@@ -114,14 +124,7 @@ where
         }
         let context = self.inner.load_aggregate(aggregate_id).await?;
         if let Some(kept) = &self.memory.0 {
-            kept.insert(
-                aggregate_id.to_owned(),
-                Kept {
-                    aggregate: context.aggregate.clone(),
-                    sequence: context.current_sequence,
-                    snapshot: context.current_snapshot,
-                },
-            );
+            kept.insert(aggregate_id.to_owned(), Kept::of(&context));
         }
         Ok(HotContext {
             context,
@@ -145,11 +148,7 @@ where
             kept.remove(&id);
             return Err(AggregateError::AggregateConflict);
         }
-        let mut next = Kept {
-            aggregate: context.context.aggregate.clone(),
-            sequence: context.context.current_sequence,
-            snapshot: context.context.current_snapshot,
-        };
+        let mut next = Kept::of(&context.context);
         match self.inner.commit(events, context.context, metadata).await {
             Ok(committed) => {
                 let snapshot_every = crate::commands::SNAPSHOT_EVERY;

@@ -264,37 +264,33 @@ async fn a_state_kept_in_memory_never_decides_alone(db: Database) {
         events.iter().filter(|(_, t, _)| t == kind).count()
     };
 
+    // `there` runs on the other bus, behind this one's back; then `mine` runs here.
+    let behind_its_back = |there: TaskCommand, mine: TaskCommand| {
+        let (here, elsewhere) = (&here, &elsewhere);
+        async move {
+            elsewhere
+                .execute::<Task>(key, there, &meta())
+                .await
+                .expect("the change elsewhere");
+            here.execute::<Task>(key, mine, &meta())
+                .await
+                .expect("a command decided on a stale state is decided again");
+        }
+    };
+
     // Kept: Gus holds no role. Elsewhere he is assigned; unassigning him here is not
     // refused as NotOnTask.
-    elsewhere
-        .execute::<Task>(key, assign.clone(), &meta())
-        .await
-        .expect("assign elsewhere");
-    here.execute::<Task>(key, unassign.clone(), &meta())
-        .await
-        .expect("a refusal decided on a stale state is decided again");
+    behind_its_back(assign.clone(), unassign.clone()).await;
     assert_eq!(count(&events_of(&db, key).await, "PersonUnassigned"), 1);
 
     // Kept: no role. Elsewhere he is assigned again; assigning him here appends
     // nothing more (the stale append loses the race, and afresh it is a no-op).
-    elsewhere
-        .execute::<Task>(key, assign.clone(), &meta())
-        .await
-        .expect("assign elsewhere again");
-    here.execute::<Task>(key, assign.clone(), &meta())
-        .await
-        .expect("assign here");
+    behind_its_back(assign.clone(), assign.clone()).await;
     assert_eq!(count(&events_of(&db, key).await, "PersonAssigned"), 2);
 
     // Kept: a participant. Elsewhere he is unassigned; assigning him here is not
     // answered as a no-op: it is appended.
-    elsewhere
-        .execute::<Task>(key, unassign, &meta())
-        .await
-        .expect("unassign elsewhere");
-    here.execute::<Task>(key, assign, &meta())
-        .await
-        .expect("assign here again");
+    behind_its_back(unassign, assign).await;
     let events = events_of(&db, key).await;
     assert_eq!(count(&events, "PersonAssigned"), 3);
     let sequences: Vec<i64> = events.iter().map(|(s, _, _)| *s).collect();
