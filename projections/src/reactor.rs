@@ -55,6 +55,9 @@ pub struct Reactor {
     bus: Arc<CommandBus>,
     position: watch::Sender<LogPosition>,
     leader: watch::Receiver<LogPosition>,
+    /// Woken after a batch: its follow-ups are commands nobody waits for, and the
+    /// read models would otherwise see them only at their idle poll.
+    read_models: ProjectorHandle,
     vitals: Arc<Vitals>,
     reacted: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -128,6 +131,7 @@ impl Reactor {
             bus,
             position: watch::channel(start).0,
             leader: leader.subscribe(),
+            read_models: leader.clone(),
             vitals: Vitals::new(NAME),
             reacted: Arc::default(),
         })
@@ -230,6 +234,7 @@ impl Reactor {
             return Ok(0);
         }
         self.position.send_replace(last);
+        self.read_models.wake();
         Ok(events.len() as u64)
     }
 
