@@ -8,6 +8,4 @@ pub enum TaskError {
     CreatorHasRole,
     #[error("this person holds no role in the task")]
     NotOnTask,
-    #[error("this comment already exists")]
-    CommentExists,
 }

@@ -23,7 +23,6 @@ impl Refusal for TaskError {
             TaskError::AlreadyExists => (&[], "CONFLICT"),
             TaskError::CreatorHasRole => (&["input", "email"], "CREATOR_HAS_ROLE"),
             TaskError::NotOnTask => (&["input", "personId"], "NOT_ON_TASK"),
-            TaskError::CommentExists => (&[], "CONFLICT"),
         };
         UserError::new(field, self, code)
     }
