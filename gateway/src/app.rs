@@ -185,27 +185,19 @@ impl Application {
         let freshness = monitor.freshness();
         state.permissions = state.permissions.clone().watching(freshness.clone());
         let state = state.with_command_wait(settings.command_wait());
-        // Serve nothing older than the log: a projector that was down catches up first.
+        // Listen at once however far behind the read models are (a day of downtime is
+        // minutes of catching up): the freshness monitor counts what the log held at
+        // start as behind, so until they reach it every check answers UNAVAILABLE and
+        // `/readyz` says `read_models_behind`, while the projector catches up beside.
         let start_head = EventLog::new(db.clone()).head().await?;
-        let catch_up = read_projector.catch_up_to(start_head);
-        match tokio::time::timeout(settings.start_catch_up(), catch_up).await {
-            Ok(Ok(caught_up)) => {
-                tracing::info!(events = caught_up, "read models caught up with the log")
-            }
-            // Exiting would not mend the log, and a process that is not there cannot
-            // tell anyone which event it is: serve, not ready (`/readyz` names the
-            // event), with the projector retrying. The stall is logged already.
-            Ok(Err(stalled)) if stalled.is_in_the_log() => {}
-            Ok(Err(other)) => return Err(other.into()),
-            // Most likely a transaction open elsewhere on the cluster holds the log
-            // (`log.rs`): waiting for it could take for ever, so listen, not ready,
-            // with the projector going on; `/metrics` tells how long the log is held.
-            Err(_) => tracing::warn!(
-                waited_secs = settings.start_catch_up().as_secs(),
-                "the read models did not catch up with the log at start; serving, not \
-                 ready until they do (a transaction left open on the database holds the \
-                 log: see extranet_log_held_seconds)"
-            ),
+        let behind = start_head
+            .position
+            .saturating_sub(read_projector.position().position);
+        if behind > 0 {
+            tracing::info!(
+                events = behind,
+                "the read models are behind the log: serving, not ready until they catch up"
+            );
         }
         let outbox = Outbox {
             public_url: public_url.clone(),

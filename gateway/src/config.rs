@@ -214,17 +214,6 @@ pub struct Settings {
         global = true
     )]
     pub max_read_model_lag_ms: u64,
-    /// How long, in seconds, `serve` waits at start for the read models to catch up
-    /// with the log before it listens anyway, not ready until they have (a transaction
-    /// left open elsewhere on the PostgreSQL cluster can hold the log for as long as
-    /// it stays open).
-    #[arg(
-        long,
-        env = "EXTRANET_START_CATCH_UP_SECS",
-        default_value_t = 10,
-        global = true
-    )]
-    pub start_catch_up_secs: u64,
     /// `text` for people reading a terminal, `json` (one object a line) for a log
     /// collector.
     #[arg(
@@ -281,10 +270,6 @@ impl Settings {
         std::time::Duration::from_millis(self.max_read_model_lag_ms)
     }
 
-    pub fn start_catch_up(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.start_catch_up_secs)
-    }
-
     pub fn rate_limits(&self) -> RateLimits {
         RateLimits {
             per_address: self.rate_limit_per_address,
@@ -328,10 +313,6 @@ mod tests {
         assert_eq!(
             cli.settings.max_read_model_lag(),
             std::time::Duration::from_secs(5)
-        );
-        assert_eq!(
-            cli.settings.start_catch_up(),
-            std::time::Duration::from_secs(10)
         );
         assert_eq!(
             cli.settings.rate_limits(),

@@ -5,6 +5,11 @@
 //! the permission engine refuses to answer (`permission::Unavailable`), since a
 //! revocation stored that long ago would not be in force.
 //!
+//! What is in the log when the process starts was stored while it was not there to
+//! note it, maybe a day ago: those events count as noted long enough ago to be
+//! behind at once, so a process that starts after downtime serves (and says it is
+//! not ready) without answering from what it has yet to apply.
+//!
 //! On PostgreSQL the same loop watches for the log being held: committed events that
 //! no follower may read yet because some transaction elsewhere on the cluster is
 //! still open (see `log.rs`). How long that has lasted is a metric and a log line,
@@ -62,13 +67,20 @@ impl FreshnessMonitor {
     /// The read models are behind once a head they have not reached was noted more
     /// than `max_lag` ago; heads are noted often enough to tell that within a quarter
     /// of the limit.
+    ///
+    /// Until its first measurement it publishes *behind*: it does not know yet.
     pub fn new(log: EventLog, read_models: ProjectorHandle, max_lag: Duration) -> Self {
+        let freshness = Freshness::default();
+        freshness.set(Measured {
+            behind: true,
+            ..Measured::default()
+        });
         Self {
             log,
             read_models,
             max_lag,
             every: (max_lag / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
-            freshness: Freshness::default(),
+            freshness,
         }
     }
 
@@ -83,9 +95,15 @@ impl FreshnessMonitor {
         let mut held_since: Option<Instant> = None;
         let mut told: Option<Instant> = None;
         let mut was_behind = false;
+        // The log's head as first found was stored before this process could note it.
+        let mut before_start = true;
         loop {
             let now = Instant::now();
             if let Ok(head) = self.log.head().await {
+                if std::mem::take(&mut before_start) {
+                    let long_ago = now.checked_sub(self.max_lag * 2).unwrap_or(now);
+                    heads.push_back((long_ago, head));
+                }
                 // An event removed by hand (a bad one) is no longer anyone's to reach.
                 while heads.back().is_some_and(|(_, noted)| *noted > head) {
                     heads.pop_back();
@@ -146,8 +164,25 @@ impl FreshnessMonitor {
                 behind,
                 log_held: held_since.map_or(Duration::ZERO, |since| now.duration_since(since)),
             });
+            // Once behind, measure again as soon as the read models pass the oldest head
+            // they missed, not a tick later: a process that started behind is ready
+            // the moment it has caught up.
+            let oldest = heads.front().map(|(_, noted)| *noted);
+            let mut position = self.read_models.subscribe();
+            let caught_up = async move {
+                match oldest {
+                    Some(oldest) if behind => {
+                        if position.wait_for(|at| *at >= oldest).await.is_err() {
+                            // The projector is gone; the tick goes on measuring.
+                            std::future::pending::<()>().await
+                        }
+                    }
+                    _ => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = tokio::time::sleep(self.every) => {}
+                _ = caught_up => {}
                 _ = shutdown.changed() => break,
             }
             if *shutdown.borrow() {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -251,7 +251,7 @@ pub struct App {
 
 impl App {
     /// Creates an account named "Acme" with administrator Ada Admin, then starts `serve`
-    /// and waits until it listens and Ada can log in.
+    /// and waits until it is ready (or names a stall a test's failpoint caused).
     pub async fn spawn(backend: Backend, smtp: &SmtpSink) -> App {
         Self::spawn_on_plan(backend, smtp, "trial").await
     }
@@ -324,7 +324,7 @@ impl App {
         )
         .await;
 
-        App {
+        let app = App {
             base_url,
             account_id,
             account_in_links,
@@ -338,7 +338,14 @@ impl App {
             binary,
             smtp_url: smtp.url(),
             settings,
-        }
+        };
+        // `serve` listens before its read models have applied the account just made;
+        // a new workspace is ready moments later, unless a test's failpoint stalls it.
+        app.readiness_until("ready after start", |status, body| {
+            status == 200 || body["stalled"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .await;
+        app
     }
 
     /// Stops the binary as a service manager does, with SIGTERM, and waits until it has
@@ -574,17 +581,30 @@ impl App {
             .unwrap_or_else(|| panic!("{email} could not log in: {response}"))
     }
 
+    /// Logs in as a client does after a restart: `serve` listens before its read
+    /// models have caught up, and answers `UNAVAILABLE` until they have, so that answer
+    /// is tried again (for up to `READY_TIMEOUT`); any other is returned.
     async fn try_login(&self, email: &str, password: &str) -> Value {
-        self.graphql(
-            &Auth::Anonymous,
-            "mutation Login($input: LoginInput!) {
-                login(input: $input) { token userErrors { field message code } }
-            }",
-            json!({ "input": {
-                "accountId": self.account_id, "email": email, "password": password,
-            }}),
-        )
-        .await
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let response = self
+                .graphql(
+                    &Auth::Anonymous,
+                    "mutation Login($input: LoginInput!) {
+                        login(input: $input) { token userErrors { field message code } }
+                    }",
+                    json!({ "input": {
+                        "accountId": self.account_id, "email": email, "password": password,
+                    }}),
+                )
+                .await;
+            let unavailable =
+                response.pointer("/errors/0/extensions/code") == Some(&json!("UNAVAILABLE"));
+            if !unavailable || Instant::now() >= deadline {
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// GETs `url` (absolute, or a path on this app) without following redirects.

@@ -80,10 +80,11 @@ async fn read(app: &App, admin: &Auth, task: &str, group: &str) -> (Value, Value
     (task, group)
 }
 
+/// `/readyz` once it answers 200: `serve` listens before its read models have caught
+/// up with the log.
 async fn ready(app: &App) -> Value {
-    let readyz = app.get("/readyz", &Auth::Anonymous).await;
-    assert_eq!(readyz.status.as_u16(), 200, "{}", readyz.body);
-    serde_json::from_str(&readyz.body).expect("/readyz answers JSON")
+    app.readiness_until("ready", |status, _| status == 200)
+        .await
 }
 
 async fn legacy_text_with_nul_is_applied_without_it(backend: Backend) {

@@ -131,18 +131,21 @@ async fn serve_starts_with_the_event_in_the_log_and_rebuild_names_it(backend: Ba
     let mut app = App::spawn(backend, &smtp).await;
     // Answered once before stopping: `serve` announces its address a moment before it
     // handles SIGTERM, so a stop sent at once could kill it rather than stop it.
-    let (status, body) = app.readiness().await;
-    assert_eq!(status, 200, "{body}");
+    app.readiness_until("ready before stopping", |status, _| status == 200)
+        .await;
     app.stop().await;
     let bad = app.write_bad_event().await;
 
-    // Start-up cannot catch up, and serves all the same: alive, not ready, and
-    // saying why from the first request.
+    // Start-up cannot catch up, and serves all the same: alive, not ready from the
+    // first request, and saying why once the projector meets the event.
     app.start().await;
     let health = app.get("/healthz", &Auth::Anonymous).await;
     assert_eq!((health.status.as_u16(), health.body.as_str()), (200, "ok"));
     let (status, body) = app.readiness().await;
     assert_eq!(status, 503, "{body}");
+    let body = app
+        .readiness_until("the stalled event named", stalled_for(&bad))
+        .await;
     assert_names_the_event(&body, &bad);
     assert_eq!(body["read_models"]["caught_up_with_start"], false, "{body}");
 

@@ -84,6 +84,13 @@ impl SessionMutation {
     /// address or from one client; the message says when to try again.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<LoginPayload, ApiError> {
         let state = state(ctx);
+        // Passwords and statuses are read from the read models: while they are known
+        // to be stale (just started after downtime, behind, stalled), a new password
+        // or a dismissal may not be in them yet, so nobody is let in on their word.
+        // Before the attempt is counted: it was not the caller's to lose.
+        if let Some(stale) = state.permissions.unavailable() {
+            return Err(projections::StoreError::from(stale).into());
+        }
         let address = address_key("login", &input.account_id, &input.email);
         let checked = site(ctx)?
             .limiter

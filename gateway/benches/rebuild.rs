@@ -1,0 +1,504 @@
+//! Catching up after downtime and rebuilding every projection (issue 14, aims 4 and 6),
+//! on PostgreSQL, beside `COPY` of the same rows in the same run.
+//!
+//!     cargo bench -p gateway --bench rebuild
+//!
+//! The real binary (`extranet`, built with the bench) on a fresh database of the
+//! PostgreSQL server at `EXTRANET_BENCH_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`). `create-account` makes the account;
+//! `serve` runs while its administrator, over GraphQL, creates an extranet workgroup and
+//! a task in it and comments on, renames and moves the task on, as people do. Those
+//! events are the template: the log is grown from them to each size by copying them in
+//! SQL with every task and workgroup id replaced by a new one, as many tasks and groups
+//! with the same story, so the events are the ones commands write and every
+//! projection has real work in each.
+//!
+//! For each size (`EXTRANET_BENCH_EVENTS`, default `10000,100000,1000000` events in the
+//! log), with `serve` stopped while the log grows, as after downtime:
+//!
+//! 1. `serve` is started: the time until it answers `/healthz` (it listens) and until
+//!    `/readyz` answers 200 (its read models have caught up with what was added);
+//! 2. `serve` is stopped and `extranet rebuild` replays the whole log into every
+//!    projection and switches over; its time, and the count of tasks in the rebuilt
+//!    read model, which must be one per task in the log;
+//! 3. the anchor: `COPY (SELECT * FROM events ORDER BY tx_id, global_position) TO STDOUT`
+//!    read to the end over one connection, the same rows in log order.
+//!
+//! Each process's peak resident memory is read from `/proc/<pid>/status` while it
+//! runs.
+
+mod support;
+
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Client, Store, ADMIN_EMAIL, ADMIN_PASSWORD};
+
+/// How long a started `serve` may take to listen or to be ready before the bench
+/// gives up.
+const START_TIMEOUT: Duration = Duration::from_secs(1800);
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("build the tokio runtime");
+    runtime.block_on(run());
+}
+
+struct Row {
+    events: i64,
+    copy: Duration,
+    caught_up: i64,
+    listened: Duration,
+    ready: Duration,
+    serve_peak_kib: u64,
+    rebuild: Duration,
+    rebuild_peak_kib: u64,
+}
+
+async fn run() {
+    support::log_warnings();
+    let sizes: Vec<i64> = std::env::var("EXTRANET_BENCH_EVENTS")
+        .unwrap_or_else(|_| "10000,100000,1000000".to_owned())
+        .split(',')
+        .map(|size| {
+            size.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("EXTRANET_BENCH_EVENTS: {size:?} is not a number"))
+        })
+        .collect();
+    let server = std::env::var("EXTRANET_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let store = Store::postgres(&server).await;
+    let data_dir = std::env::temp_dir().join(format!("extranet-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&data_dir).expect("create the bench's data directory");
+    let binary = Binary {
+        database_url: store.url(&data_dir),
+        data_dir: data_dir.display().to_string(),
+    };
+    println!(
+        "sizes {sizes:?}; {} cores",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+
+    let account = binary.create_account();
+    let (mut serve, address) = binary.serve();
+    wait_until_ready(address).await;
+    make_template(address, &account).await;
+    binary.stop(&mut serve);
+
+    let mut db = PgConnection::connect(&binary.database_url)
+        .await
+        .expect("connect to the bench's database");
+    let template = Template::of(&mut db).await;
+    println!(
+        "template: {} events, {} tasks",
+        template.events, template.tasks
+    );
+    let mut rows = Vec::new();
+    for &size in &sizes {
+        let before = count_events(&mut db).await;
+        let grown = Instant::now();
+        template.grow_to(&mut db, size).await;
+        let events = count_events(&mut db).await;
+        println!(
+            "log grown from {before} to {events} events in {:.1} s",
+            grown.elapsed().as_secs_f64()
+        );
+
+        let started = Instant::now();
+        let (mut serve, address) = binary.serve();
+        let mut peak = Peak::default();
+        wait_for(&mut peak, &serve, || healthz(address)).await;
+        let listened = started.elapsed();
+        wait_for(&mut peak, &serve, || readyz(address)).await;
+        let ready = started.elapsed();
+        peak.sample(&serve);
+        binary.stop(&mut serve);
+        println!(
+            "serve listened after {:.2} s, ready after {:.2} s",
+            listened.as_secs_f64(),
+            ready.as_secs_f64()
+        );
+
+        let started = Instant::now();
+        let rebuild_peak = binary.rebuild();
+        let rebuild = started.elapsed();
+        let tasks: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks")
+            .fetch_one(&mut db)
+            .await
+            .expect("count the rebuilt tasks");
+        let in_log: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'TaskCreated'")
+                .fetch_one(&mut db)
+                .await
+                .expect("count the tasks in the log");
+        assert_eq!(
+            tasks, in_log,
+            "the rebuilt read model has every task of the log"
+        );
+
+        let copy = copy_out(&mut db).await;
+        rows.push(Row {
+            events,
+            copy,
+            caught_up: events - before,
+            listened,
+            ready,
+            serve_peak_kib: peak.kib,
+            rebuild,
+            rebuild_peak_kib: rebuild_peak,
+        });
+    }
+    drop(db);
+
+    println!();
+    println!("| events in the log | `COPY` in log order | rebuild, every projection | rebuild ÷ `COPY` | rebuild peak memory |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for r in &rows {
+        let copy_rate = r.events as f64 / r.copy.as_secs_f64();
+        let rebuild_rate = r.events as f64 / r.rebuild.as_secs_f64();
+        println!(
+            "| {} | {:.2} s ({:.0} events/s) | {:.2} s ({:.0} events/s) | {:.3} | {} MiB |",
+            r.events,
+            r.copy.as_secs_f64(),
+            copy_rate,
+            r.rebuild.as_secs_f64(),
+            rebuild_rate,
+            rebuild_rate / copy_rate,
+            r.rebuild_peak_kib / 1024,
+        );
+    }
+    println!();
+    println!("| events in the log | added while stopped | `serve` listens after | ready after | catch-up events/s | ÷ `COPY` | `serve` peak memory |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for r in &rows {
+        let copy_rate = r.events as f64 / r.copy.as_secs_f64();
+        let catch_up_rate = r.caught_up as f64 / r.ready.as_secs_f64();
+        println!(
+            "| {} | {} | {:.2} s | {:.2} s | {:.0} | {:.3} | {} MiB |",
+            r.events,
+            r.caught_up,
+            r.listened.as_secs_f64(),
+            r.ready.as_secs_f64(),
+            catch_up_rate,
+            catch_up_rate / copy_rate,
+            r.serve_peak_kib / 1024,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&data_dir);
+    if let Store::Postgres { admin_url, name } = &store {
+        if let Ok(mut connection) = PgConnection::connect(admin_url).await {
+            let _ = sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+                .execute(&mut connection)
+                .await;
+        }
+    }
+}
+
+/// The `extranet` binary on the bench's database.
+struct Binary {
+    database_url: String,
+    data_dir: String,
+}
+
+impl Binary {
+    fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_extranet"));
+        command
+            .args(["--mode", "production", "--data-dir", &self.data_dir])
+            .args(["--database-url", &self.database_url])
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    /// Runs `create-account` and returns the account's id as the API names it.
+    fn create_account(&self) -> String {
+        let output = self
+            .command()
+            .args(["create-account", "--name", "Acme", "--plan", "professional"])
+            .args(["--admin-email", ADMIN_EMAIL])
+            .args(["--admin-first-name", "Ada", "--admin-last-name", "Admin"])
+            .env("EXTRANET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run create-account");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "create-account failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("account ").map(str::to_owned))
+            .unwrap_or_else(|| panic!("create-account printed no account: {stdout}"))
+    }
+
+    /// Starts `serve` on a free port of loopback.
+    fn serve(&self) -> (Child, std::net::SocketAddr) {
+        let address = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("find a free port");
+        let child = self
+            .command()
+            .args(["--listen", &address.to_string(), "serve"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        (child, address)
+    }
+
+    /// Stops `serve` as a service manager does, with SIGTERM, and waits for it.
+    fn stop(&self, child: &mut Child) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().expect("wait for serve");
+        assert!(status.success(), "serve ended with {status}");
+    }
+
+    /// Runs `rebuild` to the end; returns its peak memory in KiB.
+    fn rebuild(&self) -> u64 {
+        let mut child = self
+            .command()
+            .arg("rebuild")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start rebuild");
+        let mut peak = Peak::default();
+        let status = loop {
+            peak.sample(&child);
+            if let Some(status) = child.try_wait().expect("wait for rebuild") {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut said = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            use std::io::Read;
+            let _ = stdout.read_to_string(&mut said);
+        }
+        assert!(status.success(), "rebuild failed: {said}");
+        println!("{}", said.trim());
+        peak.kib
+    }
+}
+
+/// The highest resident memory seen of a process.
+#[derive(Default)]
+struct Peak {
+    kib: u64,
+}
+
+impl Peak {
+    fn sample(&mut self, child: &Child) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()));
+        let hwm = status.ok().and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        });
+        self.kib = self.kib.max(hwm.unwrap_or(0));
+    }
+}
+
+/// Polls `probe` until it holds, sampling the process's memory meanwhile.
+async fn wait_for<F, Fut>(peak: &mut Peak, child: &Child, probe: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !probe().await {
+        peak.sample(child);
+        assert!(Instant::now() < deadline, "serve did not get there in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn healthz(address: std::net::SocketAddr) -> bool {
+    probe(address, "/healthz").await
+}
+
+async fn readyz(address: std::net::SocketAddr) -> bool {
+    probe(address, "/readyz").await
+}
+
+async fn probe(address: std::net::SocketAddr, path: &str) -> bool {
+    let client = reqwest::Client::new();
+    match client
+        .get(format!("http://{address}{path}"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+    {
+        Ok(response) => response.status().is_success(),
+        Err(_) => false,
+    }
+}
+
+async fn wait_until_ready(address: std::net::SocketAddr) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !readyz(address).await {
+        assert!(Instant::now() < deadline, "serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The administrator's day: an extranet group, a task in it, talk and progress on it.
+async fn make_template(address: std::net::SocketAddr, account: &str) {
+    let client = Client::new(address);
+    let login = client
+        .graphql(
+            None,
+            "mutation($input: LoginInput!) { login(input: $input) { token userErrors { message } } }",
+            json!({ "input": { "accountId": account, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD } }),
+        )
+        .await;
+    let admin = format!("Bearer {}", support::field(&login, "/data/login/token"));
+    let admin = Some(("authorization", admin.as_str()));
+    let group = client
+        .graphql(
+            admin,
+            "mutation($input: CreateWorkgroupInput!) { createWorkgroup(input: $input) { workgroup { id } userErrors { message } } }",
+            json!({ "input": { "name": "Catalogue printers", "extranet": true } }),
+        )
+        .await;
+    let group = support::field(&group, "/data/createWorkgroup/workgroup/id");
+    let task = client
+        .graphql(
+            admin,
+            "mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } userErrors { message } } }",
+            json!({ "input": { "title": "Print the catalogue", "description": "200 copies, A4.", "workgroupId": group } }),
+        )
+        .await;
+    let task = support::field(&task, "/data/createTask/task/id");
+    for n in 1..=7 {
+        client
+            .graphql(
+                admin,
+                "mutation($input: CommentOnTaskInput!) { commentOnTask(input: $input) { task { id } userErrors { message } } }",
+                json!({ "input": { "taskId": task, "text": format!("Proofs, round {n}: page 3 needs a new photo.") } }),
+            )
+            .await;
+    }
+    for change in [
+        json!({ "taskId": task, "title": "Print the spring catalogue" }),
+        json!({ "taskId": task, "status": "IN_PROGRESS" }),
+    ] {
+        client
+            .graphql(
+                admin,
+                "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { task { id } userErrors { message } } }",
+                json!({ "input": change }),
+            )
+            .await;
+    }
+}
+
+/// The template's events and the ids to replace in each copy.
+struct Template {
+    events: i64,
+    tasks: i64,
+    /// The entity ids (`{account}:{entity}`) of the template's tasks and groups.
+    ids: Vec<String>,
+}
+
+impl Template {
+    async fn of(db: &mut PgConnection) -> Template {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT split_part(aggregate_id, ':', 2) FROM events
+             WHERE aggregate_type IN ('task', 'workgroup')",
+        )
+        .fetch_all(&mut *db)
+        .await
+        .expect("find the template's aggregates");
+        let events: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE aggregate_type IN ('task', 'workgroup')",
+        )
+        .fetch_one(&mut *db)
+        .await
+        .expect("count the template");
+        let tasks: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'TaskCreated'")
+                .fetch_one(&mut *db)
+                .await
+                .expect("count the template's tasks");
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS bench_template AS
+             SELECT * FROM events WHERE aggregate_type IN ('task', 'workgroup')",
+        )
+        .execute(&mut *db)
+        .await
+        .expect("keep the template");
+        Template { events, tasks, ids }
+    }
+
+    /// Appends copies of the template until the log holds at least `size` events,
+    /// 2,000 copies per transaction.
+    async fn grow_to(&self, db: &mut PgConnection, size: i64) {
+        // Each copy replaces every template id by a new one, in keys and payloads.
+        let mut aggregate_id = "t.aggregate_id".to_owned();
+        let mut payload = "t.payload::text".to_owned();
+        let mut fresh = Vec::new();
+        for (n, id) in self.ids.iter().enumerate() {
+            aggregate_id = format!("replace({aggregate_id}, '{id}', c.id{n})");
+            payload = format!("replace({payload}, '{id}', c.id{n})");
+            fresh.push(format!("gen_random_uuid()::text AS id{n}"));
+        }
+        let insert = format!(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT t.aggregate_type, {aggregate_id}, t.sequence, t.event_type, t.event_version, ({payload})::json, t.metadata
+             FROM (SELECT n, {} FROM generate_series(1, $1) n) c
+             CROSS JOIN bench_template t
+             ORDER BY c.n, t.global_position",
+            fresh.join(", ")
+        );
+        loop {
+            let missing = size - count_events(db).await;
+            if missing <= 0 {
+                return;
+            }
+            let copies = (missing + self.events - 1) / self.events;
+            sqlx::query(&insert)
+                .bind(copies.min(2000))
+                .execute(&mut *db)
+                .await
+                .expect("copy the template");
+        }
+    }
+}
+
+async fn count_events(db: &mut PgConnection) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db)
+        .await
+        .expect("count the log")
+}
+
+/// Reads the whole log in its order through `COPY … TO STDOUT`; returns the time.
+async fn copy_out(db: &mut PgConnection) -> Duration {
+    use futures_util::TryStreamExt;
+    let started = Instant::now();
+    let mut stream = db
+        .copy_out_raw("COPY (SELECT * FROM events ORDER BY tx_id, global_position) TO STDOUT")
+        .await
+        .expect("start COPY");
+    let mut bytes = 0usize;
+    while let Some(chunk) = stream.try_next().await.expect("read COPY") {
+        bytes += chunk.len();
+    }
+    let took = started.elapsed();
+    println!(
+        "COPY read {:.1} MB in {:.2} s",
+        bytes as f64 / 1e6,
+        took.as_secs_f64()
+    );
+    took
+}
