@@ -37,7 +37,7 @@ const INVITE: &str = "mutation($input: InvitePeopleInput!) {
   }
 }";
 
-const SEATS: &str = "{ viewer { account { seatsInUse } } }";
+const SEATS: &str = "{ account { seatsInUse } }";
 
 fn main() {
     if std::env::args().any(|arg| arg == "--list") {
@@ -201,7 +201,7 @@ async fn listed_invitations(client: &Client, admin: Option<(&str, &str)>) -> Has
 async fn seats(client: &Client, admin: Option<(&str, &str)>) -> u64 {
     let response = client.graphql(admin, SEATS, json!({})).await;
     response
-        .pointer("/data/viewer/account/seatsInUse")
+        .pointer("/data/account/seatsInUse")
         .and_then(Value::as_u64)
         .unwrap_or_else(|| panic!("no seatsInUse: {response}"))
 }

@@ -12,7 +12,7 @@ use projections::permission::{Permissions, Viewer};
 use projections::projector::{Projector, ProjectorHandle};
 use projections::read_model::ReadModels;
 use projections::session::Sessions;
-use projections::{Database, StoreError};
+use projections::{Database, LogPosition, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,12 +89,38 @@ impl AppState {
         A::Command: Clone,
         CommandBus: Handles<A>,
     {
+        let position = self.record::<A>(key, command, actor).await?;
+        self.shown(position).await
+    }
+
+    /// Runs a command on behalf of `actor` and returns where its events are in the
+    /// log, without waiting for the read models: for a use case that records many
+    /// changes and then waits once, with [`AppState::shown`], for the newest.
+    pub async fn record<A>(
+        &self,
+        key: AggregateKey,
+        command: A::Command,
+        actor: Option<PersonId>,
+    ) -> Result<LogPosition, CommandError<A::Error>>
+    where
+        A: Aggregate + Clone,
+        A::Command: Clone,
+        CommandBus: Handles<A>,
+    {
         let metadata = Metadata {
             actor,
             at: self.clock.now(),
             request_id: None,
         };
-        let position = self.bus.execute::<A>(key, command, &metadata).await?;
+        self.bus.execute::<A>(key, command, &metadata).await
+    }
+
+    /// Returns once the read models include everything up to `position`, with the
+    /// refusals [`AppState::execute`] describes.
+    pub async fn shown<E: std::error::Error>(
+        &self,
+        position: LogPosition,
+    ) -> Result<(), CommandError<E>> {
         let shown = self.read_models.caught_up_or_stalled(position);
         match tokio::time::timeout(self.command_wait, shown).await {
             Ok(Ok(())) => Ok(()),

@@ -97,12 +97,14 @@ impl FreshnessMonitor {
         let mut was_behind = false;
         // The log's head as first found was stored before this process could note it.
         let mut before_start = true;
+        let mut start_head: Option<LogPosition> = None;
         loop {
             let now = Instant::now();
             if let Ok(head) = self.log.head().await {
                 if std::mem::take(&mut before_start) {
                     let long_ago = now.checked_sub(self.max_lag * 2).unwrap_or(now);
                     heads.push_back((long_ago, head));
+                    start_head = Some(head);
                 }
                 // An event removed by hand (a bad one) is no longer anyone's to reach.
                 while heads.back().is_some_and(|(_, noted)| *noted > head) {
@@ -120,8 +122,16 @@ impl FreshnessMonitor {
                 .front()
                 .map_or(Duration::ZERO, |(noted, _)| now.duration_since(*noted));
             let behind = lag > self.max_lag;
+            // Behind only on what was stored before the start: the expected catch-up
+            // after downtime, told once, not an alarm.
+            let catching_up_from_start = heads.front().map(|(_, h)| *h) == start_head;
             if behind != was_behind {
-                if behind {
+                if behind && catching_up_from_start {
+                    tracing::info!(
+                        "catching up with what the log stored before this start: permission \
+                         checks answer UNAVAILABLE and the process is not ready until then"
+                    );
+                } else if behind {
                     tracing::error!(
                         lag_secs = lag.as_secs_f64(),
                         max_lag_secs = self.max_lag.as_secs_f64(),

@@ -149,6 +149,12 @@ impl Workspace {
             eprintln!("the gateway stopped; the bench ends");
             std::process::exit(130);
         });
+        // `serve` listens before its read models have applied the account.
+        let ready = Instant::now() + Duration::from_secs(60);
+        while !Client::new(address).is_ready().await {
+            assert!(Instant::now() < ready, "the gateway did not become ready");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let account = gateway::graphql::global_id::id_of(created.account).0;
         let login = Client::new(address)
             .graphql(
@@ -250,6 +256,12 @@ impl Client {
                 .build()
                 .expect("build the HTTP client"),
         }
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub async fn is_ready(&self) -> bool {
+        let response = self.http.get(format!("{}/readyz", self.base)).send().await;
+        response.is_ok_and(|r| r.status().is_success())
     }
 
     pub fn http(&self) -> &reqwest::Client {

@@ -22,7 +22,7 @@ use domain::{
 use projections::accounts::{self, AccountRecord};
 use projections::commands::CommandError;
 use projections::permission::Viewer;
-use projections::StoreError;
+use projections::{LogPosition, StoreError};
 
 /// Where the invited people go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +119,7 @@ pub async fn invite_many(
     };
 
     let mut outcomes = Vec::with_capacity(entries.len());
+    let mut newest = LogPosition::START;
     for (raw, parsed) in entries {
         let address = match parsed {
             Ok(address) => address,
@@ -138,8 +139,13 @@ pub async fn invite_many(
             target,
             delivery: Delivery::Link,
         };
-        outcomes.push(invite_one(state, viewer, invitee).await?);
+        let (outcome, at) = record_one(state, viewer, invitee).await?;
+        newest = newest.max(at);
+        outcomes.push(outcome);
     }
+    // One wait for the whole list rather than two per address: each address was
+    // decided on its aggregates, so nothing above read what the previous one wrote.
+    shown(state, newest).await?;
     let invited = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Invited { .. }))
@@ -254,6 +260,27 @@ pub async fn invite_one(
     viewer: &Viewer,
     invitee: Invitee,
 ) -> Result<Outcome, InviteError> {
+    let (outcome, at) = record_one(state, viewer, invitee).await?;
+    shown(state, at).await?;
+    Ok(outcome)
+}
+
+/// Waits until the read models include `position`; a change recorded but not shown
+/// fails the request, as it would have failed the command.
+async fn shown(state: &AppState, position: LogPosition) -> Result<(), InviteError> {
+    state
+        .shown::<AccountError>(position)
+        .await
+        .map_err(|e| InviteError::EventStore(e.to_string()))
+}
+
+/// [`invite_one`] without waiting for the read models: the outcome, and the log
+/// position to wait for before it may be shown.
+async fn record_one(
+    state: &AppState,
+    viewer: &Viewer,
+    invitee: Invitee,
+) -> Result<(Outcome, LogPosition), InviteError> {
     let refused = |code: &'static str, message: String| Outcome::Refused {
         address: invitee.raw.clone(),
         code,
@@ -261,9 +288,12 @@ pub async fn invite_one(
     };
     if let Address::Email(email) = &invitee.address {
         if state.holder_of(viewer.account, email).await?.is_some() {
-            return Ok(refused(
-                "EMAIL_TAKEN",
-                format!("{email} already belongs to a person of this account"),
+            return Ok((
+                refused(
+                    "EMAIL_TAKEN",
+                    format!("{email} already belongs to a person of this account"),
+                ),
+                LogPosition::START,
             ));
         }
     }
@@ -277,14 +307,16 @@ pub async fn invite_one(
             Address::Phone(_) => None,
         },
     };
-    match state
-        .execute::<Account>(account_key, seat, Some(viewer.person))
+    let seated = match state
+        .record::<Account>(account_key, seat, Some(viewer.person))
         .await
     {
-        Ok(()) => {}
-        Err(CommandError::Refused(e)) => return Ok(refused(seat_refusal(&e), e.to_string())),
+        Ok(at) => at,
+        Err(CommandError::Refused(e)) => {
+            return Ok((refused(seat_refusal(&e), e.to_string()), LogPosition::START))
+        }
         Err(e) => return Err(InviteError::EventStore(e.to_string())),
-    }
+    };
     if let Err(stopped) = super::flow_step::between_steps("invite.after_seat").await {
         return Err(InviteError::EventStore(stopped.to_string()));
     }
@@ -300,15 +332,18 @@ pub async fn invite_one(
     };
     let key = AggregateKey::new(viewer.account, invitation.0);
     match state
-        .execute::<Invitation>(key, issue, Some(viewer.person))
+        .record::<Invitation>(key, issue, Some(viewer.person))
         .await
     {
-        Ok(()) => Ok(Outcome::Invited {
-            address: invitee.address.to_string(),
-            invitation,
-            person,
-        }),
+        Ok(at) => Ok((
+            Outcome::Invited {
+                address: invitee.address.to_string(),
+                invitation,
+                person,
+            },
+            at.max(seated),
+        )),
         // The place comes back through the sweeper.
-        Err(e) => Ok(refused("NOT_INVITED", e.to_string())),
+        Err(e) => Ok((refused("NOT_INVITED", e.to_string()), seated)),
     }
 }
