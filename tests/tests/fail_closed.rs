@@ -261,7 +261,7 @@ async fn an_index_that_cannot_apply_an_event_refuses_until_mended(backend: Backe
     let mut app = App::spawn_with_settings(
         backend,
         &smtp,
-        &[("FAILPOINTS", "permission_index.apply=return")],
+        &[("FAILPOINTS", "permission_index.apply=return(TaskCreated)")],
     )
     .await;
     let admin = app.login_admin().await;

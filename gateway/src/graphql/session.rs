@@ -88,7 +88,7 @@ impl SessionMutation {
         // to be stale (just started after downtime, behind, stalled), a new password
         // or a dismissal may not be in them yet, so nobody is let in on their word.
         // Before the attempt is counted: it was not the caller's to lose.
-        if let Some(stale) = state.permissions.unavailable() {
+        if let Some(stale) = state.permissions.read_models_stale() {
             return Err(projections::StoreError::from(stale).into());
         }
         let address = address_key("login", &input.account_id, &input.email);
