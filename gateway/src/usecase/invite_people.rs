@@ -318,6 +318,9 @@ async fn record_one(
         Err(e) => return Err(InviteError::EventStore(e.to_string())),
     };
     if let Err(stopped) = super::flow_step::between_steps("invite.after_seat").await {
+        // What was recorded is shown before the failure is answered, as for any
+        // command: the caller may read the seats next.
+        shown(state, seated).await?;
         return Err(InviteError::EventStore(stopped.to_string()));
     }
     let invitation = InvitationId::new_random();
