@@ -7,7 +7,7 @@
 use crate::health::Stall;
 use crate::hot::{Hot, Memory};
 use crate::log::Metadata;
-use crate::personal_data::PersonalData;
+use crate::personal_data::{Personal, PersonalData};
 use crate::store::Native;
 use crate::{Database, EventLog, LogPosition, StoreError};
 use cqrs_es::persist::{
@@ -103,6 +103,11 @@ pub struct Sealing<R> {
     personal: PersonalData,
 }
 
+/// What of a serialized event personal data sealing reads and changes.
+fn serialized_personal(e: &mut SerializedEvent) -> Personal<'_> {
+    (&e.aggregate_id, &e.event_type, &mut e.payload)
+}
+
 fn persistence(error: StoreError) -> PersistenceError {
     PersistenceError::UnknownError(Box::new(error))
 }
@@ -112,12 +117,10 @@ impl<R: PersistedEventRepository> Sealing<R> {
         &self,
         mut events: Vec<SerializedEvent>,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        for e in &mut events {
-            self.personal
-                .open(&e.aggregate_id, &e.event_type, &mut e.payload)
-                .await
-                .map_err(persistence)?;
-        }
+        self.personal
+            .open_all(events.iter_mut().map(serialized_personal).collect())
+            .await
+            .map_err(persistence)?;
         Ok(events)
     }
 }
@@ -156,12 +159,10 @@ impl<R: PersistedEventRepository> PersistedEventRepository for Sealing<R> {
         snapshot_update: Option<(String, serde_json::Value, usize)>,
     ) -> Result<(), PersistenceError> {
         let mut sealed = events.to_vec();
-        for e in &mut sealed {
-            self.personal
-                .seal(&e.aggregate_id, &e.event_type, &mut e.payload)
-                .await
-                .map_err(persistence)?;
-        }
+        self.personal
+            .seal_all(sealed.iter_mut().map(serialized_personal).collect())
+            .await
+            .map_err(persistence)?;
         self.inner.persist::<A>(&sealed, snapshot_update).await
     }
 

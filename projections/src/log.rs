@@ -117,6 +117,11 @@ impl StoredEvent {
             .unwrap_or(&self.aggregate_id)
     }
 
+    /// What of the event personal data sealing reads and changes.
+    pub(crate) fn personal(&mut self) -> crate::personal_data::Personal<'_> {
+        (&self.aggregate_id, &self.event_type, &mut self.payload)
+    }
+
     pub(crate) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
         let payload: String = row.try_get("payload")?;
         let metadata: String = row.try_get("metadata")?;
@@ -237,11 +242,9 @@ impl EventLog {
             .iter()
             .map(StoredEvent::from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        for e in &mut events {
-            self.personal
-                .open(&e.aggregate_id, &e.event_type, &mut e.payload)
-                .await?;
-        }
+        self.personal
+            .open_all(events.iter_mut().map(StoredEvent::personal).collect())
+            .await?;
         Ok(events)
     }
 
@@ -267,11 +270,9 @@ impl EventLog {
             .iter()
             .map(StoredEvent::from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        for e in &mut events {
-            self.personal
-                .open(&e.aggregate_id, &e.event_type, &mut e.payload)
-                .await?;
-        }
+        self.personal
+            .open_all(events.iter_mut().map(StoredEvent::personal).collect())
+            .await?;
         Ok(events)
     }
 

@@ -16,6 +16,14 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde_json::Value;
 use sqlx::Row;
+use std::collections::{BTreeSet, HashMap};
+
+/// One event's personal data to seal or open: its aggregate id, type and payload.
+pub type Personal<'a> = (&'a str, &'a str, &'a mut Value);
+
+/// People whose keys one statement reads or makes: well under both stores' limits on
+/// bound parameters (SQLite's is 32,766).
+const KEYS_PER_STATEMENT: usize = 500;
 
 const PREFIX: &str = "sealed:v1:";
 
@@ -77,37 +85,59 @@ impl PersonalData {
         Self { db }
     }
 
-    async fn key(
+    /// The keys of `people` (account, person) that exist, read in as few statements
+    /// as the list allows; with `create`, those missing are made first. A batch of
+    /// events costs a round trip or two this way, not one per event (issue 14).
+    async fn keys(
         &self,
-        account: &str,
-        person: &str,
+        people: &BTreeSet<(String, String)>,
         create: bool,
-    ) -> Result<Option<[u8; 32]>, StoreError> {
+    ) -> Result<HashMap<(String, String), [u8; 32]>, StoreError> {
+        let people: Vec<&(String, String)> = people.iter().collect();
         if create {
-            let mut key = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut key);
-            sqlx::query(
-                "INSERT INTO personal_data_keys (account_id, person_id, key_hex) VALUES ($1, $2, $3)
-                 ON CONFLICT (account_id, person_id) DO NOTHING",
-            )
-            .bind(account)
-            .bind(person)
-            .bind(hex::encode(key))
-            .execute(&self.db.any)
-            .await?;
+            for chunk in people.chunks(KEYS_PER_STATEMENT) {
+                let rows = (0..chunk.len())
+                    .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO personal_data_keys (account_id, person_id, key_hex) VALUES {rows}
+                     ON CONFLICT (account_id, person_id) DO NOTHING"
+                );
+                let mut query = sqlx::query(&sql);
+                for (account, person) in chunk {
+                    let mut key = [0u8; 32];
+                    rand::rngs::OsRng.fill_bytes(&mut key);
+                    query = query.bind(account).bind(person).bind(hex::encode(key));
+                }
+                query.execute(&self.db.any).await?;
+            }
         }
-        let row = sqlx::query(
-            "SELECT key_hex FROM personal_data_keys WHERE account_id = $1 AND person_id = $2",
-        )
-        .bind(account)
-        .bind(person)
-        .fetch_optional(&self.db.any)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let text: String = row.try_get("key_hex")?;
-        Ok(hex::decode(&text)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        let mut keys = HashMap::with_capacity(people.len());
+        for chunk in people.chunks(KEYS_PER_STATEMENT) {
+            let wanted = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT account_id, person_id, key_hex FROM personal_data_keys
+                  WHERE (account_id, person_id) IN (VALUES {wanted})"
+            );
+            let mut query = sqlx::query(&sql);
+            for (account, person) in chunk {
+                query = query.bind(account).bind(person);
+            }
+            for row in query.fetch_all(&self.db.any).await? {
+                let text: String = row.try_get("key_hex")?;
+                let key = hex::decode(&text)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok());
+                if let Some(key) = key {
+                    keys.insert((row.try_get("account_id")?, row.try_get("person_id")?), key);
+                }
+            }
+        }
+        Ok(keys)
     }
 
     /// Seals the personal fields of an event about to be stored.
@@ -117,7 +147,7 @@ impl PersonalData {
         event_type: &str,
         payload: &mut Value,
     ) -> Result<(), StoreError> {
-        self.transform(aggregate_id, event_type, payload, true)
+        self.transform(vec![(aggregate_id, event_type, payload)], true)
             .await
     }
 
@@ -129,41 +159,57 @@ impl PersonalData {
         event_type: &str,
         payload: &mut Value,
     ) -> Result<(), StoreError> {
-        self.transform(aggregate_id, event_type, payload, false)
+        self.transform(vec![(aggregate_id, event_type, payload)], false)
             .await
     }
 
-    async fn transform(
-        &self,
-        aggregate_id: &str,
-        event_type: &str,
-        payload: &mut Value,
-        seal: bool,
-    ) -> Result<(), StoreError> {
-        let Some((names, owner)) = personal_fields(event_type) else {
+    /// Seals many events about to be stored, reading their people's keys at once.
+    pub async fn seal_all(&self, events: Vec<Personal<'_>>) -> Result<(), StoreError> {
+        self.transform(events, true).await
+    }
+
+    /// Opens many stored events, reading their people's keys at once.
+    pub async fn open_all(&self, events: Vec<Personal<'_>>) -> Result<(), StoreError> {
+        self.transform(events, false).await
+    }
+
+    async fn transform(&self, events: Vec<Personal<'_>>, seal: bool) -> Result<(), StoreError> {
+        // Whose personal data each event holds, if any.
+        let mut found = Vec::new();
+        for (aggregate_id, event_type, payload) in events {
+            let Some((names, owner)) = personal_fields(event_type) else {
+                continue;
+            };
+            let Some(fields) = payload.get_mut(event_type).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let (Some(account), Some(person)) = (
+                aggregate_id.split_once(':').map(|(a, _)| a.to_string()),
+                owner_of(owner, aggregate_id, fields),
+            ) else {
+                continue;
+            };
+            found.push(((account, person), names, fields));
+        }
+        if found.is_empty() {
             return Ok(());
-        };
-        let Some(fields) = payload.get_mut(event_type).and_then(Value::as_object_mut) else {
-            return Ok(());
-        };
-        let (Some(account), Some(person)) = (
-            aggregate_id.split_once(':').map(|(a, _)| a),
-            owner_of(owner, aggregate_id, fields),
-        ) else {
-            return Ok(());
-        };
-        let key = self.key(account, &person, seal).await?;
-        let cipher = key.map(|k| XChaCha20Poly1305::new(&k.into()));
-        for name in names {
-            if let Some(value) = fields.get_mut(*name) {
-                for_each_string(value, &mut |s: &mut String| {
-                    *s = match (&cipher, seal) {
-                        (Some(c), true) if !s.starts_with(PREFIX) => seal_text(c, &person, s),
-                        (Some(c), false) => open_text(c, &person, s),
-                        (None, false) if s.starts_with(PREFIX) => String::new(),
-                        _ => std::mem::take(s),
-                    };
-                });
+        }
+        let people = found.iter().map(|(who, _, _)| who.clone()).collect();
+        let keys = self.keys(&people, seal).await?;
+        for (who, names, fields) in found {
+            let cipher = keys.get(&who).map(|k| XChaCha20Poly1305::new(&(*k).into()));
+            let person = &who.1;
+            for name in names {
+                if let Some(value) = fields.get_mut(*name) {
+                    for_each_string(value, &mut |s: &mut String| {
+                        *s = match (&cipher, seal) {
+                            (Some(c), true) if !s.starts_with(PREFIX) => seal_text(c, person, s),
+                            (Some(c), false) => open_text(c, person, s),
+                            (None, false) if s.starts_with(PREFIX) => String::new(),
+                            _ => std::mem::take(s),
+                        };
+                    });
+                }
             }
         }
         Ok(())
