@@ -6,13 +6,15 @@ use domain::invitation::SecretKey;
 use domain::person::Person;
 use domain::services::{Clock, DomainServices};
 use domain::{AccountId, AggregateKey, Email, PersonId};
+use projections::batch::Batch;
 use projections::commands::{CommandBus, CommandError, Handles};
 use projections::log::Metadata;
 use projections::permission::{Permissions, Viewer};
 use projections::projector::{Projector, ProjectorHandle};
 use projections::read_model::ReadModels;
 use projections::session::Sessions;
-use projections::{Database, LogPosition, StoreError};
+use projections::{Database, EventLog, LogPosition, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,12 +109,24 @@ impl AppState {
         A::Command: Clone,
         CommandBus: Handles<A>,
     {
-        let metadata = Metadata {
+        self.bus
+            .execute::<A>(key, command, &self.metadata(actor))
+            .await
+    }
+
+    /// An empty batch of commands on behalf of `actor`: many commands decided at
+    /// once and stored together (`projections::batch`); show its effects with
+    /// [`AppState::shown`].
+    pub fn batch(&self, actor: Option<PersonId>) -> Batch<'_> {
+        self.bus.batch(&self.metadata(actor))
+    }
+
+    fn metadata(&self, actor: Option<PersonId>) -> Metadata {
+        Metadata {
             actor,
             at: self.clock.now(),
             request_id: None,
-        };
-        self.bus.execute::<A>(key, command, &metadata).await
+        }
     }
 
     /// Returns once the read models include everything up to `position`, with the
@@ -174,15 +188,44 @@ impl AppState {
         account: AccountId,
         email: &Email,
     ) -> Result<Option<PersonId>, StoreError> {
-        let key = EmailClaim::key(account, email, &self.secrets);
-        let Some(holder) = self.bus.load::<EmailClaim>(key).await?.holder() else {
-            return Ok(None);
-        };
-        let person = self
-            .bus
-            .load::<Person>(AggregateKey::new(account, holder.0))
+        let holders = self
+            .holders_of(account, std::slice::from_ref(email))
             .await?;
-        Ok(person.holds_an_address().then_some(holder))
+        Ok(holders.get(email).copied())
+    }
+
+    /// [`AppState::holder_of`] for many addresses at once, in a few statements: the
+    /// addresses that have a holder now, with that person.
+    pub async fn holders_of(
+        &self,
+        account: AccountId,
+        emails: &[Email],
+    ) -> Result<HashMap<Email, PersonId>, StoreError> {
+        let log = EventLog::new(self.db.clone());
+        let keys: Vec<AggregateKey> = emails
+            .iter()
+            .map(|email| EmailClaim::key(account, email, &self.secrets))
+            .collect();
+        let claims = log.fold_many::<EmailClaim>(&keys).await?;
+        let claimed: Vec<(&Email, PersonId)> = emails
+            .iter()
+            .zip(&keys)
+            .filter_map(|(email, key)| Some((email, claims.get(&key.to_string())?.holder()?)))
+            .collect();
+        let people: Vec<AggregateKey> = claimed
+            .iter()
+            .map(|(_, holder)| AggregateKey::new(account, holder.0))
+            .collect();
+        let people = log.fold_many::<Person>(&people).await?;
+        Ok(claimed
+            .into_iter()
+            .filter(|(_, holder)| {
+                people
+                    .get(&AggregateKey::new(account, holder.0).to_string())
+                    .is_some_and(Person::holds_an_address)
+            })
+            .map(|(email, holder)| (email.clone(), holder))
+            .collect())
     }
 
     /// Gives back an address claimed for something that then failed; a failure here

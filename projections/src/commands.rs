@@ -4,6 +4,7 @@
 //! between commit and dispatch loses that dispatch, so no query is registered here:
 //! every read model follows the stored log instead (see `projector`).
 
+use crate::batch::Batch;
 use crate::health::Stall;
 use crate::hot::{Hot, Memory};
 use crate::log::Metadata;
@@ -11,8 +12,8 @@ use crate::personal_data::{Personal, PersonalData};
 use crate::store::Native;
 use crate::{Database, EventLog, LogPosition, StoreError};
 use cqrs_es::persist::{
-    EventUpcaster, PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream,
-    SerializedEvent, SerializedSnapshot,
+    EventStoreAggregateContext, EventUpcaster, PersistedEventRepository, PersistedEventStore,
+    PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use domain::account::Account;
@@ -44,9 +45,14 @@ pub struct Handler<R: PersistedEventRepository, A: Aggregate + Clone> {
     framework: CqrsFramework<A, Hot<PersistedEventStore<Sealing<R>, A>, A>>,
     memory: Memory<A>,
     store: PersistedEventStore<Sealing<R>, A>,
+    /// The services the framework decides with, for a batch deciding beside it.
+    services: A::Services,
 }
 
-impl<R: PersistedEventRepository, A: Aggregate + Clone> Handler<R, A> {
+impl<R: PersistedEventRepository, A: Aggregate + Clone> Handler<R, A>
+where
+    A::Services: Clone,
+{
     fn new(
         repo: impl Fn() -> R,
         personal: &PersonalData,
@@ -56,18 +62,55 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> Handler<R, A> {
         let hot = Hot::<_, A>::new(store(repo(), personal.clone()), keep);
         Self {
             memory: hot.memory(),
-            framework: CqrsFramework::new(hot, Vec::new(), services),
+            framework: CqrsFramework::new(hot, Vec::new(), services.clone()),
             store: store(repo(), personal.clone()),
+            services,
         }
     }
+}
 
-    async fn load(&self, key: &str) -> Result<A, AggregateError<A::Error>> {
-        Ok(self.store.load_aggregate(key).await?.aggregate)
+impl<R: PersistedEventRepository, A: Aggregate + Clone> Handler<R, A> {
+    async fn load(
+        &self,
+        key: &str,
+    ) -> Result<EventStoreAggregateContext<A>, AggregateError<A::Error>> {
+        self.store.load_aggregate(key).await
     }
 }
 
 /// How often a command is decided again after losing a race for its aggregate.
 const CONFLICT_RETRIES: u32 = 8;
+
+/// Deciding again after losing a race: a command here, a whole batch (`batch.rs`).
+pub struct Retry {
+    attempt: u32,
+}
+
+impl Retry {
+    pub fn new() -> Self {
+        Self { attempt: 1 }
+    }
+
+    /// After a conflict: false once [`CONFLICT_RETRIES`] attempts have lost; else
+    /// true, after a pause. Racers that all retry at once meet again; a random pause,
+    /// longer each time, lets them through one by one.
+    pub async fn again(&mut self) -> bool {
+        if self.attempt >= CONFLICT_RETRIES {
+            return false;
+        }
+        let cap = 1u64 << (self.attempt - 1).min(4);
+        let pause = rand::random::<u64>() % (cap * 1000);
+        tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+        self.attempt += 1;
+        true
+    }
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// An aggregate is stored as a snapshot every this many events, so loading it reads
 /// the snapshot and at most this many events, however long its history.
@@ -221,16 +264,30 @@ impl<A: Aggregate + Clone> Cqrs<A> {
 
     /// Drops the kept state at `key`; true if there was one.
     fn forget(&self, key: &str) -> bool {
-        match self {
-            Cqrs::Postgres(handler) => handler.memory.forget(key),
-            Cqrs::Sqlite(handler) => handler.memory.forget(key),
-        }
+        Forget::forget(self, key)
     }
 
-    async fn load(&self, key: &str) -> Result<A, AggregateError<A::Error>> {
-        match self {
+    /// The aggregate at `key` as stored now, with the sequence and snapshot number it
+    /// was found at; never from the states kept in memory.
+    pub(crate) async fn load_context(
+        &self,
+        key: &str,
+    ) -> Result<EventStoreAggregateContext<A>, StoreError> {
+        let loaded = match self {
             Cqrs::Postgres(handler) => handler.load(key).await,
             Cqrs::Sqlite(handler) => handler.load(key).await,
+        };
+        loaded.map_err(|e| StoreError::Load {
+            aggregate: A::TYPE,
+            message: e.to_string(),
+            key: key.to_string(),
+        })
+    }
+
+    pub(crate) fn services(&self) -> &A::Services {
+        match self {
+            Cqrs::Postgres(handler) => &handler.services,
+            Cqrs::Sqlite(handler) => &handler.services,
         }
     }
 
@@ -253,6 +310,20 @@ impl<A: Aggregate + Clone> Cqrs<A> {
                     .execute_with_metadata(key, command, metadata.to_map())
                     .await
             }
+        }
+    }
+}
+
+/// Dropping a kept state, whatever the aggregate's type.
+trait Forget {
+    fn forget(&self, key: &str) -> bool;
+}
+
+impl<A: Aggregate + Clone> Forget for Cqrs<A> {
+    fn forget(&self, key: &str) -> bool {
+        match self {
+            Cqrs::Postgres(handler) => handler.memory.forget(key),
+            Cqrs::Sqlite(handler) => handler.memory.forget(key),
         }
     }
 }
@@ -307,6 +378,8 @@ pub struct CommandBus {
     pub seat_holds: Cqrs<SeatHold>,
     log: EventLog,
     secrets: SecretKey,
+    db: Database,
+    personal: PersonalData,
 }
 
 /// Lets [`CommandBus::execute`] pick the handler from the aggregate type.
@@ -346,6 +419,8 @@ impl CommandBus {
             secrets: services.secrets.clone(),
             email_claims: Cqrs::new(db, services, false),
             log: EventLog::new(db.clone()),
+            personal: PersonalData::new(db.clone()),
+            db: db.clone(),
         }
     }
 
@@ -363,15 +438,39 @@ impl CommandBus {
         A: Aggregate + Clone,
         Self: Handles<A>,
     {
-        let key = key.to_string();
-        self.handler()
-            .load(&key)
-            .await
-            .map_err(|e| StoreError::Load {
-                aggregate: A::TYPE,
-                message: e.to_string(),
-                key,
-            })
+        Ok(self
+            .handler()
+            .load_context(&key.to_string())
+            .await?
+            .aggregate)
+    }
+
+    /// An empty batch of commands made on behalf of `metadata`'s actor (`batch.rs`).
+    pub fn batch(&self, metadata: &Metadata) -> Batch<'_> {
+        Batch::new(self, metadata)
+    }
+
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub(crate) fn personal(&self) -> &PersonalData {
+        &self.personal
+    }
+
+    /// Drops the state kept in memory for the aggregate `aggregate_type` at `key`,
+    /// if that type keeps any.
+    pub(crate) fn forget_kept(&self, aggregate_type: &str, key: &str) {
+        let kept = [
+            (Account::TYPE, &self.accounts as &dyn Forget),
+            (Task::TYPE, &self.tasks),
+            (Workgroup::TYPE, &self.workgroups),
+        ];
+        for (name, handler) in kept {
+            if name == aggregate_type {
+                handler.forget(key);
+            }
+        }
     }
 
     /// Runs `command` against the aggregate at `key` and returns the log position of
@@ -392,7 +491,7 @@ impl CommandBus {
         // A conflict means another command changed the aggregate between our load and
         // our append: decide again on the fresh state. The command may now be refused
         // or be a no-op, which is what a serial order would have given.
-        let mut attempt = 1;
+        let mut retry = Retry::new();
         let mut decided_on_fresh = false;
         loop {
             match self
@@ -400,14 +499,7 @@ impl CommandBus {
                 .execute(&key, command.clone(), metadata)
                 .await
             {
-                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
-                    // Racers that all retry at once meet again; a random pause, longer
-                    // each time, lets them through one by one.
-                    let cap = 1u64 << (attempt - 1).min(4);
-                    let pause = rand::random::<u64>() % (cap * 1000);
-                    tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
-                    attempt += 1
-                }
+                Err(AggregateError::AggregateConflict) if retry.again().await => {}
                 // Refused on a state kept in memory, which may be stale (`hot.rs`):
                 // decide again on a fresh one before answering.
                 Err(AggregateError::UserError(_))

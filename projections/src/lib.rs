@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod attempts;
+pub mod batch;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;

@@ -1,12 +1,16 @@
-//! Flows across aggregates never leak: a place under the plan's limit taken for an
-//! invitation that was then never issued (the flow failed, or the process was killed
-//! between the two steps) is given back by the sweeper once the hold deadline has
-//! passed, and nothing is emailed for it. Seen through the API: the account's seats in
+//! Flows across aggregates never leak: a place under the plan's limit taken for
+//! something that was then never done (the flow failed, or the process was killed
+//! between two steps) is given back by the sweeper once the hold deadline has passed,
+//! and nothing is emailed for it. Inviting people has no such gap: their seats and
+//! invitations are stored in one transaction, so a failure or a crash before its
+//! commit leaves nothing taken at all. Seen through the API: the account's seats in
 //! use, and a new invitation to the same address accepted under a full plan.
 //!
-//! Fail points used (see `gateway/src/usecase/flow_step.rs`):
-//! - `invite.after_seat=return`: inviting fails after the place was taken.
-//! - `invite.after_seat=return(hang)`: inviting holds there until the process dies.
+//! Fail points used (see `gateway/src/usecase/flow_step.rs` and
+//! `projections/src/batch.rs`):
+//! - `batch.before_commit=return`: inviting fails with every row written, before the
+//!   commit.
+//! - `batch.before_commit=return(hang)`: inviting holds there until the process dies.
 //! - `registration.after_seat=return`: registering fails after the address was
 //!   claimed and the place taken; both come back.
 //! - `registration.after_seat=return(hang)`: registering holds there until the
@@ -35,7 +39,7 @@ const LOST: &str = "lost@acme.test";
 /// Short, so the test is quick; the default is 10 minutes.
 const DEADLINE: (&str, &str) = ("EXTRANET_HOLD_DEADLINE_SECS", "2");
 const SCHEDULE: (&str, &str) = ("EXTRANET_SCHEDULE_EVERY_SECS", "1");
-const NO_FAIL_POINT: (&str, &str) = ("FAILPOINTS", "invite.after_seat=off");
+const NO_FAIL_POINT: (&str, &str) = ("FAILPOINTS", "batch.before_commit=off");
 /// How long the sweeper may take after the deadline: many scheduler runs.
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -103,10 +107,10 @@ async fn emailed_once(smtp: &SmtpSink, address: &str) {
     assert_eq!(sent, 1, "only the invitation that was issued is emailed");
 }
 
-/// After the stranded place is back, the plan is full again only with a new
-/// invitation to the same address, which is the only one ever emailed to it.
-async fn the_place_is_back_and_nothing_was_sent(app: &mut App, admin: &Auth, smtp: &SmtpSink) {
-    wait_for_seats(app, admin, 4).await;
+/// The plan is full only after a new invitation to the same address, which is the
+/// only one ever emailed to it.
+async fn nothing_was_taken_nor_sent(app: &mut App, admin: &Auth, smtp: &SmtpSink) {
+    assert_eq!(seats(app, admin).await, 4, "no place was taken");
     let again = app.graphql(admin, INVITE, invite(LOST)).await;
     let result = data(again.clone(), "/invitePeople/results/0");
     assert!(result["invitation"]["id"].is_string(), "{again}");
@@ -120,35 +124,37 @@ async fn the_place_is_back_and_nothing_was_sent(app: &mut App, admin: &Auth, smt
     emailed_once(smtp, LOST).await;
 }
 
-async fn a_failed_invitation_gives_its_place_back(backend: Backend) {
+async fn a_failed_invitation_takes_no_place(backend: Backend) {
     let smtp = SmtpSink::start();
     let (mut app, _) = nearly_full(backend, &smtp).await;
-    app.restart_with_settings(&[("FAILPOINTS", "invite.after_seat=return")])
+    app.restart_with_settings(&[("FAILPOINTS", "batch.before_commit=return")])
         .await;
     let admin = app.login_admin().await;
     let failed = app.graphql(&admin, INVITE, invite(LOST)).await;
     assert!(
         failed
             .pointer("/data/invitePeople/results/0/invitation/id")
-            .is_none(),
-        "no invitation was issued: {failed}"
+            .is_none()
+            && failed["errors"].is_array(),
+        "the request failed as a whole: {failed}"
     );
-    assert_eq!(seats(&app, &admin).await, 5, "the place was taken");
+    assert_eq!(seats(&app, &admin).await, 4, "no place was taken");
     app.restart_with_settings(&[NO_FAIL_POINT]).await;
     let admin = app.login_admin().await;
-    the_place_is_back_and_nothing_was_sent(&mut app, &admin, &smtp).await;
+    nothing_was_taken_nor_sent(&mut app, &admin, &smtp).await;
 }
 
-async fn a_flow_killed_midway_gives_its_place_back_after_restart(backend: Backend) {
+async fn a_flow_killed_before_its_commit_takes_no_place(backend: Backend) {
     let smtp = SmtpSink::start();
     let (mut app, _) = nearly_full(backend, &smtp).await;
-    app.restart_with_settings(&[("FAILPOINTS", "invite.after_seat=return(hang)")])
+    app.restart_with_settings(&[("FAILPOINTS", "batch.before_commit=return(hang)")])
         .await;
     let admin = app.login_admin().await;
     let Auth::Bearer(token) = admin.clone() else {
         unreachable!("login_admin gives a bearer token")
     };
-    // The invitation, held between its steps, on its own connection.
+    // The invitation, held with its rows written and not committed, on its own
+    // connection.
     let url = format!("{}/graphql", app.base_url);
     let held = tokio::spawn(async move {
         reqwest::Client::new()
@@ -158,32 +164,42 @@ async fn a_flow_killed_midway_gives_its_place_back_after_restart(backend: Backen
             .send()
             .await
     });
-    wait_for_seats(&app, &admin, 5).await;
+    let reached = tokio::time::timeout(SWEEP_TIMEOUT, async {
+        while !app.log().contains("a batch held before its commit") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "the batch never reached its fail point:\n{}",
+        app.log()
+    );
     app.crash().await;
     held.abort();
     app.start_with_settings(&[NO_FAIL_POINT]).await;
     let admin = app.login_admin().await;
-    the_place_is_back_and_nothing_was_sent(&mut app, &admin, &smtp).await;
+    nothing_was_taken_nor_sent(&mut app, &admin, &smtp).await;
 }
 
 #[tokio::test]
-async fn a_failed_invitation_gives_its_place_back_on_sqlite() {
-    a_failed_invitation_gives_its_place_back(Backend::Sqlite).await;
+async fn a_failed_invitation_takes_no_place_on_sqlite() {
+    a_failed_invitation_takes_no_place(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn a_failed_invitation_gives_its_place_back_on_postgres() {
-    a_failed_invitation_gives_its_place_back(Backend::Postgres).await;
+async fn a_failed_invitation_takes_no_place_on_postgres() {
+    a_failed_invitation_takes_no_place(Backend::Postgres).await;
 }
 
 #[tokio::test]
-async fn a_flow_killed_midway_gives_its_place_back_on_sqlite() {
-    a_flow_killed_midway_gives_its_place_back_after_restart(Backend::Sqlite).await;
+async fn a_flow_killed_before_its_commit_takes_no_place_on_sqlite() {
+    a_flow_killed_before_its_commit_takes_no_place(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn a_flow_killed_midway_gives_its_place_back_on_postgres() {
-    a_flow_killed_midway_gives_its_place_back_after_restart(Backend::Postgres).await;
+async fn a_flow_killed_before_its_commit_takes_no_place_on_postgres() {
+    a_flow_killed_before_its_commit_takes_no_place(Backend::Postgres).await;
 }
 
 /// Turns the registration link on, without approval, and returns its URL.
