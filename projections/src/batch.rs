@@ -8,11 +8,19 @@
 //! store's primary key refuses the whole batch ([`AppendError::Conflict`]) and the
 //! caller decides it again on fresh states.
 //!
+//! The events are stored grouped by aggregate type, in the order the batch first
+//! touched each type; each aggregate's own events keep their order. All of them become
+//! readable at once, at the commit, so the order across aggregates tells nothing a
+//! reader could act on halfway, except to a follower applying the log in order: a
+//! batch must therefore touch a type only after every type its commands depend on
+//! (inviting: the account's seat, then the invitation that takes it up).
+//!
 //! cqrs-es appends one aggregate per transaction (its repositories open their own), so
 //! the batch writes the rows itself, in the columns postgres-es and sqlite-es read, and
 //! keeps their snapshot protocol: a snapshot row per aggregate, its number moved by one
 //! under the same lock.
 
+use crate::bulk::{placeholders, rows_per_statement};
 use crate::commands::{CommandBus, Handles, SNAPSHOT_EVERY};
 use crate::log::Metadata;
 use crate::{Backend, LogPosition, StoreError};
@@ -25,10 +33,6 @@ use serde_json::Value;
 use sqlx::Row;
 use std::any::Any;
 use std::collections::HashMap;
-
-/// Event rows per INSERT: 7 parameters each, well under both stores' limits (SQLite
-/// allows 32,766).
-const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Why a batch was not appended.
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +239,7 @@ impl<'bus> Batch<'bus> {
         if self.events.is_empty() {
             return Ok(LogPosition::START);
         }
+        group_by_type(&mut self.events);
         let db = self.bus.database();
         self.bus
             .personal()
@@ -254,7 +259,7 @@ impl<'bus> Batch<'bus> {
         let appended = async {
             let mut tx = db.begin_write().await?;
             let mut last = LogPosition::START;
-            for chunk in self.events.chunks(ROWS_PER_STATEMENT) {
+            for chunk in self.events.chunks(rows_per_statement(7)) {
                 last = last.max(insert(&mut tx, db.backend, chunk).await?);
             }
             if db.backend == Backend::Sqlite {
@@ -286,6 +291,20 @@ impl<'bus> Batch<'bus> {
     }
 }
 
+/// Orders the events by aggregate type, the types in the order the batch first
+/// touched them, keeping each aggregate's own events in order (a stable sort). The
+/// followers of the log then meet long runs of one kind (a list's seats, then its
+/// invitations) that they apply a statement per thousand (`read_model.rs`).
+fn group_by_type(events: &mut [SerializedEvent]) {
+    let mut types: Vec<String> = Vec::new();
+    for e in events.iter() {
+        if !types.contains(&e.aggregate_type) {
+            types.push(e.aggregate_type.clone());
+        }
+    }
+    events.sort_by_key(|e| types.iter().position(|t| *t == e.aggregate_type));
+}
+
 /// A failure of the store's optimistic lock (a row at that sequence exists) is a
 /// conflict; anything else is the store failing.
 fn append_error(error: sqlx::Error) -> AppendError {
@@ -301,22 +320,7 @@ async fn insert(
     events: &[SerializedEvent],
 ) -> Result<LogPosition, AppendError> {
     let cast = json_cast(backend);
-    let rows = (0..events.len())
-        .map(|i| {
-            let p = 7 * i;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}{cast}, ${}{cast})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5,
-                p + 6,
-                p + 7
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let rows = placeholders(events.len(), &["", "", "", "", "", cast, cast]);
     let returning = match backend {
         Backend::Postgres => " RETURNING tx_id::text::bigint AS tx, global_position",
         Backend::Sqlite => "",

@@ -8,6 +8,7 @@
 //! deadline. Part of the read models' projection, so a hold and what took it up are
 //! applied in one transaction, in log order.
 
+use crate::bulk::{placeholders, rows_per_statement};
 use crate::directory::parse_id;
 use crate::{StoreError, StoredEvent};
 use cqrs_es::Aggregate;
@@ -27,16 +28,8 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
     let at = e.metadata.at.0;
     match e.aggregate_type.as_str() {
         Account::TYPE => {
-            if let AccountEvent::SeatTaken { person } = e.decode()? {
-                sqlx::query(
-                    "INSERT INTO seat_holds (account_id, person_id, taken_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (account_id, person_id) DO NOTHING",
-                )
-                .bind(account)
-                .bind(person.to_string())
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
+            if let AccountEvent::SeatTaken { .. } = e.decode()? {
+                seats_taken(tx, std::slice::from_ref(e)).await?;
             }
         }
         // Given back, or a second take already given back as one too many: either
@@ -44,7 +37,7 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         SeatHold::TYPE => match e.decode()? {
             SeatHoldEvent::SeatGivenBack { person, .. }
             | SeatHoldEvent::SeatTakenTwice { person, .. } => {
-                clear(tx, Hold::Seat, account, person).await?;
+                clear(tx, Hold::Seat, &[(account, person)]).await?;
             }
             SeatHoldEvent::SeatHeld { .. } => {}
         },
@@ -74,10 +67,12 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         // An invitation or a registration request takes up the place (and the
         // address a registration claimed).
         Invitation::TYPE => match e.decode()? {
-            InvitationEvent::InvitationIssued { person, .. }
-            | InvitationEvent::RegistrationRequested { person, .. } => {
-                clear(tx, Hold::Seat, account, person).await?;
-                clear(tx, Hold::Claim, account, person).await?;
+            InvitationEvent::InvitationIssued { .. } => {
+                invitations_issued(tx, std::slice::from_ref(e)).await?;
+            }
+            InvitationEvent::RegistrationRequested { person, .. } => {
+                clear(tx, Hold::Seat, &[(account, person)]).await?;
+                clear(tx, Hold::Claim, &[(account, person)]).await?;
             }
             // An expired invitation sent again took a place for its person first
             // (`usecase/resend_invitation.rs`); the resend takes it up.
@@ -90,7 +85,7 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
                 .fetch_optional(&mut **tx)
                 .await?;
                 if let Some(person) = person.and_then(|p| p.parse::<PersonId>().ok()) {
-                    clear(tx, Hold::Seat, account, person).await?;
+                    clear(tx, Hold::Seat, &[(account, person)]).await?;
                 }
             }
             _ => {}
@@ -106,8 +101,8 @@ pub async fn apply(tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
             );
             if taken_up {
                 if let Ok(person) = e.entity_id().parse::<PersonId>() {
-                    clear(tx, Hold::Seat, account, person).await?;
-                    clear(tx, Hold::Claim, account, person).await?;
+                    clear(tx, Hold::Seat, &[(account, person)]).await?;
+                    clear(tx, Hold::Claim, &[(account, person)]).await?;
                 }
             }
         }
@@ -143,16 +138,56 @@ impl Hold {
 }
 
 /// Takes up every hold of `kind` taken for `person`.
-async fn clear(tx: &mut Tx, kind: Hold, account: &str, person: PersonId) -> Result<(), StoreError> {
-    let sql = format!(
-        "DELETE FROM {} WHERE account_id = $1 AND person_id = $2",
-        kind.table()
-    );
-    sqlx::query(&sql)
-        .bind(account)
-        .bind(person.to_string())
-        .execute(&mut **tx)
-        .await?;
+/// The places a run of `SeatTaken` events took: one statement for the whole run.
+pub async fn seats_taken(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), StoreError> {
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        if let AccountEvent::SeatTaken { person } = e.decode()? {
+            rows.push((e.account_id.as_str(), person.to_string(), e.metadata.at.0));
+        }
+    }
+    for chunk in rows.chunks(rows_per_statement(3)) {
+        let sql = format!(
+            "INSERT INTO seat_holds (account_id, person_id, taken_at) VALUES {}
+             ON CONFLICT (account_id, person_id) DO NOTHING",
+            placeholders(chunk.len(), &["", "", ""])
+        );
+        let mut query = sqlx::query(&sql);
+        for (account, person, at) in chunk {
+            query = query.bind(*account).bind(person.as_str()).bind(*at);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A run of `InvitationIssued` events takes up the place (and any address) each
+/// invitation's person holds.
+pub async fn invitations_issued(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), StoreError> {
+    let mut people = Vec::with_capacity(events.len());
+    for e in events {
+        if let InvitationEvent::InvitationIssued { person, .. } = e.decode()? {
+            people.push((e.account_id.as_str(), person));
+        }
+    }
+    clear(tx, Hold::Seat, &people).await?;
+    clear(tx, Hold::Claim, &people).await
+}
+
+/// Clears the holds of `kind` of these (account, person) pairs.
+async fn clear(tx: &mut Tx, kind: Hold, people: &[(&str, PersonId)]) -> Result<(), StoreError> {
+    for chunk in people.chunks(rows_per_statement(2)) {
+        let sql = format!(
+            "DELETE FROM {} WHERE (account_id, person_id) IN (VALUES {})",
+            kind.table(),
+            placeholders(chunk.len(), &["", ""])
+        );
+        let mut query = sqlx::query(&sql);
+        for (account, person) in chunk {
+            query = query.bind(*account).bind(person.to_string());
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod activity;
 pub mod attempts;
 pub mod batch;
+mod bulk;
 pub mod checkpoint;
 pub mod commands;
 pub mod directory;

@@ -10,6 +10,7 @@
 //!
 //! What is personal, and whose it is, is listed once in [`PERSONAL`].
 
+use crate::bulk::{placeholders, rows_per_statement};
 use crate::{Database, StoreError};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -20,10 +21,6 @@ use std::collections::{BTreeSet, HashMap};
 
 /// One event's personal data to seal or open: its aggregate id, type and payload.
 pub type Personal<'a> = (&'a str, &'a str, &'a mut Value);
-
-/// People whose keys one statement reads or makes: well under both stores' limits on
-/// bound parameters (SQLite's is 32,766).
-const KEYS_PER_STATEMENT: usize = 500;
 
 const PREFIX: &str = "sealed:v1:";
 
@@ -95,11 +92,8 @@ impl PersonalData {
     ) -> Result<HashMap<(String, String), [u8; 32]>, StoreError> {
         let people: Vec<&(String, String)> = people.iter().collect();
         if create {
-            for chunk in people.chunks(KEYS_PER_STATEMENT) {
-                let rows = (0..chunk.len())
-                    .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+            for chunk in people.chunks(rows_per_statement(3)) {
+                let rows = placeholders(chunk.len(), &["", "", ""]);
                 let sql = format!(
                     "INSERT INTO personal_data_keys (account_id, person_id, key_hex) VALUES {rows}
                      ON CONFLICT (account_id, person_id) DO NOTHING"
@@ -114,11 +108,8 @@ impl PersonalData {
             }
         }
         let mut keys = HashMap::with_capacity(people.len());
-        for chunk in people.chunks(KEYS_PER_STATEMENT) {
-            let wanted = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
+        for chunk in people.chunks(rows_per_statement(2)) {
+            let wanted = placeholders(chunk.len(), &["", ""]);
             let sql = format!(
                 "SELECT account_id, person_id, key_hex FROM personal_data_keys
                   WHERE (account_id, person_id) IN (VALUES {wanted})"

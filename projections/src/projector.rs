@@ -43,6 +43,20 @@ pub trait Projection: Send + Sync + 'static {
         tx: &mut Transaction<'static, Any>,
         event: &StoredEvent,
     ) -> Result<(), StoreError>;
+
+    /// Applies a batch's events in order, inside its transaction; on failure, the
+    /// index of the event it failed at. One at a time unless the projection knows
+    /// how to apply several in one statement.
+    async fn apply_all(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        events: &[StoredEvent],
+    ) -> Result<(), (usize, StoreError)> {
+        for (at, event) in events.iter().enumerate() {
+            self.apply(tx, event).await.map_err(|e| (at, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs a projection: tails the log, applies, publishes how far it got.
@@ -303,16 +317,16 @@ impl<P: Projection> Projector<P> {
                 .map_err(whole_batch)?;
         }
         let applied = async {
-            for event in &events {
-                if self.live {
+            if self.live {
+                for event in &events {
                     fail_for_a_test(self.projection.name(), event)
                         .map_err(|cause| failed(Some(event), cause))?;
                 }
-                self.projection
-                    .apply(&mut tx, event)
-                    .await
-                    .map_err(|cause| failed(Some(event), cause))?;
             }
+            self.projection
+                .apply_all(&mut tx, &events)
+                .await
+                .map_err(|(at, cause)| failed(events.get(at), cause))?;
             checkpoint::advance(&mut tx, self.projection.name(), after, last)
                 .await
                 .map_err(|cause| failed(None, cause))

@@ -82,6 +82,61 @@ impl Projection for ReadModels {
             }
         }
     }
+
+    /// A run of events of one kind that a list makes many of at once (a pasted list of
+    /// invitations: its seats, then its invitations, `batch.rs`) is applied a statement
+    /// per thousand rows, not a few per event; everything else one event at a time.
+    async fn apply_all(
+        &self,
+        tx: &mut Tx,
+        events: &[StoredEvent],
+    ) -> Result<(), (usize, StoreError)> {
+        let mut at = 0;
+        while at < events.len() {
+            let kind = Run::of(&events[at]);
+            let len = match kind {
+                Some(kind) => events[at..]
+                    .iter()
+                    .take_while(|e| Run::of(e) == Some(kind))
+                    .count(),
+                None => 1,
+            };
+            let run = &events[at..at + len];
+            let applied = match kind {
+                Some(Run::SeatsTaken) => match crate::holds::seats_taken(tx, run).await {
+                    Ok(()) => seats_taken(tx, run).await,
+                    Err(e) => Err(e),
+                },
+                Some(Run::InvitationsIssued) => {
+                    match crate::holds::invitations_issued(tx, run).await {
+                        Ok(()) => invitations_issued(tx, run).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                None => self.apply(tx, &events[at]).await,
+            };
+            applied.map_err(|e| (at, e))?;
+            at += len;
+        }
+        Ok(())
+    }
+}
+
+/// The kinds of event applied a run at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    SeatsTaken,
+    InvitationsIssued,
+}
+
+impl Run {
+    fn of(event: &StoredEvent) -> Option<Run> {
+        match (event.aggregate_type.as_str(), event.event_type.as_str()) {
+            (Account::TYPE, "SeatTaken") => Some(Run::SeatsTaken),
+            (Invitation::TYPE, "InvitationIssued") => Some(Run::InvitationsIssued),
+            _ => None,
+        }
+    }
 }
 
 async fn apply_account(
@@ -121,9 +176,7 @@ async fn apply_account(
         AccountEvent::RegistrationLinkRotated { nonce } => {
             update("UPDATE accounts SET registration_nonce = $2 WHERE account_id = $1").bind(nonce)
         }
-        AccountEvent::SeatTaken { .. } => {
-            update("UPDATE accounts SET seats_in_use = seats_in_use + 1 WHERE account_id = $1")
-        }
+        AccountEvent::SeatTaken { .. } => return seats_taken(tx, std::slice::from_ref(e)).await,
         AccountEvent::SeatReleased { .. } => update(
             "UPDATE accounts SET seats_in_use = seats_in_use - 1 WHERE account_id = $1 AND seats_in_use > 0",
         ),
@@ -259,57 +312,8 @@ async fn apply_invitation(
         .bind(status)
     };
     match event {
-        InvitationEvent::InvitationIssued {
-            invitation,
-            person,
-            address,
-            name,
-            target,
-            sponsor,
-            nonce,
-            expires_at,
-            delivery,
-        } => {
-            let (first, last) = name.map(|n| (n.first, n.last)).unwrap_or_default();
-            let (department, workgroup, task, role) = match target {
-                InvitationTarget::Company { department } => {
-                    (department.map(|d| d.to_string()), None, None, None)
-                }
-                InvitationTarget::Workgroup { group, .. } => {
-                    (None, Some(group.to_string()), None, None)
-                }
-                InvitationTarget::Task { task, role } => {
-                    (None, None, Some(task.to_string()), Some(label(&role)))
-                }
-            };
-            let (delivery, position) = delivery_columns(&delivery);
-            sqlx::query(
-                "INSERT INTO invitations (account_id, invitation_id, person_id, address, first_name,
-                     last_name, person_kind, target, department_id, workgroup_id, task_id, task_role,
-                     sponsor_id, status, nonce, expires_at, issued_at, delivery, position)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', $14, $15, $16,
-                         $17, $18)",
-            )
-            .bind(&e.account_id)
-            .bind(invitation.to_string())
-            .bind(person.to_string())
-            .bind(address.to_string())
-            .bind(first)
-            .bind(last)
-            .bind(label(&target.person_kind()))
-            .bind(target_label(&target))
-            .bind(department)
-            .bind(workgroup)
-            .bind(task)
-            .bind(role)
-            .bind(sponsor.to_string())
-            .bind(nonce)
-            .bind(expires_at.0)
-            .bind(e.metadata.at.0)
-            .bind(delivery)
-            .bind(position)
-            .execute(&mut **tx)
-            .await?;
+        InvitationEvent::InvitationIssued { .. } => {
+            invitations_issued(tx, std::slice::from_ref(e)).await?;
         }
         InvitationEvent::InvitationResent { nonce, expires_at } => {
             sqlx::query(
@@ -367,6 +371,101 @@ async fn apply_invitation(
 
 /// The `delivery` and `position` columns of an invitation; `invitations::get` reads
 /// them back.
+/// A run of `SeatTaken` events: each account's count moves once, by the run's takes.
+async fn seats_taken(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), StoreError> {
+    let mut taken: Vec<(&str, i64)> = Vec::new();
+    for e in events {
+        match taken.last_mut() {
+            Some((account, n)) if *account == e.account_id => *n += 1,
+            _ => taken.push((&e.account_id, 1)),
+        }
+    }
+    for (account, n) in taken {
+        sqlx::query("UPDATE accounts SET seats_in_use = seats_in_use + $2 WHERE account_id = $1")
+            .bind(account)
+            .bind(n)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A run of `InvitationIssued` events: their rows, a statement per thousand.
+async fn invitations_issued(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), StoreError> {
+    const COLUMNS: &str = "account_id, invitation_id, person_id, address, first_name, last_name,
+        person_kind, target, department_id, workgroup_id, task_id, task_role, sponsor_id,
+        status, nonce, expires_at, issued_at, delivery, position";
+    const WIDTH: usize = 19;
+    let mut issued = Vec::with_capacity(events.len());
+    for e in events {
+        if let InvitationEvent::InvitationIssued {
+            invitation,
+            person,
+            address,
+            name,
+            target,
+            sponsor,
+            nonce,
+            expires_at,
+            delivery,
+        } = e.decode()?
+        {
+            issued.push((
+                e, invitation, person, address, name, target, sponsor, nonce, expires_at, delivery,
+            ));
+        }
+    }
+    for chunk in issued.chunks(crate::bulk::rows_per_statement(WIDTH)) {
+        let sql = format!(
+            "INSERT INTO invitations ({COLUMNS}) VALUES {}",
+            crate::bulk::placeholders(chunk.len(), &[""; WIDTH])
+        );
+        let mut query = sqlx::query(&sql);
+        for (e, invitation, person, address, name, target, sponsor, nonce, expires_at, delivery) in
+            chunk
+        {
+            let (first, last) = name
+                .as_ref()
+                .map(|n| (n.first.clone(), n.last.clone()))
+                .unwrap_or_default();
+            let (department, workgroup, task, role) = match target {
+                InvitationTarget::Company { department } => {
+                    (department.map(|d| d.to_string()), None, None, None)
+                }
+                InvitationTarget::Workgroup { group, .. } => {
+                    (None, Some(group.to_string()), None, None)
+                }
+                InvitationTarget::Task { task, role } => {
+                    (None, None, Some(task.to_string()), Some(label(role)))
+                }
+            };
+            let (delivery, position) = delivery_columns(delivery);
+            query = query
+                .bind(e.account_id.as_str())
+                .bind(invitation.to_string())
+                .bind(person.to_string())
+                .bind(address.to_string())
+                .bind(first)
+                .bind(last)
+                .bind(label(&target.person_kind()))
+                .bind(target_label(target))
+                .bind(department)
+                .bind(workgroup)
+                .bind(task)
+                .bind(role)
+                .bind(sponsor.to_string())
+                .bind("pending")
+                .bind(nonce.as_str())
+                .bind(expires_at.0)
+                .bind(e.metadata.at.0)
+                .bind(delivery)
+                .bind(position);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 fn delivery_columns(delivery: &Delivery) -> (&'static str, Option<String>) {
     match delivery {
         Delivery::Link => ("link", None),

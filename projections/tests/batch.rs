@@ -7,10 +7,13 @@ mod support;
 use support::{services, system_change as meta};
 
 use domain::account::{Account, AccountCommand, AccountError, Plan};
+use domain::invitation::{Delivery, Invitation, InvitationCommand, InvitationTarget};
 use domain::task::{Task, TaskCommand, TaskRole};
-use domain::{AccountId, AggregateKey, PersonId, TaskId};
+use domain::{AccountId, Address, AggregateKey, InvitationId, PersonId, TaskId};
 use projections::batch::{AppendError, DecideError};
 use projections::commands::{CommandBus, SNAPSHOT_EVERY};
+use projections::projector::Projector;
+use projections::read_model::ReadModels;
 use projections::{Database, EventLog, LogPosition};
 
 async fn new_account(bus: &CommandBus, plan: Plan) -> AccountId {
@@ -56,14 +59,7 @@ async fn stored_after(db: &Database, after: LogPosition) -> Vec<(String, String,
         .expect("read the log");
     events
         .into_iter()
-        .map(|e| {
-            (
-                e.aggregate_type,
-                e.aggregate_id,
-                e.sequence,
-                e.position.tx,
-            )
-        })
+        .map(|e| (e.aggregate_type, e.aggregate_id, e.sequence, e.position.tx))
         .collect()
 }
 
@@ -226,6 +222,94 @@ async fn a_stale_batch_stores_nothing(db: Database) {
         .await
         .expect("decided on an empty state");
     assert!(matches!(batch.commit().await, Err(AppendError::Conflict)));
+}
+
+/// A pasted list of 1,200 addresses as the use case decides it (a seat, then an
+/// invitation, per address), projected: more rows than one statement takes, in the
+/// append and in the read models' runs. Every seat is counted, every invitation
+/// listed, and no hold is left for the sweeper.
+async fn a_long_list_is_projected_whole(db: Database) {
+    let bus = CommandBus::new(&db, services());
+    let account = new_account(&bus, Plan::Professional).await;
+    let sponsor = PersonId::new_random();
+    let many = 1_200;
+    let mut batch = bus.batch(&meta());
+    for n in 0..many {
+        let person = PersonId::new_random();
+        let address = Address::parse(&format!("p{n}@acme.test")).unwrap();
+        batch
+            .decide::<Account>(
+                AggregateKey::account(account),
+                AccountCommand::TakeSeat {
+                    person,
+                    external: false,
+                    email: address.email().cloned(),
+                },
+            )
+            .await
+            .expect("seat");
+        let invitation = InvitationId::new_random();
+        batch
+            .decide_new::<Invitation>(
+                AggregateKey::new(account, invitation.0),
+                InvitationCommand::Issue {
+                    invitation,
+                    person,
+                    address,
+                    name: None,
+                    target: InvitationTarget::Company { department: None },
+                    sponsor,
+                    delivery: Delivery::Link,
+                },
+            )
+            .await
+            .expect("invitation");
+    }
+    batch.commit().await.expect("commit");
+    let (projector, _) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("projector");
+    projector.catch_up_to_head().await.expect("project");
+
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql)
+                .bind(account.to_string())
+                .fetch_one(&db.any)
+                .await
+                .expect(sql);
+            n
+        }
+    };
+    assert_eq!(
+        count("SELECT seats_in_use FROM accounts WHERE account_id = $1").await,
+        many
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM invitations WHERE account_id = $1 AND status = 'pending'")
+            .await,
+        many
+    );
+    assert_eq!(
+        count("SELECT count(DISTINCT address) FROM invitations WHERE account_id = $1").await,
+        many
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM seat_holds WHERE account_id = $1").await,
+        0,
+        "every place was taken up by its invitation"
+    );
+}
+
+#[tokio::test]
+async fn postgres_long_list_is_projected_whole() {
+    a_long_list_is_projected_whole(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_long_list_is_projected_whole() {
+    a_long_list_is_projected_whole(support::fresh_sqlite().await).await;
 }
 
 #[tokio::test]

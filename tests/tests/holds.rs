@@ -26,6 +26,7 @@
 
 use e2e::{data, succeeded, App, Auth, Backend, HtmlForm, SmtpSink, MAIL_TIMEOUT, SESSION_COOKIE};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::time::Duration;
 
 const INVITE: &str = "mutation($input: InvitePeopleInput!) {
@@ -200,6 +201,70 @@ async fn a_flow_killed_before_its_commit_takes_no_place_on_sqlite() {
 #[tokio::test]
 async fn a_flow_killed_before_its_commit_takes_no_place_on_postgres() {
     a_flow_killed_before_its_commit_takes_no_place(Backend::Postgres).await;
+}
+
+/// A pasted list longer than one statement's thousand rows: one invitation and one
+/// place per address, every invitation in the invited list, all shown by the time
+/// the answer comes.
+async fn a_long_list_takes_one_place_per_address(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = App::spawn_with(backend, &smtp, "professional", &[NO_FAIL_POINT]).await;
+    let admin = app.login_admin().await;
+    let many = 1_200;
+    let list = (0..many)
+        .map(|n| format!("p{n}@acme.test"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let invited = app.graphql(&admin, INVITE, invite(&list)).await;
+    let results = data(invited.clone(), "/invitePeople/results");
+    let ids: HashSet<&str> = results
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.pointer("/invitation/id").and_then(Value::as_str))
+        .collect();
+    assert_eq!(ids.len(), many, "one invitation per address");
+    assert_eq!(
+        seats(&app, &admin).await,
+        many as i64 + 1,
+        "and one place each"
+    );
+    let mut listed = HashSet::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app
+            .graphql(
+                &admin,
+                "query($after: String) { invitations(first: 100, after: $after) {
+                   nodes { id } pageInfo { hasNextPage endCursor } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        let connection = data(page, "/invitations");
+        for node in connection["nodes"].as_array().into_iter().flatten() {
+            listed.insert(node["id"].as_str().unwrap_or_default().to_owned());
+        }
+        if connection.pointer("/pageInfo/hasNextPage") != Some(&json!(true)) {
+            break;
+        }
+        after = connection["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(
+        listed.len(),
+        many,
+        "every invitation is in the invited list"
+    );
+    assert!(ids.iter().all(|id| listed.contains(*id)));
+}
+
+#[tokio::test]
+async fn a_long_list_takes_one_place_per_address_on_sqlite() {
+    a_long_list_takes_one_place_per_address(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_long_list_takes_one_place_per_address_on_postgres() {
+    a_long_list_takes_one_place_per_address(Backend::Postgres).await;
 }
 
 /// Turns the registration link on, without approval, and returns its URL.
