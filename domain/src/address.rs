@@ -55,10 +55,12 @@ impl fmt::Display for Address {
 /// refusal can quote it.
 pub fn parse_list(raw: &str) -> Vec<(String, Result<Address, AddressError>)> {
     let mut out: Vec<(String, Result<Address, AddressError>)> = Vec::new();
+    // A set, not a scan of `out`: a pasted list may hold ten thousand addresses.
+    let mut seen = std::collections::HashSet::new();
     for entry in split_entries(raw) {
         let parsed = Address::parse(&entry);
         let repeated = match &parsed {
-            Ok(address) => out.iter().any(|(_, r)| r.as_ref().ok() == Some(address)),
+            Ok(address) => !seen.insert(address.clone()),
             Err(_) => false,
         };
         let parsed = if repeated {

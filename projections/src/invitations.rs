@@ -1,5 +1,6 @@
 //! Invitations as the "invited" list shows them, read from the `invitations` table.
 
+use crate::bulk::rows_per_statement;
 use crate::directory::parse_id;
 use crate::read_model::parse_label;
 use crate::EventLog;
@@ -13,6 +14,7 @@ use domain::{
     Timestamp, WorkgroupId,
 };
 use sqlx::{Any, Executor, Row};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct InvitationRecord {
@@ -37,22 +39,56 @@ pub struct InvitationRecord {
     pub delivery: Delivery,
 }
 
+const COLUMNS: &str = "invitation_id, person_id, address, first_name, last_name, person_kind,
+    task_id, task_role, workgroup_id, issued_at, sponsor_id, status, nonce, expires_at,
+    delivery, position";
+
 pub async fn get<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     account: AccountId,
     invitation: InvitationId,
 ) -> Result<Option<InvitationRecord>, StoreError> {
-    let row = sqlx::query(
-        "SELECT invitation_id, person_id, address, first_name, last_name, person_kind, task_id, task_role,
-                workgroup_id, issued_at,
-                sponsor_id, status, nonce, expires_at, delivery, position
-           FROM invitations WHERE account_id = $1 AND invitation_id = $2",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM invitations WHERE account_id = $1 AND invitation_id = $2"
+    ))
     .bind(account.to_string())
     .bind(invitation.to_string())
     .fetch_optional(executor)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    row.as_ref().map(record_of).transpose()
+}
+
+/// Many invitations of one account, a statement per thousand: for an answer that
+/// lists them (a page of the invited list, the results of a pasted list). An id with
+/// no row is absent from the answer.
+pub async fn get_many(
+    db: &sqlx::AnyPool,
+    account: AccountId,
+    invitations: &[InvitationId],
+) -> Result<HashMap<InvitationId, InvitationRecord>, StoreError> {
+    let mut found = HashMap::with_capacity(invitations.len());
+    for chunk in invitations.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM invitations
+              WHERE account_id = $1 AND invitation_id IN ({})",
+            (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(account.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(db).await? {
+            let record = record_of(&row)?;
+            found.insert(record.id, record);
+        }
+    }
+    Ok(found)
+}
+
+fn record_of(row: &sqlx::any::AnyRow) -> Result<InvitationRecord, StoreError> {
     let task: Option<String> = row.try_get("task_id")?;
     let role: Option<String> = row.try_get("task_role")?;
     let task = match (task, role) {
@@ -71,9 +107,9 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
     let status: String = row.try_get("status")?;
     let kind: String = row.try_get("person_kind")?;
     let delivery = delivery_of(row.try_get("delivery")?, row.try_get("position")?)?;
-    Ok(Some(InvitationRecord {
-        id: parse_id(&row, "invitation_id")?,
-        person: parse_id(&row, "person_id")?,
+    Ok(InvitationRecord {
+        id: parse_id(row, "invitation_id")?,
+        person: parse_id(row, "person_id")?,
         address: row.try_get("address")?,
         first_name: row.try_get("first_name")?,
         last_name: row.try_get("last_name")?,
@@ -86,7 +122,7 @@ pub async fn get<'e, E: Executor<'e, Database = Any>>(
         expires_at: expires_at.map(Timestamp),
         issued_at: row.try_get("issued_at")?,
         delivery,
-    }))
+    })
 }
 
 /// The delivery the `delivery` and `position` columns describe.
@@ -123,27 +159,20 @@ pub async fn waiting(
         Some((at, id)) => (at, id.to_string()),
         None => (i64::MIN, String::new()),
     };
-    let rows = sqlx::query(
-        "SELECT invitation_id FROM invitations
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM invitations
           WHERE account_id = $1 AND status IN ('pending', 'awaiting_approval')
             AND (issued_at > $2 OR (issued_at = $2 AND invitation_id > $3))
           ORDER BY issued_at, invitation_id
-          LIMIT $4",
-    )
+          LIMIT $4"
+    ))
     .bind(account.to_string())
     .bind(after_at)
     .bind(after_id)
     .bind(limit)
     .fetch_all(&db.any)
     .await?;
-    let mut list = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: InvitationId = parse_id(&row, "invitation_id")?;
-        if let Some(record) = get(&db.any, account, id).await? {
-            list.push(record);
-        }
-    }
-    Ok(list)
+    rows.iter().map(record_of).collect()
 }
 
 /// What someone gave when they registered through the account's link.

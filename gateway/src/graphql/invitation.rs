@@ -197,6 +197,14 @@ impl InvitationMutation {
                 });
             }
         };
+        let invited: Vec<InvitationId> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Outcome::Invited { invitation, .. } => Some(*invitation),
+                Outcome::Refused { .. } => None,
+            })
+            .collect();
+        let mut issued = invitations::get_many(&state.db.any, viewer.account, &invited).await?;
         let mut results = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             results.push(match outcome {
@@ -205,9 +213,7 @@ impl InvitationMutation {
                     invitation,
                     ..
                 } => InviteResult {
-                    invitation: invitations::get(&state.db.any, viewer.account, invitation)
-                        .await?
-                        .map(Invitation::from),
+                    invitation: issued.remove(&invitation).map(Invitation::from),
                     address,
                     error: None,
                 },
