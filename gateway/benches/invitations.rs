@@ -61,15 +61,7 @@ struct Measured {
 
 async fn run() {
     support::log_warnings();
-    let sizes: Vec<usize> = std::env::var("EXTRANET_BENCH_INVITES")
-        .unwrap_or_else(|_| "1000,10000".to_owned())
-        .split(',')
-        .map(|size| {
-            size.trim()
-                .parse()
-                .unwrap_or_else(|_| panic!("EXTRANET_BENCH_INVITES: {size:?} is not a number"))
-        })
-        .collect();
+    let sizes: Vec<usize> = support::env_list("EXTRANET_BENCH_INVITES", "1000,10000");
     let stores =
         std::env::var("EXTRANET_BENCH_STORES").unwrap_or_else(|_| "postgres,sqlite".into());
     let server = std::env::var("EXTRANET_BENCH_DATABASE_URL")

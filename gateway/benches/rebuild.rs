@@ -63,15 +63,7 @@ struct Row {
 
 async fn run() {
     support::log_warnings();
-    let sizes: Vec<i64> = std::env::var("EXTRANET_BENCH_EVENTS")
-        .unwrap_or_else(|_| "10000,100000,1000000".to_owned())
-        .split(',')
-        .map(|size| {
-            size.trim()
-                .parse()
-                .unwrap_or_else(|_| panic!("EXTRANET_BENCH_EVENTS: {size:?} is not a number"))
-        })
-        .collect();
+    let sizes: Vec<i64> = support::env_list("EXTRANET_BENCH_EVENTS", "10000,100000,1000000");
     let server = std::env::var("EXTRANET_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let store = Store::postgres(&server).await;
@@ -323,24 +315,11 @@ where
 }
 
 async fn healthz(address: std::net::SocketAddr) -> bool {
-    probe(address, "/healthz").await
+    Client::new(address).answers("/healthz").await
 }
 
 async fn readyz(address: std::net::SocketAddr) -> bool {
-    probe(address, "/readyz").await
-}
-
-async fn probe(address: std::net::SocketAddr, path: &str) -> bool {
-    let client = reqwest::Client::new();
-    match client
-        .get(format!("http://{address}{path}"))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-    {
-        Ok(response) => response.status().is_success(),
-        Err(_) => false,
-    }
+    Client::new(address).is_ready().await
 }
 
 async fn wait_until_ready(address: std::net::SocketAddr) {

@@ -91,27 +91,11 @@ impl AppState {
         A::Command: Clone,
         CommandBus: Handles<A>,
     {
-        let position = self.record::<A>(key, command, actor).await?;
-        self.shown(position).await
-    }
-
-    /// Runs a command on behalf of `actor` and returns where its events are in the
-    /// log, without waiting for the read models: for a use case that records many
-    /// changes and then waits once, with [`AppState::shown`], for the newest.
-    pub async fn record<A>(
-        &self,
-        key: AggregateKey,
-        command: A::Command,
-        actor: Option<PersonId>,
-    ) -> Result<LogPosition, CommandError<A::Error>>
-    where
-        A: Aggregate + Clone,
-        A::Command: Clone,
-        CommandBus: Handles<A>,
-    {
-        self.bus
+        let position = self
+            .bus
             .execute::<A>(key, command, &self.metadata(actor))
-            .await
+            .await?;
+        self.shown(position).await
     }
 
     /// An empty batch of commands on behalf of `actor`: many commands decided at

@@ -27,6 +27,19 @@ pub fn env_number(name: &str) -> Option<u64> {
     )
 }
 
+/// A comma-separated list from the environment, or `default` when it is not set.
+pub fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .split(',')
+        .map(|item| {
+            item.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {item:?} is not a number"))
+        })
+        .collect()
+}
+
 /// Logs warnings and worse to stderr (`RUST_LOG` for more).
 pub fn log_warnings() {
     tracing_subscriber::fmt()
@@ -260,7 +273,17 @@ impl Client {
 
     /// Whether `/readyz` answers 200.
     pub async fn is_ready(&self) -> bool {
-        let response = self.http.get(format!("{}/readyz", self.base)).send().await;
+        self.answers("/readyz").await
+    }
+
+    /// Whether `path` answers with a success within five seconds.
+    pub async fn answers(&self, path: &str) -> bool {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
         response.is_ok_and(|r| r.status().is_success())
     }
 
