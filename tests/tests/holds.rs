@@ -257,6 +257,46 @@ async fn a_long_list_takes_one_place_per_address(backend: Backend) {
     assert!(ids.iter().all(|id| listed.contains(*id)));
 }
 
+/// Two lists pasted at the same moment meet on the account's seats: whichever commits
+/// second finds the account changed and is decided again, so both are invited whole
+/// and every place is counted once.
+async fn lists_pasted_at_once_both_land(backend: Backend) {
+    let smtp = SmtpSink::start();
+    let app = App::spawn_with(backend, &smtp, "professional", &[NO_FAIL_POINT]).await;
+    let admin = app.login_admin().await;
+    let list = |prefix: &str| {
+        (0..300)
+            .map(|n| format!("{prefix}{n}@acme.test"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (first, second) = tokio::join!(
+        app.graphql(&admin, INVITE, invite(&list("a"))),
+        app.graphql(&admin, INVITE, invite(&list("b"))),
+    );
+    for answer in [first, second] {
+        let results = data(answer.clone(), "/invitePeople/results");
+        let invited = results
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.pointer("/invitation/id").is_some_and(Value::is_string))
+            .count();
+        assert_eq!(invited, 300, "{answer}");
+    }
+    assert_eq!(seats(&app, &admin).await, 601);
+}
+
+#[tokio::test]
+async fn lists_pasted_at_once_both_land_on_sqlite() {
+    lists_pasted_at_once_both_land(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn lists_pasted_at_once_both_land_on_postgres() {
+    lists_pasted_at_once_both_land(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn a_long_list_takes_one_place_per_address_on_sqlite() {
     a_long_list_takes_one_place_per_address(Backend::Sqlite).await;

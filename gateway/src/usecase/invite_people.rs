@@ -310,7 +310,9 @@ async fn invite_all(
                 );
                 return Ok(outcomes);
             }
-            Err(AppendError::Conflict) if retry.again().await => {}
+            Err(AppendError::Conflict) if retry.again().await => {
+                tracing::info!(account = %viewer.account, events, "a list of invitations met another change of the account; deciding it again");
+            }
             Err(e) => return Err(InviteError::EventStore(e.to_string())),
         }
     }
