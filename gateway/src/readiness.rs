@@ -14,8 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use projections::health::{Health, Stall};
-use projections::projector::ProjectorHandle;
-use projections::{EventLog, StoreError};
+use projections::{EventLog, LogPosition, StoreError};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -103,7 +102,13 @@ struct Follower {
 }
 
 pub async fn handle(State(app): State<Shared>) -> Response {
-    let database = match tokio::time::timeout(DATABASE_DEADLINE, lags(&app)).await {
+    // Read once, before the lags are counted from them: the verdict and the numbers
+    // in the body then describe the same moment (a projector moving on meanwhile
+    // could otherwise make a body say ready beside a lag counted before it moved).
+    let read_models_at = app.state.read_models.position();
+    let notifier_at = app.notifier.position();
+    let measuring = lags(&app, read_models_at, notifier_at);
+    let database = match tokio::time::timeout(DATABASE_DEADLINE, measuring).await {
         Ok(Ok(lags)) => Ok(lags),
         Ok(Err(error)) => {
             // The cause is for the log; the body names only what is not ready.
@@ -118,11 +123,11 @@ pub async fn handle(State(app): State<Shared>) -> Response {
             Err("timed out")
         }
     };
-    let follower = |handle: &ProjectorHandle, lag: Option<i64>| Follower {
+    let follower = |at: LogPosition, lag: Option<i64>| Follower {
         lag_events: lag,
         // Holding the whole log as it is now also holds what was there at start,
         // even when the event then at the head has since been removed by hand.
-        caught_up_with_start: handle.position() >= app.start_head || lag == Some(0),
+        caught_up_with_start: at >= app.start_head || lag == Some(0),
     };
     let (read_lag, notifier_lag) = match database {
         Ok((read, notifier)) => (Some(read), Some(notifier)),
@@ -151,8 +156,8 @@ pub async fn handle(State(app): State<Shared>) -> Response {
         read_models_lag_seconds: measured.lag.as_secs_f64(),
         log_held_seconds: measured.log_held.as_secs_f64(),
         database: database.err().unwrap_or("ok"),
-        read_models: follower(&app.state.read_models, read_lag),
-        notifier: follower(&app.notifier, notifier_lag),
+        read_models: follower(read_models_at, read_lag),
+        notifier: follower(notifier_at, notifier_lag),
         stalled,
     };
     respond(readiness)
@@ -187,12 +192,17 @@ fn respond(mut readiness: Readiness) -> Response {
     (status, Json(readiness)).into_response()
 }
 
-/// Asks the database `SELECT 1`, then how far the read models and the notifier lag.
-async fn lags(app: &Shared) -> Result<(i64, i64), StoreError> {
+/// Asks the database `SELECT 1`, then how many events lie after the read models'
+/// and the notifier's positions.
+async fn lags(
+    app: &Shared,
+    read_models_at: LogPosition,
+    notifier_at: LogPosition,
+) -> Result<(i64, i64), StoreError> {
     sqlx::query("SELECT 1").execute(&app.state.db.any).await?;
     let log = EventLog::new(app.state.db.clone());
-    let read = log.count_after(app.state.read_models.position()).await?;
-    let notifier = log.count_after(app.notifier.position()).await?;
+    let read = log.count_after(read_models_at).await?;
+    let notifier = log.count_after(notifier_at).await?;
     Ok((read, notifier))
 }
 
