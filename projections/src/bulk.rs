@@ -25,6 +25,15 @@ pub(crate) fn placeholders(rows: usize, columns: &[&str]) -> String {
         .join(", ")
 }
 
+/// `$first, $first+1, ...`: `count` parameters for an `IN (...)` list that follows
+/// `first - 1` others.
+pub(crate) fn list(count: usize, first: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +45,7 @@ mod tests {
             "($1, $2::json), ($3, $4::json)"
         );
         assert_eq!(placeholders(0, &[""]), "");
+        assert_eq!(list(3, 2), "$2, $3, $4");
     }
 
     #[test]

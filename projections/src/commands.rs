@@ -262,11 +262,6 @@ impl<A: Aggregate + Clone> Cqrs<A> {
         }
     }
 
-    /// Drops the kept state at `key`; true if there was one.
-    fn forget(&self, key: &str) -> bool {
-        Forget::forget(self, key)
-    }
-
     /// The aggregate at `key` as stored now, with the sequence and snapshot number it
     /// was found at; never from the states kept in memory.
     pub(crate) async fn load_context(
@@ -316,6 +311,7 @@ impl<A: Aggregate + Clone> Cqrs<A> {
 
 /// Dropping a kept state, whatever the aggregate's type.
 trait Forget {
+    /// Drops the kept state at `key`; true if there was one.
     fn forget(&self, key: &str) -> bool;
 }
 

@@ -71,10 +71,7 @@ pub async fn get_many(
         let sql = format!(
             "SELECT {COLUMNS} FROM invitations
               WHERE account_id = $1 AND invitation_id IN ({})",
-            (0..chunk.len())
-                .map(|i| format!("${}", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::bulk::list(chunk.len(), 2)
         );
         let mut query = sqlx::query(&sql).bind(account.to_string());
         for id in chunk {

@@ -219,6 +219,18 @@ impl EventLog {
         }
     }
 
+    /// The events of `rows`, with their personal data opened in one go.
+    async fn opened(&self, rows: &[AnyRow]) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events = rows
+            .iter()
+            .map(StoredEvent::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.personal
+            .open_all(events.iter_mut().map(StoredEvent::personal).collect())
+            .await?;
+        Ok(events)
+    }
+
     /// Up to `limit` events after `after` and not after `until`, in log order. An
     /// event that is not returned now because its transaction is still running will be
     /// returned by a later call with the same `after`: nothing is skipped.
@@ -248,14 +260,7 @@ impl EventLog {
                     .await?
             }
         };
-        let mut events = rows
-            .iter()
-            .map(StoredEvent::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.personal
-            .open_all(events.iter_mut().map(StoredEvent::personal).collect())
-            .await?;
-        Ok(events)
+        self.opened(&rows).await
     }
 
     /// Every event of one aggregate, oldest first, with personal data opened: for a
@@ -276,14 +281,7 @@ impl EventLog {
             .bind(aggregate_id)
             .fetch_all(&self.db.any)
             .await?;
-        let mut events = rows
-            .iter()
-            .map(StoredEvent::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.personal
-            .open_all(events.iter_mut().map(StoredEvent::personal).collect())
-            .await?;
-        Ok(events)
+        self.opened(&rows).await
     }
 
     /// An aggregate as its own events make it: the small write model a page checks a
@@ -314,10 +312,7 @@ impl EventLog {
         };
         let mut folded: HashMap<String, A> = HashMap::new();
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let wanted = (0..chunk.len())
-                .map(|i| format!("${}", i + 2))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let wanted = crate::bulk::list(chunk.len(), 2);
             let sql = format!(
                 "SELECT {columns} FROM events
                   WHERE aggregate_type = $1 AND aggregate_id IN ({wanted})
@@ -327,16 +322,8 @@ impl EventLog {
             for id in chunk {
                 query = query.bind(id);
             }
-            let mut events = query
-                .fetch_all(&self.db.any)
-                .await?
-                .iter()
-                .map(StoredEvent::from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.personal
-                .open_all(events.iter_mut().map(StoredEvent::personal).collect())
-                .await?;
-            for event in events {
+            let rows = query.fetch_all(&self.db.any).await?;
+            for event in self.opened(&rows).await? {
                 let decoded = event.decode()?;
                 folded.entry(event.aggregate_id).or_default().apply(decoded);
             }

@@ -547,6 +547,20 @@ impl App {
         std::fs::read_to_string(self.data_dir.join("extranet.log")).unwrap_or_default()
     }
 
+    /// Waits until the binary's log contains `text`; panics with the log if it does not
+    /// within `timeout`. The log is a file, so this reads it again every 20 ms.
+    pub async fn wait_for_log(&self, text: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.log().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the log did not say {text:?} within {timeout:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Posts a GraphQL request and returns the whole JSON response (`data`, `errors`).
     pub async fn graphql(&self, auth: &Auth, query: &str, variables: Value) -> Value {
         post_graphql(&self.client, &self.base_url, auth, query, variables).await

@@ -104,7 +104,7 @@ async fn run_a_crash_loses_no_email(backend: Backend) {
     invite_guest_into_a_task(&app).await;
 
     // 2. The notifier tries, fails, and keeps the invitation for later.
-    wait_for_log(&app, "email not sent", FIRST_TRY_TIMEOUT).await;
+    app.wait_for_log("email not sent", FIRST_TRY_TIMEOUT).await;
 
     // 3. The service crashes before it could try again, and the mail server comes back
     //    while it is down. Only what the database holds survives the crash.
@@ -142,20 +142,6 @@ async fn invite_guest_into_a_task(app: &App) -> (Auth, String) {
     app.invite_guest(&admin, &task, GUEST_EMAIL, "Gus", "Guest", "OBSERVER")
         .await;
     (admin, task)
-}
-
-/// Waits until the binary's log contains `text`; panics with the log if it does not
-/// within `timeout`.
-async fn wait_for_log(app: &App, text: &str, timeout: Duration) {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while !app.log().contains(text) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the log did not say {text:?} within {timeout:?}:\n{}",
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Fails if two received mails share a Message-ID. The notifier derives it from the

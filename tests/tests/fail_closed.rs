@@ -486,15 +486,8 @@ async fn serve_starts_not_ready_while_an_open_transaction_holds_the_log() {
         "not caught up with the log as it was at start: {body}"
     );
     assert!(body["log_held_seconds"].as_f64() > Some(0.0), "{body}");
-    let deadline = Instant::now() + NOTICE_WITHIN;
-    while !app.log().contains("the log has been held for") {
-        assert!(
-            Instant::now() < deadline,
-            "no line tells of the hold:\n{}",
-            app.log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.wait_for_log("the log has been held for", NOTICE_WITHIN)
+        .await;
     let numbers = app.metrics().await;
     assert!(
         metric(&numbers, "extranet_log_held_seconds") >= Some(1),

@@ -165,17 +165,8 @@ async fn a_flow_killed_before_its_commit_takes_no_place(backend: Backend) {
             .send()
             .await
     });
-    let reached = tokio::time::timeout(SWEEP_TIMEOUT, async {
-        while !app.log().contains("a batch held before its commit") {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(
-        reached.is_ok(),
-        "the batch never reached its fail point:\n{}",
-        app.log()
-    );
+    app.wait_for_log("a batch held before its commit", SWEEP_TIMEOUT)
+        .await;
     app.crash().await;
     held.abort();
     app.start_with_settings(&[NO_FAIL_POINT]).await;
