@@ -5,6 +5,7 @@
 //! person who caused it. It follows behind the read models, whose invitations table
 //! names the person an invitation is for.
 
+use crate::bulk::Inserts;
 use crate::personal_data::PersonalData;
 use crate::projector::Projection;
 use crate::{invitations, Backend, Database, StoreError, StoredEvent};
@@ -98,29 +99,46 @@ impl Projection for History {
     }
 
     async fn apply(&self, tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
-        let Ok(account) = e.account_id.parse::<AccountId>() else {
-            return Ok(());
-        };
-        let mut rows: Vec<(PersonId, &str)> = subjects(tx, account, e)
-            .await?
-            .into_iter()
-            .map(|p| (p, "subject"))
-            .collect();
-        rows.extend(e.metadata.actor.map(|actor| (actor, "actor")));
-        for (person, relation) in rows {
-            sqlx::query(
-                "INSERT INTO person_history (account_id, person_id, tx, position, relation)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-            )
-            .bind(&e.account_id)
-            .bind(person.to_string())
-            .bind(e.position.tx)
-            .bind(e.position.position)
-            .bind(relation)
-            .execute(&mut **tx)
-            .await?;
+        self.apply_all(tx, std::slice::from_ref(e))
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// Every row of the batch in a statement per thousand: history rows are only ever
+    /// added, and nothing here reads them back.
+    async fn apply_all(
+        &self,
+        tx: &mut Tx,
+        events: &[StoredEvent],
+    ) -> Result<(), (usize, StoreError)> {
+        let mut rows = Inserts::new(
+            "INSERT INTO person_history (account_id, person_id, tx, position, relation)",
+            5,
+            "ON CONFLICT DO NOTHING",
+        );
+        for (at, e) in events.iter().enumerate() {
+            let Ok(account) = e.account_id.parse::<AccountId>() else {
+                continue;
+            };
+            let subjects = subjects(tx, account, e).await.map_err(|err| (at, err))?;
+            let people = subjects
+                .into_iter()
+                .map(|p| (p, "subject"))
+                .chain(e.metadata.actor.map(|actor| (actor, "actor")));
+            for (person, relation) in people {
+                rows.push(
+                    at,
+                    [
+                        e.account_id.as_str().into(),
+                        person.to_string().into(),
+                        e.position.tx.into(),
+                        e.position.position.into(),
+                        relation.into(),
+                    ],
+                );
+            }
         }
-        Ok(())
+        rows.write(tx).await
     }
 }
 

@@ -2,6 +2,7 @@
 //! tasks and their roles. Each event changes rows with plain upserts and updates, so
 //! the projection is the whole story of how a table came to be.
 
+use crate::bulk::Inserts;
 use crate::personal_data::PersonalData;
 use crate::projector::Projection;
 use crate::{StoreError, StoredEvent};
@@ -62,35 +63,22 @@ impl Projection for ReadModels {
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), StoreError> {
-        crate::holds::apply(tx, event).await?;
-        match event.aggregate_type.as_str() {
-            Account::TYPE => apply_account(tx, event, event.decode()?).await,
-            Person::TYPE => apply_person(tx, event, event.decode()?).await,
-            // Claims guard uniqueness on the command side; the directory has the emails.
-            EmailClaim::TYPE => Ok(()),
-            // Holds are all in `holds`; the count is the account's.
-            SeatHold::TYPE => Ok(()),
-            Invitation::TYPE => apply_invitation(tx, event, event.decode()?).await,
-            Task::TYPE => apply_task(tx, event, event.decode()?).await,
-            Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,
-            other => {
-                tracing::warn!(
-                    aggregate_type = other,
-                    "event of an unknown aggregate type skipped"
-                );
-                Ok(())
-            }
-        }
+        self.apply_all(tx, std::slice::from_ref(event))
+            .await
+            .map_err(|(_, e)| e)
     }
 
     /// A run of events of one kind that a list makes many of at once (a pasted list of
     /// invitations: its seats, then its invitations, `batch.rs`) is applied a statement
-    /// per thousand rows, not a few per event; everything else one event at a time.
+    /// per thousand rows, not a few per event; rows only ever added to a table nothing
+    /// here reads (comments) are written together when the batch ends ([`Later`]);
+    /// everything else one event at a time.
     async fn apply_all(
         &self,
         tx: &mut Tx,
         events: &[StoredEvent],
     ) -> Result<(), (usize, StoreError)> {
+        let mut later = Later::new();
         let mut at = 0;
         while at < events.len() {
             let kind = Run::of(&events[at]);
@@ -113,12 +101,57 @@ impl Projection for ReadModels {
                         Err(e) => Err(e),
                     }
                 }
-                None => self.apply(tx, &events[at]).await,
+                None => apply_one(tx, &events[at], at, &mut later).await,
             };
             applied.map_err(|e| (at, e))?;
             at += len;
         }
-        Ok(())
+        later.comments.write(tx).await
+    }
+}
+
+/// Rows a batch adds that are written when it ends, not as each event is applied.
+struct Later {
+    comments: Inserts,
+}
+
+impl Later {
+    fn new() -> Self {
+        Later {
+            comments: Inserts::new(
+                "INSERT INTO task_comments (account_id, task_id, comment_id, author_id, body, created_at)",
+                6,
+                "",
+            ),
+        }
+    }
+}
+
+/// Event number `at` of its batch.
+async fn apply_one(
+    tx: &mut Tx,
+    event: &StoredEvent,
+    at: usize,
+    later: &mut Later,
+) -> Result<(), StoreError> {
+    crate::holds::apply(tx, event).await?;
+    match event.aggregate_type.as_str() {
+        Account::TYPE => apply_account(tx, event, event.decode()?).await,
+        Person::TYPE => apply_person(tx, event, event.decode()?).await,
+        // Claims guard uniqueness on the command side; the directory has the emails.
+        EmailClaim::TYPE => Ok(()),
+        // Holds are all in `holds`; the count is the account's.
+        SeatHold::TYPE => Ok(()),
+        Invitation::TYPE => apply_invitation(tx, event, event.decode()?).await,
+        Task::TYPE => apply_task(tx, event, event.decode()?, at, later).await,
+        Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,
+        other => {
+            tracing::warn!(
+                aggregate_type = other,
+                "event of an unknown aggregate type skipped"
+            );
+            Ok(())
+        }
     }
 }
 
@@ -369,8 +402,6 @@ async fn apply_invitation(
     Ok(())
 }
 
-/// The `delivery` and `position` columns of an invitation; `invitations::get` reads
-/// them back.
 /// A run of `SeatTaken` events: each account's count moves once, by the run's takes.
 async fn seats_taken(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), StoreError> {
     let mut taken: Vec<(&str, i64)> = Vec::new();
@@ -466,6 +497,8 @@ async fn invitations_issued(tx: &mut Tx, events: &[StoredEvent]) -> Result<(), S
     Ok(())
 }
 
+/// The `delivery` and `position` columns of an invitation; `invitations::get` reads
+/// them back.
 fn delivery_columns(delivery: &Delivery) -> (&'static str, Option<String>) {
     match delivery {
         Delivery::Link => ("link", None),
@@ -489,9 +522,15 @@ fn target_label(target: &InvitationTarget) -> &'static str {
 }
 
 /// An update of several fields is applied as each of its changes alone.
-async fn apply_task(tx: &mut Tx, e: &StoredEvent, event: TaskEvent) -> Result<(), StoreError> {
+async fn apply_task(
+    tx: &mut Tx,
+    e: &StoredEvent,
+    event: TaskEvent,
+    at: usize,
+    later: &mut Later,
+) -> Result<(), StoreError> {
     for event in event.one_by_one() {
-        apply_task_event(tx, e, event).await?;
+        apply_task_event(tx, e, event, at, later).await?;
     }
     Ok(())
 }
@@ -500,6 +539,8 @@ async fn apply_task_event(
     tx: &mut Tx,
     e: &StoredEvent,
     event: TaskEvent,
+    at: usize,
+    later: &mut Later,
 ) -> Result<(), StoreError> {
     let id = e.entity_id();
     match event {
@@ -568,18 +609,17 @@ async fn apply_task_event(
             author,
             text,
         } => {
-            sqlx::query(
-                "INSERT INTO task_comments (account_id, task_id, comment_id, author_id, body, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&e.account_id)
-            .bind(id)
-            .bind(comment.to_string())
-            .bind(author.to_string())
-            .bind(text)
-            .bind(e.metadata.at.0)
-            .execute(&mut **tx)
-            .await?;
+            later.comments.push(
+                at,
+                [
+                    e.account_id.as_str().into(),
+                    id.into(),
+                    comment.to_string().into(),
+                    author.to_string().into(),
+                    text.into(),
+                    e.metadata.at.0.into(),
+                ],
+            );
         }
         TaskEvent::TaskStatusChanged { status } => {
             sqlx::query("UPDATE tasks SET status = $3 WHERE account_id = $1 AND task_id = $2")
