@@ -19,18 +19,21 @@
 //! does for one command's event alone.
 //!
 //! Then issue 14's aim 2: one connection commenting on a task with 10,000 earlier
-//! comments (`EXTRANET_BENCH_HISTORY`), beside one on a new task, in the same run.
+//! comments (`EXTRANET_BENCH_HISTORY`), beside one on a new task, in the same run:
+//! once every follower has applied the seeding (`/metrics` shows no lag), in
+//! alternating rounds (`EXTRANET_BENCH_ROUNDS`, 3) that share the run's duration.
 //!
-//! Settings (environment): `EXTRANET_BENCH_DURATION` seconds per measured run (10) and
-//! `EXTRANET_BENCH_WARMUP` seconds of warm-up before each (2). Needs `pgbench` on the
-//! PATH (Debian: `postgresql-client`).
+//! Settings (environment): `EXTRANET_BENCH_DURATION` seconds per measured run (10),
+//! `EXTRANET_BENCH_WARMUP` seconds of warm-up before each (2), and
+//! `EXTRANET_BENCH_CONNECTIONS` the connection counts of the first part (`8,1`). Needs
+//! `pgbench` on the PATH (Debian: `postgresql-client`).
 
 mod support;
 
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{env_number, Client, Store, Workspace};
+use support::{env_list, env_number, Client, Store, Workspace};
 
 const COMMENT: &str = "mutation($input: CommentOnTaskInput!) {
   commentOnTask(input: $input) { task { id } userErrors { code message } }
@@ -93,7 +96,7 @@ async fn run() -> Workspace {
     );
     let anchor_table = make_anchor_table(&database_url).await;
     let mut rows = Vec::new();
-    for connections in [8, 1] {
+    for connections in env_list::<usize>("EXTRANET_BENCH_CONNECTIONS", "8,1") {
         let measured = measure(&workspace, &tasks[..connections], &run).await;
         let anchor = pgbench(&database_url, &anchor_table, connections, &run);
         rows.push((measured, anchor));
@@ -107,8 +110,21 @@ async fn run() -> Workspace {
         "{history} comments on one task in {:.1} s",
         seeding.elapsed().as_secs_f64()
     );
-    let on_long = measure(&workspace, std::slice::from_ref(&long), &run).await;
-    let on_fresh = measure(&workspace, std::slice::from_ref(&fresh), &run).await;
+    // Measured once every follower has applied the seeding, in alternating rounds, so
+    // that neither task pays alone for the seeding's aftermath (a follower's backlog,
+    // autovacuum, a checkpoint) or profits alone from a warmer machine.
+    caught_up(&workspace).await;
+    let rounds = env_number("EXTRANET_BENCH_ROUNDS").unwrap_or(3).max(1) as u32;
+    let round = Run {
+        duration: run.duration / rounds,
+        warmup: run.warmup / rounds,
+    };
+    let (mut on_long, mut on_fresh) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        on_fresh.push(sample(&workspace, std::slice::from_ref(&fresh), &round).await);
+        on_long.push(sample(&workspace, std::slice::from_ref(&long), &round).await);
+    }
+    let (on_long, on_fresh) = (Measured::of(1, on_long), Measured::of(1, on_fresh));
     println!();
     println!("| connections | gateway commands/s | p50 | p99 | pgbench one-row inserts/s | gateway ÷ pgbench |");
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
@@ -161,15 +177,41 @@ async fn seed(workspace: &Workspace, task: &str, comments: u64) {
     }
 }
 
+/// Every request's latency in one measured run, and how long the run took.
+struct Sample {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Measured {
+    /// The runs' requests taken together.
+    fn of(connections: usize, samples: Vec<Sample>) -> Measured {
+        let seconds = samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
+        let mut latencies: Vec<Duration> = samples.into_iter().flat_map(|s| s.latencies).collect();
+        latencies.sort();
+        let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
+        Measured {
+            connections,
+            commands: latencies.len(),
+            seconds,
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+}
+
+async fn measure(workspace: &Workspace, tasks: &[String], run: &Run) -> Measured {
+    Measured::of(tasks.len(), vec![sample(workspace, tasks, run).await])
+}
+
 /// Sends comments from `tasks.len()` connections, one task each, for the warm-up and
 /// then the measured run, on a thread and a runtime of the client's own.
-async fn measure(workspace: &Workspace, tasks: &[String], run: &Run) -> Measured {
+async fn sample(workspace: &Workspace, tasks: &[String], run: &Run) -> Sample {
     let address = workspace.address;
     let admin = workspace.admin.clone();
     let tasks = tasks.to_vec();
     let (warmup, duration) = (run.warmup, run.duration);
-    let connections = tasks.len();
-    let latencies = tokio::task::spawn_blocking(move || {
+    let (latencies, elapsed) = tokio::task::spawn_blocking(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -195,15 +237,35 @@ async fn measure(workspace: &Workspace, tasks: &[String], run: &Run) -> Measured
     })
     .await
     .expect("the client's thread");
-    let (mut latencies, elapsed) = latencies;
-    latencies.sort();
-    let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    Measured {
-        connections,
-        commands: latencies.len(),
-        seconds: elapsed.as_secs_f64(),
-        p50: at(0.50),
-        p99: at(0.99),
+    Sample { latencies, elapsed }
+}
+
+/// Waits until `/metrics` shows no follower behind the log.
+async fn caught_up(workspace: &Workspace) {
+    let client = Client::new(workspace.address);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let metrics = client
+            .http()
+            .get(format!("{}/metrics", client.base()))
+            .send()
+            .await
+            .expect("read /metrics")
+            .text()
+            .await
+            .expect("read /metrics");
+        let behind = metrics
+            .lines()
+            .filter(|line| line.starts_with("extranet_projector_lag_events"))
+            .any(|line| !line.ends_with(" 0"));
+        if !behind {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "followers still behind after 2 min:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod applied;
 pub mod attempts;
 pub mod batch;
 mod bulk;

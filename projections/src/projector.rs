@@ -4,6 +4,7 @@
 //! the next start repeats it from the old checkpoint: no event is applied twice, none
 //! is lost. The read models and the notifier are both projections.
 
+use crate::applied::Applied;
 use crate::checkpoint;
 use crate::health::{self, EventRef, Health, HealthWatch, ProjectionError, Stall, Vitals};
 use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
@@ -74,6 +75,8 @@ pub struct Projector<P: Projection> {
     /// neither serializes with the live projector nor announces its progress.
     live: bool,
     vitals: Arc<Vitals>,
+    /// Its last batches, for a follower in this process (the permission index).
+    applied: Applied,
 }
 
 /// A handle to a running projector: where it is, and a way to wait for it.
@@ -84,6 +87,7 @@ pub struct ProjectorHandle {
     /// To learn of progress made by the same projection in another process.
     advance: Arc<watch::Sender<LogPosition>>,
     health: HealthWatch,
+    applied: Applied,
 }
 
 impl ProjectorHandle {
@@ -150,6 +154,12 @@ impl ProjectorHandle {
     pub fn health_watch(&self) -> HealthWatch {
         self.health.clone()
     }
+
+    /// The events of the log right after `at`, if this process's projector applied a
+    /// batch that started exactly there lately (`applied.rs`).
+    pub fn applied_after(&self, at: LogPosition) -> Option<Arc<[StoredEvent]>> {
+        self.applied.after(at)
+    }
 }
 
 impl<P: Projection> Projector<P> {
@@ -159,11 +169,13 @@ impl<P: Projection> Projector<P> {
         let tx = Arc::new(tx);
         let wake = Arc::new(Notify::new());
         let vitals = Vitals::new(projection.name());
+        let applied = Applied::default();
         let handle = ProjectorHandle {
             advance: tx.clone(),
             position: rx,
             wake: wake.clone(),
             health: vitals.watch(),
+            applied: applied.clone(),
         };
         let projector = Self {
             projection,
@@ -175,6 +187,7 @@ impl<P: Projection> Projector<P> {
             batch: BATCH,
             live: true,
             vitals,
+            applied,
         };
         Ok((projector, handle))
     }
@@ -307,14 +320,26 @@ impl<P: Projection> Projector<P> {
             // also lock the live database it reads the log from.
             self.db.any.begin().await.map_err(whole_batch)?
         };
-        if self.live && self.db.backend == Backend::Postgres {
+        if self.db.backend == Backend::Postgres {
             // One batch of a projection at a time across processes, so a rebuild's
             // switch (which takes the same lock) never meets a batch half done.
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(lock_key(self.projection.name()))
-                .execute(&mut *tx)
-                .await
-                .map_err(whole_batch)?;
+            let lock = self.live.then_some("pg_advisory_xact_lock($1)");
+            // A projection whose tables the log makes again need not wait for its
+            // commit to reach the disk: a crash can lose only whole batches, rows and
+            // checkpoint together, and the projector applies them again from the
+            // durable log (ARCHITECTURE.md, step 4). Mail and other effects that leave
+            // the database are not repeatable, so those batches wait.
+            let lazy = (!self.projection.tables().is_empty())
+                .then_some("set_config('synchronous_commit', 'off', true)");
+            let settings: Vec<&str> = lock.into_iter().chain(lazy).collect();
+            if !settings.is_empty() {
+                let sql = format!("SELECT {}", settings.join(", "));
+                let mut query = sqlx::query(&sql);
+                if lock.is_some() {
+                    query = query.bind(lock_key(self.projection.name()));
+                }
+                query.execute(&mut *tx).await.map_err(whole_batch)?;
+            }
         }
         let applied = async {
             if self.live {
@@ -345,8 +370,14 @@ impl<P: Projection> Projector<P> {
                         .map_err(whole_batch)?;
                 }
                 tx.commit().await.map_err(whole_batch)?;
+                let applied = events.len() as u64;
+                if self.live {
+                    // Kept before the position moves, so a follower that sees the
+                    // new position finds the batch.
+                    self.applied.record(after, events);
+                }
                 self.advance_to(last);
-                Ok(events.len() as u64)
+                Ok(applied)
             }
             // Another process sharing the database applied these events first (it
             // moved the checkpoint, or its rows made ours collide): drop ours and go

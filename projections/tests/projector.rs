@@ -387,3 +387,80 @@ async fn postgres_a_stall_names_the_event_and_ends_when_it_applies() {
 async fn sqlite_a_stall_names_the_event_and_ends_when_it_applies() {
     a_stall_names_the_event_and_ends_when_it_applies(support::fresh_sqlite().await).await;
 }
+
+/// Notes the `synchronous_commit` in force in each batch it applies, with or without
+/// tables of its own.
+struct NotesCommitMode {
+    owns_tables: bool,
+    seen: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[async_trait::async_trait]
+impl Projection for NotesCommitMode {
+    fn name(&self) -> &'static str {
+        if self.owns_tables {
+            "notes_commit_mode_tables"
+        } else {
+            "notes_commit_mode_mail"
+        }
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        if self.owns_tables {
+            &["tasks"]
+        } else {
+            &[]
+        }
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        _event: &StoredEvent,
+    ) -> Result<(), StoreError> {
+        use sqlx::Row;
+        let mode: String = sqlx::query("SELECT current_setting('synchronous_commit') AS mode")
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("mode")?;
+        self.seen.lock().unwrap().push(mode);
+        Ok(())
+    }
+}
+
+/// A projection the log can make again commits without waiting for the disk; one
+/// whose effects leave the database (mail) waits, as every command does.
+#[tokio::test]
+async fn postgres_only_rebuildable_projections_commit_without_waiting_for_the_disk() {
+    let db = support::fresh_postgres().await;
+    let (_, _, events) = write_history(&db).await;
+    wait_until_readable(&db, events).await;
+    for (owns_tables, expected) in [(true, "off"), (false, "on")] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (projector, _) = Projector::new(
+            NotesCommitMode {
+                owns_tables,
+                seen: seen.clone(),
+            },
+            db.clone(),
+        )
+        .await
+        .expect("projector");
+        assert_eq!(
+            projector.catch_up_to_head().await.expect("catch up"),
+            events as u64
+        );
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), events);
+        assert!(
+            seen.iter().all(|mode| mode == expected),
+            "owns tables: {owns_tables}; seen {seen:?}"
+        );
+    }
+    // The setting was the batch's own: the pool's connections are as they were.
+    let mode: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+        .fetch_one(&db.any)
+        .await
+        .expect("read the setting");
+    assert_eq!(mode, "on");
+}

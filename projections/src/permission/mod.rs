@@ -221,16 +221,20 @@ impl Permissions {
                 event: event.map(EventRef::of),
                 cause,
             };
-            let events = match self.log.read(after, target, BATCH).await {
-                Ok(events) => events,
-                // Reaching the database is not the index's fault: no stall, an error.
-                Err(cause) => return Err(cause),
+            // The read models' own batch when this process applied it, else the log.
+            let events: Arc<[StoredEvent]> = match self.read_models.applied_after(after) {
+                Some(events) => events,
+                None => match self.log.read(after, target, BATCH).await {
+                    Ok(events) => events.into(),
+                    // Reaching the database is not the index's fault: no stall, an error.
+                    Err(cause) => return Err(cause),
+                },
             };
             if events.is_empty() {
                 break;
             }
             let mut index = self.index.write().map_err(|_| poisoned())?;
-            for event in &events {
+            for event in events.iter() {
                 if let Err(cause) = apply(&mut index, event) {
                     self.vitals.failed(&failed(Some(event), cause));
                     return Err(Unavailable::IndexStalled.into());
