@@ -9,8 +9,10 @@ use crate::{LogPosition, StoredEvent};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Batches kept; a follower further behind than this reads the log.
-const KEPT: usize = 16;
+/// Batches kept. A follower level with the projector needs only the newest one or two;
+/// one further behind reads the log. Few, since a catch-up's batches are large (a
+/// batch of 500 invitation events held here costs megabytes).
+const KEPT: usize = 4;
 
 /// The kept batches, shared by the projector and its handles.
 #[derive(Clone, Default)]
