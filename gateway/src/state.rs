@@ -87,7 +87,7 @@ impl AppState {
         actor: Option<PersonId>,
     ) -> Result<(), CommandError<A::Error>>
     where
-        A: Aggregate + Clone,
+        A: Aggregate<Services = DomainServices> + Clone + 'static,
         A::Command: Clone,
         CommandBus: Handles<A>,
     {

@@ -22,6 +22,7 @@
 
 use crate::bulk::{placeholders, rows_per_statement};
 use crate::commands::{CommandBus, Handles, SNAPSHOT_EVERY};
+use crate::hot::Kept;
 use crate::log::Metadata;
 use crate::{Backend, LogPosition, StoreError};
 use cqrs_es::event_sink::EventSink;
@@ -82,6 +83,23 @@ struct Staged {
     sequence: usize,
     /// Serializes the state for a snapshot row, knowing its type.
     serialize: fn(&(dyn Any + Send + Sync)) -> Result<Value, StoreError>,
+}
+
+impl Staged {
+    /// Whether the batch carries the aggregate past a multiple of [`SNAPSHOT_EVERY`],
+    /// where its snapshot is written.
+    fn writes_snapshot(&self) -> bool {
+        self.loaded / SNAPSHOT_EVERY != self.sequence / SNAPSHOT_EVERY
+    }
+
+    /// The number of its newest snapshot once the batch is stored.
+    fn snapshot_after(&self) -> Option<usize> {
+        if self.writes_snapshot() {
+            Some(self.snapshot.map_or(1, |number| number + 1))
+        } else {
+            self.snapshot
+        }
+    }
 }
 
 /// Commands decided so far and the events they gave, not yet stored.
@@ -161,6 +179,43 @@ impl<'bus> Batch<'bus> {
             self.stage::<A>(slot.clone(), A::default(), 0, None);
         }
         self.decide_staged::<A>(slot, command).await
+    }
+
+    /// Stages the aggregate at `key` from the state kept in memory for it, if its type
+    /// keeps states and one is kept; true if so. A command decided on it must be
+    /// treated as `hot.rs` says: a refusal or a no-op is decided again on a fresh load.
+    pub(crate) fn stage_kept<A>(&mut self, key: AggregateKey) -> bool
+    where
+        A: Aggregate<Services = DomainServices> + Clone + 'static,
+        CommandBus: Handles<A>,
+    {
+        let slot = (A::TYPE, key.to_string());
+        if self.staged.contains_key(&slot) {
+            return false;
+        }
+        let Some(kept) = self.bus.handler().memory().get(&slot.1) else {
+            return false;
+        };
+        self.stage::<A>(slot, kept.aggregate, kept.sequence, kept.snapshot);
+        true
+    }
+
+    /// The state the aggregate at `key` will be in once the batch is committed, for
+    /// the memory of a type that keeps states.
+    pub(crate) fn kept_after<A>(&self, key: AggregateKey) -> Option<Kept<A>>
+    where
+        A: Aggregate<Services = DomainServices> + Clone + 'static,
+        CommandBus: Handles<A>,
+    {
+        if !self.bus.handler().memory().keeps() {
+            return None;
+        }
+        let staged = self.staged.get(&(A::TYPE, key.to_string()))?;
+        Some(Kept {
+            aggregate: staged.aggregate.downcast_ref::<A>()?.clone(),
+            sequence: staged.sequence,
+            snapshot: staged.snapshot_after(),
+        })
     }
 
     fn stage<A: Aggregate + 'static>(
@@ -363,7 +418,7 @@ async fn snapshot(
     id: &str,
     staged: &Staged,
 ) -> Result<(), AppendError> {
-    if staged.loaded / SNAPSHOT_EVERY == staged.sequence / SNAPSHOT_EVERY {
+    if !staged.writes_snapshot() {
         return Ok(());
     }
     let cast = json_cast(backend);
@@ -407,5 +462,34 @@ fn json_cast(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => "::json",
         Backend::Sqlite => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(loaded: usize, sequence: usize, snapshot: Option<usize>) -> Staged {
+        Staged {
+            aggregate: Box::new(()),
+            loaded,
+            snapshot,
+            sequence,
+            serialize: |_| Ok(Value::Null),
+        }
+    }
+
+    /// The number a kept state carries on must be the one the store has after the
+    /// commit, or the next snapshot's update would miss and cost a retry.
+    #[test]
+    fn the_snapshot_number_moves_only_where_a_snapshot_is_written() {
+        let every = SNAPSHOT_EVERY;
+        assert_eq!(staged(every - 1, every, None).snapshot_after(), Some(1));
+        assert_eq!(staged(every, every + 1, Some(1)).snapshot_after(), Some(1));
+        assert_eq!(
+            staged(2 * every - 1, 2 * every + 1, Some(1)).snapshot_after(),
+            Some(2)
+        );
+        assert_eq!(staged(3, 4, None).snapshot_after(), None);
     }
 }

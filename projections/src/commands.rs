@@ -1,12 +1,15 @@
-//! Runs domain commands through cqrs-es on whichever store is configured.
+//! Runs domain commands on whichever store is configured: aggregates are loaded
+//! through cqrs-es's event stores (snapshots, upcasters, personal data opened), decided
+//! in memory, and appended through one mechanism, a [`Batch`], whether one command or
+//! thousands (`batch.rs`).
 //!
-//! cqrs-es would also dispatch committed events to in-process queries, but a crash
-//! between commit and dispatch loses that dispatch, so no query is registered here:
-//! every read model follows the stored log instead (see `projector`).
+//! No cqrs-es query sees committed events in process (a crash between commit and
+//! dispatch would lose that dispatch): every read model follows the stored log
+//! instead (see `projector`).
 
-use crate::batch::Batch;
+use crate::batch::{AppendError, Batch, DecideError};
 use crate::health::Stall;
-use crate::hot::{Hot, Memory};
+use crate::hot::Memory;
 use crate::log::Metadata;
 use crate::personal_data::{Personal, PersonalData};
 use crate::store::Native;
@@ -15,7 +18,7 @@ use cqrs_es::persist::{
     EventStoreAggregateContext, EventUpcaster, PersistedEventRepository, PersistedEventStore,
     PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
 use domain::account::Account;
 use domain::email_claim::EmailClaim;
 use domain::invitation::Invitation;
@@ -35,17 +38,12 @@ pub enum Cqrs<A: Aggregate + Clone> {
     Sqlite(Handler<SqliteEventRepository, A>),
 }
 
-/// cqrs-es runs commands but keeps its store to itself, so loading an aggregate to
-/// read a fact it owns goes through a second store over the same repository: the same
-/// snapshots, upcasters and sealing, so it sees exactly what a command would decide on.
-///
-/// Commands run over a [`Hot`] store, which keeps the states of aggregates without
-/// personal data in memory (see `hot.rs`).
+/// One aggregate type's store (snapshots, upcasters and sealing over the repository),
+/// the states kept in memory for it (none for a type holding personal data,
+/// `hot.rs`), and the services its commands are decided with.
 pub struct Handler<R: PersistedEventRepository, A: Aggregate + Clone> {
-    framework: CqrsFramework<A, Hot<PersistedEventStore<Sealing<R>, A>, A>>,
     memory: Memory<A>,
     store: PersistedEventStore<Sealing<R>, A>,
-    /// The services the framework decides with, for a batch deciding beside it.
     services: A::Services,
 }
 
@@ -59,10 +57,8 @@ where
         services: A::Services,
         keep: bool,
     ) -> Self {
-        let hot = Hot::<_, A>::new(store(repo(), personal.clone()), keep);
         Self {
-            memory: hot.memory(),
-            framework: CqrsFramework::new(hot, Vec::new(), services.clone()),
+            memory: Memory::new(keep),
             store: store(repo(), personal.clone()),
             services,
         }
@@ -286,25 +282,11 @@ impl<A: Aggregate + Clone> Cqrs<A> {
         }
     }
 
-    async fn execute(
-        &self,
-        key: &str,
-        command: A::Command,
-        metadata: &Metadata,
-    ) -> Result<(), AggregateError<A::Error>> {
+    /// The states kept in memory for this type (`hot.rs`).
+    pub(crate) fn memory(&self) -> &Memory<A> {
         match self {
-            Cqrs::Postgres(handler) => {
-                handler
-                    .framework
-                    .execute_with_metadata(key, command, metadata.to_map())
-                    .await
-            }
-            Cqrs::Sqlite(handler) => {
-                handler
-                    .framework
-                    .execute_with_metadata(key, command, metadata.to_map())
-                    .await
-            }
+            Cqrs::Postgres(handler) => &handler.memory,
+            Cqrs::Sqlite(handler) => &handler.memory,
         }
     }
 }
@@ -317,10 +299,7 @@ trait Forget {
 
 impl<A: Aggregate + Clone> Forget for Cqrs<A> {
     fn forget(&self, key: &str) -> bool {
-        match self {
-            Cqrs::Postgres(handler) => handler.memory.forget(key),
-            Cqrs::Sqlite(handler) => handler.memory.forget(key),
-        }
+        self.memory().forget(key)
     }
 }
 
@@ -479,37 +458,61 @@ impl CommandBus {
         metadata: &Metadata,
     ) -> Result<LogPosition, CommandError<A::Error>>
     where
-        A: Aggregate + Clone,
+        A: Aggregate<Services = DomainServices> + Clone + 'static,
         A::Command: Clone,
         Self: Handles<A>,
     {
-        let key = key.to_string();
+        let id = key.to_string();
         // A conflict means another command changed the aggregate between our load and
         // our append: decide again on the fresh state. The command may now be refused
         // or be a no-op, which is what a serial order would have given.
         let mut retry = Retry::new();
-        let mut decided_on_fresh = false;
+        let mut fresh_only = false;
         loop {
-            match self
-                .handler()
-                .execute(&key, command.clone(), metadata)
-                .await
-            {
-                Err(AggregateError::AggregateConflict) if retry.again().await => {}
+            let mut batch = self.batch(metadata);
+            let kept = !fresh_only && batch.stage_kept::<A>(key);
+            match batch.decide::<A>(key, command.clone()).await {
+                Ok(()) => {}
                 // Refused on a state kept in memory, which may be stale (`hot.rs`):
                 // decide again on a fresh one before answering.
-                Err(AggregateError::UserError(_))
-                    if !decided_on_fresh && self.handler().forget(&key) =>
-                {
-                    decided_on_fresh = true
+                Err(DecideError::Refused(_)) if kept => {
+                    self.handler().memory().forget(&id);
+                    fresh_only = true;
+                    continue;
                 }
-                result => break result?,
+                Err(DecideError::Refused(e)) => return Err(CommandError::Refused(e)),
+                Err(DecideError::Store(e)) => return Err(e.into()),
+            }
+            if batch.is_empty() {
+                // Nothing to append, so no lock tells whether a kept state was
+                // current: a no-op is answered only from a fresh one.
+                if kept {
+                    self.handler().memory().forget(&id);
+                    fresh_only = true;
+                    continue;
+                }
+                return Ok(self
+                    .log
+                    .last_of_aggregate(A::TYPE, &id)
+                    .await?
+                    .unwrap_or(LogPosition::START));
+            }
+            let next = batch.kept_after::<A>(key);
+            match batch.commit().await {
+                Ok(position) => {
+                    if let Some(next) = next {
+                        self.handler().memory().keep(&id, next);
+                    }
+                    return Ok(position);
+                }
+                // The batch forgot the kept state: the next attempt loads afresh.
+                Err(AppendError::Conflict) if retry.again().await => {}
+                Err(AppendError::Conflict) => return Err(CommandError::Conflict),
+                Err(AppendError::Store(e)) => return Err(e.into()),
+                Err(stopped @ AppendError::StoppedForATest) => {
+                    return Err(CommandError::EventStore(stopped.to_string()))
+                }
             }
         }
-        Ok(self
-            .log
-            .last_of_aggregate(A::TYPE, &key)
-            .await?
-            .unwrap_or(LogPosition::START))
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::state::AppState;
 use cqrs_es::Aggregate;
+use domain::services::DomainServices;
 use domain::{AggregateKey, PersonId};
 use projections::commands::{CommandBus, CommandError, Handles};
 
@@ -16,7 +17,7 @@ pub async fn run<A>(
     actor: Option<PersonId>,
 ) -> Result<(), CommandError<A::Error>>
 where
-    A: Aggregate + Clone,
+    A: Aggregate<Services = DomainServices> + Clone + 'static,
     A::Command: Clone,
     CommandBus: Handles<A>,
 {
