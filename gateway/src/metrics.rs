@@ -13,6 +13,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use projections::health::{Health, HealthWatch};
+use projections::log::LAG_COUNTED_UP_TO;
 use projections::{EventLog, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use sqlx::Row;
@@ -120,13 +121,13 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     write_stalls(&mut out, &app.followers);
     write_freshness(&mut out, app);
     // Writing to a String cannot fail.
-    let _ = writeln!(out, "# HELP extranet_projector_lag_events Events in the log that a follower has not applied yet.");
+    let _ = writeln!(out, "# HELP extranet_projector_lag_events Events in the log that a follower has not applied yet, counted up to {LAG_COUNTED_UP_TO}.");
     let _ = writeln!(out, "# TYPE extranet_projector_lag_events gauge");
     for (name, handle) in [
         ("read_models", &app.state.read_models),
         ("notifier", &app.notifier),
     ] {
-        let lag = log.count_after(handle.position()).await?;
+        let lag = log.lag_after(handle.position(), LAG_COUNTED_UP_TO).await?;
         let _ = writeln!(
             out,
             "extranet_projector_lag_events{{projection=\"{name}\"}} {lag}"

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use projections::health::{Health, Stall};
+use projections::log::LAG_COUNTED_UP_TO;
 use projections::{EventLog, LogPosition, StoreError};
 use serde::Serialize;
 use std::time::Duration;
@@ -193,7 +194,7 @@ fn respond(mut readiness: Readiness) -> Response {
 }
 
 /// Asks the database `SELECT 1`, then how many events lie after the read models'
-/// and the notifier's positions.
+/// and the notifier's positions (up to [`LAG_COUNTED_UP_TO`]).
 async fn lags(
     app: &Shared,
     read_models_at: LogPosition,
@@ -201,8 +202,8 @@ async fn lags(
 ) -> Result<(i64, i64), StoreError> {
     sqlx::query("SELECT 1").execute(&app.state.db.any).await?;
     let log = EventLog::new(app.state.db.clone());
-    let read = log.count_after(read_models_at).await?;
-    let notifier = log.count_after(notifier_at).await?;
+    let read = log.lag_after(read_models_at, LAG_COUNTED_UP_TO).await?;
+    let notifier = log.lag_after(notifier_at, LAG_COUNTED_UP_TO).await?;
     Ok((read, notifier))
 }
 

@@ -155,3 +155,70 @@ async fn postgres_reader_waits_for_a_lower_position_that_commits_late() {
     drain(&log, &mut at, &mut seen).await;
     assert_eq!(seen, vec![(a, 1), (b, 1)], "both, in commit-safe order");
 }
+
+async fn a_lag_is_counted_up_to_its_bound(db: Database) {
+    for sequence in 1..=5 {
+        append(&db, "acct:lagging", sequence, Duration::ZERO).await;
+    }
+    let log = EventLog::new(db.clone());
+    let mut at = LogPosition::START;
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        drain(&log, &mut at, &mut seen).await;
+    }
+    assert_eq!(log.count_after(LogPosition::START).await.expect("count"), 5);
+    assert_eq!(
+        log.lag_after(LogPosition::START, 100).await.expect("lag"),
+        5
+    );
+    assert_eq!(
+        log.lag_after(LogPosition::START, 3).await.expect("lag"),
+        3,
+        "counting stops at the bound"
+    );
+    assert_eq!(log.lag_after(at, 3).await.expect("lag"), 0);
+}
+
+#[tokio::test]
+async fn postgres_a_lag_is_counted_up_to_its_bound() {
+    a_lag_is_counted_up_to_its_bound(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_lag_is_counted_up_to_its_bound() {
+    a_lag_is_counted_up_to_its_bound(support::fresh_sqlite().await).await;
+}
+
+/// A committed event behind a transaction still open is held: the freshness monitor
+/// tells a forgotten session holding every follower back from a moment's overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_event_behind_an_open_transaction_is_held() {
+    let db = support::fresh_postgres().await;
+    let log = EventLog::new(db.clone());
+    let open = {
+        let db = db.clone();
+        tokio::spawn(async move { append(&db, "acct:open", 1, Duration::from_secs(2)).await })
+    };
+    // The open transaction has drawn its id once its row is in: wait for that.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (open_rows,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND backend_xid IS NOT NULL",
+        )
+        .fetch_one(&db.any)
+        .await
+        .expect("activity");
+        if open_rows > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transaction opened"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    append(&db, "acct:after", 1, Duration::ZERO).await;
+    assert!(log.held().await.expect("held"), "the later commit is held");
+    open.await.expect("the open transaction");
+}
