@@ -192,6 +192,8 @@ impl<R: PersistedEventRepository> PersistedEventRepository for Sealing<R> {
         self.inner.get_snapshot::<A>(aggregate_id).await
     }
 
+    /// Never called by this service (every append goes through `batch.rs`, which
+    /// seals the same way); here because the trait asks for it.
     async fn persist<A: Aggregate>(
         &self,
         events: &[SerializedEvent],
