@@ -143,7 +143,13 @@ async fn apply_one(
         // Holds are all in `holds`; the count is the account's.
         SeatHold::TYPE => Ok(()),
         Invitation::TYPE => apply_invitation(tx, event, event.decode()?).await,
-        Task::TYPE => apply_task(tx, event, event.decode()?, at, later).await,
+        // An update of several fields is applied as each of its changes alone.
+        Task::TYPE => {
+            for change in event.decode::<TaskEvent>()?.one_by_one() {
+                apply_task_event(tx, event, change, at, later).await?;
+            }
+            Ok(())
+        }
         Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,
         other => {
             tracing::warn!(
@@ -519,20 +525,6 @@ fn target_label(target: &InvitationTarget) -> &'static str {
         InvitationTarget::Workgroup { .. } => "workgroup",
         InvitationTarget::Task { .. } => "task",
     }
-}
-
-/// An update of several fields is applied as each of its changes alone.
-async fn apply_task(
-    tx: &mut Tx,
-    e: &StoredEvent,
-    event: TaskEvent,
-    at: usize,
-    later: &mut Later,
-) -> Result<(), StoreError> {
-    for event in event.one_by_one() {
-        apply_task_event(tx, e, event, at, later).await?;
-    }
-    Ok(())
 }
 
 async fn apply_task_event(
