@@ -1,6 +1,6 @@
 //! `/metrics` in the Prometheus text format: how far each follower of the log lags
-//! behind it, whether one is stalled, how much mail waits to be sent, how commands are
-//! committed, and how many HTTP requests were answered and how fast.
+//! behind it, whether one is stalled, how much mail waits to be sent, and how many HTTP
+//! requests were answered and how fast.
 //!
 //! The lag and the queue are read from the database at each scrape, the stalls from
 //! the followers themselves; the request figures are counted as requests pass (see
@@ -12,7 +12,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use projections::group_commit::Commits;
 use projections::health::{Health, HealthWatch};
 use projections::log::LAG_COUNTED_UP_TO;
 use projections::{EventLog, StoreError};
@@ -121,7 +120,6 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     let mut out = String::new();
     write_stalls(&mut out, &app.followers);
     write_freshness(&mut out, app);
-    write_commits(&mut out, app.state.bus.commits());
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# HELP extranet_projector_lag_events Events in the log that a follower has not applied yet, counted up to {LAG_COUNTED_UP_TO}.");
     let _ = writeln!(out, "# TYPE extranet_projector_lag_events gauge");
@@ -215,20 +213,6 @@ fn write_freshness(out: &mut String, app: &Shared) {
             out,
             "extranet_permissions_unavailable{{reason=\"{reason}\"}} {now}"
         );
-    }
-}
-
-/// What group commit does: commands per transaction is the ratio of the two counters.
-fn write_commits(out: &mut String, commits: Commits) {
-    for (name, kind, help, value) in [
-        ("extranet_commit_transactions_total", "counter", "Transactions that stored commands' events.", commits.transactions),
-        ("extranet_commit_batches_total", "counter", "Commands (and lists of them) whose events were stored; several share a transaction when they arrive while another commit is in flight.", commits.batches),
-        ("extranet_commit_in_flight_batches", "gauge", "Commands being stored now.", commits.in_flight),
-        ("extranet_commit_waiting_batches", "gauge", "Commands decided and waiting for the commit in flight.", commits.waiting),
-    ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        let _ = writeln!(out, "{name} {value}");
     }
 }
 

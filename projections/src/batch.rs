@@ -16,22 +16,22 @@
 //! (inviting: the account's seat, then the invitation that takes it up).
 //!
 //! cqrs-es appends one aggregate per transaction (its repositories open their own), so
-//! the batch's rows are written by `group_commit.rs`, in the columns postgres-es and
-//! sqlite-es read, keeping their snapshot protocol: a snapshot row per aggregate, its
-//! number moved by one under the same lock. There, batches that are ready at the same
-//! moment share one transaction, each keeping its own verdict.
+//! the batch writes the rows itself, in the columns postgres-es and sqlite-es read, and
+//! keeps their snapshot protocol: a snapshot row per aggregate, its number moved by one
+//! under the same lock.
 
+use crate::bulk::{placeholders, rows_per_statement};
 use crate::commands::{CommandBus, Handles, SNAPSHOT_EVERY};
-use crate::group_commit::{Prepared, SnapshotWrite};
 use crate::hot::Kept;
 use crate::log::Metadata;
-use crate::{LogPosition, StoreError};
+use crate::{Backend, LogPosition, StoreError};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, DomainEvent};
 use domain::services::DomainServices;
 use domain::AggregateKey;
 use serde_json::Value;
+use sqlx::Row;
 use std::any::Any;
 use std::collections::HashMap;
 
@@ -47,6 +47,20 @@ pub enum AppendError {
     /// Only with the fail point `batch.before_commit` on (tests).
     #[error("stopped at fail point batch.before_commit")]
     StoppedForATest,
+}
+
+/// The fail point `batch.before_commit`, inside the transaction after every row is
+/// written: `return` fails the batch there, `return(hang)` holds it there until the
+/// process dies. Either way nothing of the batch may be stored.
+async fn stop_for_a_test() -> Result<(), AppendError> {
+    match fail::eval("batch.before_commit", |arg| arg) {
+        None => Ok(()),
+        Some(Some(arg)) if arg == "hang" => {
+            tracing::warn!("a batch held before its commit at a fail point");
+            std::future::pending().await
+        }
+        Some(_) => Err(AppendError::StoppedForATest),
+    }
 }
 
 /// Why one command of a batch was not decided.
@@ -281,6 +295,7 @@ impl<'bus> Batch<'bus> {
             return Ok(LogPosition::START);
         }
         group_by_type(&mut self.events);
+        let db = self.bus.database();
         self.bus
             .personal()
             .seal_all(
@@ -296,26 +311,32 @@ impl<'bus> Batch<'bus> {
                     .collect(),
             )
             .await?;
-        let snapshots = self
-            .staged
-            .iter()
-            .filter(|(_, staged)| staged.writes_snapshot())
-            .map(|((aggregate_type, id), staged)| {
-                Ok(SnapshotWrite {
-                    aggregate_type,
-                    id: id.clone(),
-                    sequence: staged.sequence,
-                    payload: (staged.serialize)(staged.aggregate.as_ref())?.to_string(),
-                    previous: staged.snapshot,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        let events = std::mem::take(&mut self.events);
-        let appended = self
-            .bus
-            .group_commit()
-            .commit(Prepared { events, snapshots })
-            .await;
+        let appended = async {
+            let mut tx = db.begin_write().await?;
+            let mut last = LogPosition::START;
+            for chunk in self.events.chunks(rows_per_statement(7)) {
+                last = last.max(insert(&mut tx, db.backend, chunk).await?);
+            }
+            if db.backend == Backend::Sqlite {
+                // The trigger numbers rows after they are inserted, in this
+                // transaction that holds the only write lock.
+                let row = sqlx::query("SELECT max(global_position) AS last FROM events")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::from)?;
+                last = LogPosition {
+                    tx: 0,
+                    position: row.try_get("last").map_err(StoreError::from)?,
+                };
+            }
+            for ((aggregate_type, id), staged) in &self.staged {
+                snapshot(&mut tx, db.backend, aggregate_type, id, staged).await?;
+            }
+            stop_for_a_test().await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            Ok(last)
+        }
+        .await;
         // Whatever happened, the states kept in memory for these aggregates may be
         // behind the store now; the next command loads them afresh.
         for (aggregate_type, id) in self.staged.keys() {
@@ -337,6 +358,111 @@ fn group_by_type(events: &mut [SerializedEvent]) {
         }
     }
     events.sort_by_key(|e| types.iter().position(|t| *t == e.aggregate_type));
+}
+
+/// A failure of the store's optimistic lock (a row at that sequence exists) is a
+/// conflict; anything else is the store failing.
+fn append_error(error: sqlx::Error) -> AppendError {
+    match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => AppendError::Conflict,
+        _ => AppendError::Store(error.into()),
+    }
+}
+
+async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    events: &[SerializedEvent],
+) -> Result<LogPosition, AppendError> {
+    let cast = json_cast(backend);
+    let rows = placeholders(events.len(), &["", "", "", "", "", cast, cast]);
+    let returning = match backend {
+        Backend::Postgres => " RETURNING tx_id::text::bigint AS tx, global_position",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES {rows}{returning}"
+    );
+    let mut query = sqlx::query(&sql);
+    for e in events {
+        query = query
+            .bind(e.aggregate_type.as_str())
+            .bind(e.aggregate_id.as_str())
+            .bind(e.sequence as i64)
+            .bind(e.event_type.as_str())
+            .bind(e.event_version.as_str())
+            .bind(e.payload.to_string())
+            .bind(e.metadata.to_string());
+    }
+    let rows = query.fetch_all(&mut **tx).await.map_err(append_error)?;
+    let mut last = LogPosition::START;
+    for row in rows {
+        let at = LogPosition {
+            tx: row.try_get("tx").map_err(StoreError::from)?,
+            position: row.try_get("global_position").map_err(StoreError::from)?,
+        };
+        last = last.max(at);
+    }
+    Ok(last)
+}
+
+/// Writes the aggregate's snapshot when the batch carried it past a multiple of
+/// [`SNAPSHOT_EVERY`], as postgres-es and sqlite-es do: the first is inserted as
+/// number 1, a later one replaces the previous only if its number is still the one
+/// loaded (another writer's snapshot makes this a conflict).
+async fn snapshot(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+    aggregate_type: &str,
+    id: &str,
+    staged: &Staged,
+) -> Result<(), AppendError> {
+    if !staged.writes_snapshot() {
+        return Ok(());
+    }
+    let cast = json_cast(backend);
+    let payload = (staged.serialize)(staged.aggregate.as_ref())?.to_string();
+    let (sql, number, previous) = match staged.snapshot {
+        None => (
+            format!(
+                "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, payload, current_snapshot)
+                 VALUES ($1, $2, $3, $4{cast}, $5)"
+            ),
+            1,
+            None,
+        ),
+        Some(number) => (
+            format!(
+                "UPDATE snapshots SET last_sequence = $3, payload = $4{cast}, current_snapshot = $5
+                  WHERE aggregate_type = $1 AND aggregate_id = $2 AND current_snapshot = $6"
+            ),
+            number + 1,
+            Some(number),
+        ),
+    };
+    let mut query = sqlx::query(&sql)
+        .bind(aggregate_type)
+        .bind(id)
+        .bind(staged.sequence as i64)
+        .bind(payload)
+        .bind(number as i64);
+    if let Some(previous) = previous {
+        query = query.bind(previous as i64);
+    }
+    let result = query.execute(&mut **tx).await.map_err(append_error)?;
+    if result.rows_affected() != 1 {
+        return Err(AppendError::Conflict);
+    }
+    Ok(())
+}
+
+/// PostgreSQL stores payloads as `json`; text bound to such a column needs a cast.
+fn json_cast(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "::json",
+        Backend::Sqlite => "",
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 //! instead (see `projector`).
 
 use crate::batch::{AppendError, Batch, DecideError};
-use crate::group_commit::{Commits, GroupCommit};
 use crate::health::Stall;
 use crate::hot::Memory;
 use crate::log::Metadata;
@@ -356,8 +355,8 @@ pub struct CommandBus {
     pub seat_holds: Cqrs<SeatHold>,
     log: EventLog,
     secrets: SecretKey,
+    db: Database,
     personal: PersonalData,
-    group_commit: GroupCommit,
 }
 
 /// Lets [`CommandBus::execute`] pick the handler from the aggregate type.
@@ -398,7 +397,7 @@ impl CommandBus {
             email_claims: Cqrs::new(db, services, false),
             log: EventLog::new(db.clone()),
             personal: PersonalData::new(db.clone()),
-            group_commit: GroupCommit::new(db.clone()),
+            db: db.clone(),
         }
     }
 
@@ -428,13 +427,8 @@ impl CommandBus {
         Batch::new(self, metadata)
     }
 
-    pub(crate) fn group_commit(&self) -> &GroupCommit {
-        &self.group_commit
-    }
-
-    /// What this bus's group commit has stored and is storing (`group_commit.rs`).
-    pub fn commits(&self) -> Commits {
-        self.group_commit.commits()
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
     }
 
     pub(crate) fn personal(&self) -> &PersonalData {

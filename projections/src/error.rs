@@ -35,9 +35,4 @@ pub enum StoreError {
     /// stale. Nothing is broken in the store itself; the request may be tried again.
     #[error(transparent)]
     Unavailable(#[from] crate::permission::Unavailable),
-    /// The commit of a change ended without an answer (its connection or task was
-    /// lost at the commit): it may or may not be stored, so it is not reported as
-    /// stored, nor tried again.
-    #[error("the commit of this change ended without an answer; it may or may not be stored: {0}")]
-    CommitLost(String),
 }

@@ -21,7 +21,6 @@ pub mod commands;
 pub mod directory;
 pub mod error;
 pub mod freshness;
-pub mod group_commit;
 pub mod health;
 pub mod history;
 pub mod holds;

@@ -53,32 +53,6 @@ async fn health_and_lag_are_reported() {
     }
 }
 
-/// Every command's events are counted as they are stored, and the transactions that
-/// stored them: a command alone is one batch in one transaction.
-#[tokio::test]
-async fn commits_are_counted() {
-    let smtp = SmtpSink::start();
-    let app = App::spawn(Backend::Postgres, &smtp).await;
-    let admin = app.login_admin().await;
-    let read = |body: &str, name: &str| {
-        metric(body, name).unwrap_or_else(|| panic!("no {name} in\n{body}"))
-    };
-    let before = app.get("/metrics", &Auth::Anonymous).await.body;
-    app.create_task(&admin, "Count the commits", None).await;
-    let after = app.get("/metrics", &Auth::Anonymous).await.body;
-    let batches = read(&after, "extranet_commit_batches_total")
-        - read(&before, "extranet_commit_batches_total");
-    let transactions = read(&after, "extranet_commit_transactions_total")
-        - read(&before, "extranet_commit_transactions_total");
-    assert!(batches >= 1, "{after}");
-    assert!((1..=batches).contains(&transactions), "{after}");
-    assert_eq!(
-        read(&after, "extranet_commit_waiting_batches"),
-        0,
-        "{after}"
-    );
-}
-
 /// The value of the sample of metric `name` whose labels are exactly `labels`, from
 /// the Prometheus text format; `None` if there is none.
 fn sample(body: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
