@@ -18,6 +18,12 @@
 //! events table (its columns, defaults, identity and indexes), so what the database
 //! does for one command's event alone.
 //!
+//! Both are measured with the log grown to each size of `EXTRANET_BENCH_EVENTS`
+//! (`10000,100000,1000000` events; issue 14, aim 6) by copying a template story of a
+//! group and a task in SQL (`support::growth`), once every follower has applied it;
+//! a size the log already holds measures it as it is (`0`: no growth). Peak memory is
+//! the bench process's (the gateway runs in it) while each size is measured.
+//!
 //! Then issue 14's aim 2: one connection commenting on a task with 10,000 earlier
 //! comments (`EXTRANET_BENCH_HISTORY`), beside one on a new task, in the same run:
 //! once every follower has applied the seeding (`/metrics` shows no lag), in
@@ -31,8 +37,10 @@
 mod support;
 
 use serde_json::{json, Value};
+use sqlx::Connection;
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::growth::{count_events, make_template, Template};
 use support::{env_list, env_number, Client, Store, Workspace};
 
 const COMMENT: &str = "mutation($input: CommentOnTaskInput!) {
@@ -72,6 +80,8 @@ struct Measured {
     seconds: f64,
     p50: Duration,
     p99: Duration,
+    /// The machine's CPU time per command.
+    cpu: Duration,
 }
 
 async fn run() -> Workspace {
@@ -84,6 +94,12 @@ async fn run() -> Workspace {
         duration: Duration::from_secs(env_number("EXTRANET_BENCH_DURATION").unwrap_or(10)),
         warmup: Duration::from_secs(env_number("EXTRANET_BENCH_WARMUP").unwrap_or(2)),
     };
+    let client = Client::new(workspace.address);
+    make_template(&client, &workspace.admin).await;
+    let mut db = sqlx::PgConnection::connect(&database_url)
+        .await
+        .expect("connect to the bench's database");
+    let template = Template::of(&mut db).await;
     let mut tasks = Vec::new();
     for n in 0..8 {
         tasks.push(workspace.create_task(&format!("Task {n}")).await);
@@ -96,10 +112,21 @@ async fn run() -> Workspace {
     );
     let anchor_table = make_anchor_table(&database_url).await;
     let mut rows = Vec::new();
-    for connections in env_list::<usize>("EXTRANET_BENCH_CONNECTIONS", "8,1") {
-        let measured = measure(&workspace, &tasks[..connections], &run).await;
-        let anchor = pgbench(&database_url, &anchor_table, connections, &run);
-        rows.push((measured, anchor));
+    for size in env_list::<i64>("EXTRANET_BENCH_EVENTS", "10000,100000,1000000") {
+        let grown = Instant::now();
+        template.grow_to(&mut db, size).await;
+        workspace.caught_up().await;
+        let events = count_events(&mut db).await;
+        println!(
+            "log at {events} events, followers caught up, in {:.1} s",
+            grown.elapsed().as_secs_f64()
+        );
+        support::reset_peak_memory();
+        for connections in env_list::<usize>("EXTRANET_BENCH_CONNECTIONS", "8,1") {
+            let measured = measure(&workspace, &tasks[..connections], &run).await;
+            let anchor = pgbench(&database_url, &anchor_table, connections, &run);
+            rows.push((events, measured, anchor, support::peak_memory_kib()));
+        }
     }
     let history = env_number("EXTRANET_BENCH_HISTORY").unwrap_or(10_000);
     let long = workspace.create_task("A long history").await;
@@ -113,7 +140,7 @@ async fn run() -> Workspace {
     // Measured once every follower has applied the seeding, in alternating rounds, so
     // that neither task pays alone for the seeding's aftermath (a follower's backlog,
     // autovacuum, a checkpoint) or profits alone from a warmer machine.
-    caught_up(&workspace).await;
+    workspace.caught_up().await;
     let rounds = env_number("EXTRANET_BENCH_ROUNDS").unwrap_or(3).max(1) as u32;
     let round = Run {
         duration: run.duration / rounds,
@@ -126,18 +153,21 @@ async fn run() -> Workspace {
     }
     let (on_long, on_fresh) = (Measured::of(1, on_long), Measured::of(1, on_fresh));
     println!();
-    println!("| connections | gateway commands/s | p50 | p99 | pgbench one-row inserts/s | gateway ÷ pgbench |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (m, anchor) in &rows {
+    println!("| events in the log | connections | gateway commands/s | p50 | p99 | machine CPU per command | pgbench one-row inserts/s | its CPU per insert | gateway ÷ pgbench | peak memory |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (events, m, (anchor, anchor_cpu), peak) in &rows {
         let rate = m.commands as f64 / m.seconds;
         println!(
-            "| {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.3} |",
+            "| {events} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.0} | {:.0} µs | {:.3} | {} MiB |",
             m.connections,
             rate,
             m.p50.as_secs_f64() * 1e3,
             m.p99.as_secs_f64() * 1e3,
+            m.cpu.as_secs_f64() * 1e6,
             anchor,
-            rate / anchor
+            anchor_cpu.as_secs_f64() * 1e6,
+            rate / anchor,
+            peak.map_or(0, |kib| kib / 1024)
         );
     }
     println!();
@@ -181,12 +211,15 @@ async fn seed(workspace: &Workspace, task: &str, comments: u64) {
 struct Sample {
     latencies: Vec<Duration>,
     elapsed: Duration,
+    /// CPU time the whole machine spent meanwhile (gateway, PostgreSQL, client).
+    busy: Duration,
 }
 
 impl Measured {
     /// The runs' requests taken together.
     fn of(connections: usize, samples: Vec<Sample>) -> Measured {
         let seconds = samples.iter().map(|s| s.elapsed.as_secs_f64()).sum();
+        let busy: Duration = samples.iter().map(|s| s.busy).sum();
         let mut latencies: Vec<Duration> = samples.into_iter().flat_map(|s| s.latencies).collect();
         latencies.sort();
         let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
@@ -196,6 +229,7 @@ impl Measured {
             seconds,
             p50: at(0.50),
             p99: at(0.99),
+            cpu: busy / latencies.len().max(1) as u32,
         }
     }
 }
@@ -211,7 +245,7 @@ async fn sample(workspace: &Workspace, tasks: &[String], run: &Run) -> Sample {
     let admin = workspace.admin.clone();
     let tasks = tasks.to_vec();
     let (warmup, duration) = (run.warmup, run.duration);
-    let (latencies, elapsed) = tokio::task::spawn_blocking(move || {
+    let (latencies, elapsed, busy) = tokio::task::spawn_blocking(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -231,42 +265,39 @@ async fn sample(workspace: &Workspace, tasks: &[String], run: &Run) -> Sample {
                 };
                 send(Instant::now() + warmup).await;
                 let started = Instant::now();
+                let busy_before = machine_busy();
                 let latencies = send(started + duration).await;
-                (latencies, started.elapsed())
+                (latencies, started.elapsed(), machine_busy() - busy_before)
             })
     })
     .await
     .expect("the client's thread");
-    Sample { latencies, elapsed }
+    Sample {
+        latencies,
+        elapsed,
+        busy,
+    }
 }
 
-/// Waits until `/metrics` shows no follower behind the log.
-async fn caught_up(workspace: &Workspace) {
-    let client = Client::new(workspace.address);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let metrics = client
-            .http()
-            .get(format!("{}/metrics", client.base()))
-            .send()
-            .await
-            .expect("read /metrics")
-            .text()
-            .await
-            .expect("read /metrics");
-        let behind = metrics
-            .lines()
-            .filter(|line| line.starts_with("extranet_projector_lag_events"))
-            .any(|line| !line.ends_with(" 0"));
-        if !behind {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "followers still behind after 2 min:\n{metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// CPU time every core has spent busy since boot, from the first line of `/proc/stat`
+/// (every state but idle and iowait; clock ticks of 10 ms); zero where there is none.
+fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let busy: u64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(state, _)| *state != 3 && *state != 4)
+        .map(|(_, t)| t)
+        .sum();
+    Duration::from_millis(busy * 10)
 }
 
 /// Comments on `task` one request after another until `deadline`; each answer is
@@ -299,7 +330,6 @@ async fn comment_until(
 /// A copy of the events table (columns, defaults, identity, indexes) for pgbench to
 /// insert into; returns its name.
 async fn make_anchor_table(database_url: &str) -> String {
-    use sqlx::Connection;
     let mut connection = sqlx::PgConnection::connect(database_url)
         .await
         .expect("connect to the bench's database");
@@ -311,8 +341,8 @@ async fn make_anchor_table(database_url: &str) -> String {
 }
 
 /// pgbench's transactions per second with `clients` clients, each transaction one
-/// insert of about 230 bytes into `table`.
-fn pgbench(database_url: &str, table: &str, clients: usize, run: &Run) -> f64 {
+/// insert of about 230 bytes into `table`, and the machine's CPU time per insert.
+fn pgbench(database_url: &str, table: &str, clients: usize, run: &Run) -> (f64, Duration) {
     let script = std::env::temp_dir().join(format!(
         "extranet-bench-{}.sql",
         uuid::Uuid::new_v4().simple()
@@ -360,12 +390,17 @@ fn pgbench(database_url: &str, table: &str, clients: usize, run: &Run) -> f64 {
         text
     };
     run_pgbench(run.warmup);
+    let busy_before = machine_busy();
     let text = run_pgbench(run.duration);
+    let busy = machine_busy() - busy_before;
     let _ = std::fs::remove_file(&script);
-    text.lines()
+    let tps: f64 = text
+        .lines()
         .find_map(|line| {
             let rest = line.strip_prefix("tps = ")?;
             rest.split_whitespace().next()?.parse().ok()
         })
-        .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"))
+        .unwrap_or_else(|| panic!("no tps in pgbench's output: {text}"));
+    let per_insert = busy.as_secs_f64() / (tps * run.duration.as_secs_f64()).max(1.0);
+    (tps, Duration::from_secs_f64(per_insert))
 }

@@ -36,7 +36,13 @@
 //!   connections and threads;
 //! - `EXTRANET_BENCH_WORKERS`: tokio worker threads of the servers (one per core);
 //! - `EXTRANET_BENCH_CHANGES_PER_SEC` (10): how often the administrator renames the
-//!   task during one more run of each gateway (0: no such run).
+//!   task during one more run of each gateway (0: no such run);
+//! - `EXTRANET_BENCH_EVENTS` (issue 14, aim 6): sizes of the PostgreSQL gateway's log,
+//!   such as `10000,100000,1000000`, each measured once the log is grown to it by
+//!   copying a template story of a group and a task (`support::growth`; the guest is
+//!   in none of the copies) and every follower has applied it, with the bench
+//!   process's peak memory during the run; none by default (the log as the workspace
+//!   left it).
 //!
 //! Needs `wrk` on the PATH (Debian: `apt-get install wrk`).
 
@@ -45,12 +51,16 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
+use sqlx::Connection;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::{env_number, field, invitation_link, Client, Store, Workspace, SESSION_COOKIE};
+use support::growth::{count_events, make_template, Template};
+use support::{
+    env_list, env_number, field, invitation_link, Client, Store, Workspace, SESSION_COOKIE,
+};
 
 mod support;
 
@@ -136,11 +146,27 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
         &plain_script,
     ));
     let changes_per_second = env_number("EXTRANET_BENCH_CHANGES_PER_SEC").unwrap_or(10);
-    for gateway in &gateways {
+    for gateway in &mut gateways {
         let script = wrk.script(&gateway.data_dir, &gateway.body, &gateway.cookie());
         let store = gateway.store;
         let name = format!("gateway, guest's task ({store})");
         results.push(wrk.measure(&name, gateway.address, &script));
+        if let Some(growth) = &mut gateway.growth {
+            for size in env_list::<i64>("EXTRANET_BENCH_EVENTS", "") {
+                growth.template.grow_to(&mut growth.db, size).await;
+                gateway.workspace.caught_up().await;
+                let events = count_events(&mut growth.db).await;
+                support::reset_peak_memory();
+                let mut measured = wrk.measure(
+                    &format!("{name}, log at {events} events"),
+                    gateway.address,
+                    &script,
+                );
+                let peak = support::peak_memory_kib().map_or(0, |kib| kib / 1024);
+                measured.name = format!("{}, peak {peak} MiB", measured.name);
+                results.push(measured);
+            }
+        }
         if changes_per_second > 0 {
             // The same, while the administrator renames the task all along: the
             // mutations and their projection share the cores with the queries.
@@ -185,12 +211,33 @@ struct Gateway {
     body: String,
     /// The gateway's answer to it.
     answer: Bytes,
+    /// On PostgreSQL, how its log is grown.
+    growth: Option<Growth>,
+}
+
+/// A connection to a gateway's database and the template its log is grown from.
+struct Growth {
+    db: sqlx::PgConnection,
+    template: Template,
 }
 
 impl Gateway {
     async fn start(store: Store) -> Gateway {
         let workspace = Workspace::start(store).await;
         let client = Client::new(workspace.address);
+        // The template is told before the guest's task exists, so that no copy of it
+        // holds the guest.
+        let growth = match &workspace.store {
+            Store::Postgres { .. } => {
+                make_template(&client, &workspace.admin).await;
+                let mut db = sqlx::PgConnection::connect(&workspace.store.url(&workspace.data_dir))
+                    .await
+                    .expect("connect to the bench's database");
+                let template = Template::of(&mut db).await;
+                Some(Growth { db, template })
+            }
+            Store::Sqlite => None,
+        };
         let task = workspace.create_task(TASK_TITLE).await;
         let invited = client
             .graphql(
@@ -234,6 +281,7 @@ impl Gateway {
             body,
             answer,
             workspace,
+            growth,
         }
     }
 

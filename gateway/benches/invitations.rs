@@ -21,12 +21,17 @@
 //! Settings (environment): `EXTRANET_BENCH_INVITES` the sizes, comma-separated
 //! (`1000,10000`); `EXTRANET_BENCH_STORES` which stores (`postgres,sqlite`). A request
 //! takes at most 256 KiB, about 12,000 addresses of this length.
+//! `EXTRANET_BENCH_EVENTS` (issue 14, aim 6; none by default): sizes of the PostgreSQL
+//! log, such as `10000,100000,1000000`, at each of which every size is invited again,
+//! once the log is grown to it by copying a template story of a group and a task
+//! (`support::growth`) and every follower has applied it.
 
 mod support;
 
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+use support::growth::{count_events, make_template, Template};
 use support::{Client, Store, Workspace};
 
 const INVITE: &str = "mutation($input: InvitePeopleInput!) {
@@ -57,6 +62,27 @@ struct Measured {
     addresses: usize,
     took: Duration,
     peak_kib: Option<u64>,
+    /// The log's size, when it was grown before the request.
+    events: Option<i64>,
+}
+
+/// A connection to a PostgreSQL workspace's database and the template its log is
+/// grown from, told before any invitation.
+struct Growth {
+    db: sqlx::PgConnection,
+    template: Template,
+}
+
+impl Growth {
+    async fn of(workspace: &Workspace) -> Growth {
+        use sqlx::Connection;
+        make_template(&Client::new(workspace.address), &workspace.admin).await;
+        let mut db = sqlx::PgConnection::connect(&workspace.store.url(&workspace.data_dir))
+            .await
+            .expect("connect to the bench's database");
+        let template = Template::of(&mut db).await;
+        Growth { db, template }
+    }
 }
 
 async fn run() {
@@ -78,18 +104,46 @@ async fn run() {
             other => panic!("EXTRANET_BENCH_STORES: unknown store {other:?}"),
         };
         let workspace = Workspace::start(store).await;
-        for (round, &size) in sizes.iter().enumerate() {
-            rows.push(invite(&workspace, round, size).await);
+        let mut growth = match &workspace.store {
+            Store::Postgres { .. } => Some(Growth::of(&workspace).await),
+            Store::Sqlite => None,
+        };
+        let mut log_sizes: Vec<Option<i64>> = match growth {
+            Some(_) => support::env_list("EXTRANET_BENCH_EVENTS", "")
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => Vec::new(),
+        };
+        if log_sizes.is_empty() {
+            log_sizes.push(None);
+        }
+        let mut round = 0;
+        for log_size in log_sizes {
+            let mut events = None;
+            if let (Some(growth), Some(log_size)) = (&mut growth, log_size) {
+                growth.template.grow_to(&mut growth.db, log_size).await;
+                workspace.caught_up().await;
+                events = Some(count_events(&mut growth.db).await);
+            }
+            for &size in &sizes {
+                let mut measured = invite(&workspace, round, size).await;
+                measured.events = events;
+                rows.push(measured);
+                round += 1;
+            }
         }
         workspace.remove().await;
     }
     println!();
-    println!("| store | addresses in one request | seconds | addresses/s | peak memory |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| store | events in the log | addresses in one request | seconds | addresses/s | peak memory |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for m in &rows {
         println!(
-            "| {} | {} | {:.2} | {:.0} | {} |",
+            "| {} | {} | {} | {:.2} | {:.0} | {} |",
             m.store,
+            m.events
+                .map_or("as made".to_owned(), |events| events.to_string()),
             m.addresses,
             m.took.as_secs_f64(),
             m.addresses as f64 / m.took.as_secs_f64(),
@@ -113,11 +167,11 @@ async fn invite(workspace: &Workspace, round: usize, size: usize) -> Measured {
         "kind": "EXTRANET",
         "newWorkgroupName": format!("Suppliers, round {round}"),
     }});
-    reset_peak_memory();
+    support::reset_peak_memory();
     let sent = Instant::now();
     let response = client.try_graphql(admin, INVITE, variables).await;
     let took = sent.elapsed();
-    let peak_kib = peak_memory_kib();
+    let peak_kib = support::peak_memory_kib();
     assert!(
         support::succeeded(&response),
         "the request failed: {}",
@@ -160,6 +214,7 @@ async fn invite(workspace: &Workspace, round: usize, size: usize) -> Measured {
         addresses: size,
         took,
         peak_kib,
+        events: None,
     }
 }
 
@@ -202,15 +257,4 @@ async fn seats(client: &Client, admin: Option<(&str, &str)>) -> u64 {
 fn short(response: &Value) -> String {
     let text = response.to_string();
     text.chars().take(2000).collect()
-}
-
-/// Linux: writing 5 to `clear_refs` resets the peak resident set size.
-fn reset_peak_memory() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn peak_memory_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

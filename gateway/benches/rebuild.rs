@@ -33,6 +33,7 @@ use serde_json::json;
 use sqlx::{Connection, PgConnection};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::growth::{count_events, make_template, Template};
 use support::{Client, Store, ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// How long a started `serve` may take to listen or to be ready before the bench
@@ -81,7 +82,16 @@ async fn run() {
     let account = binary.create_account();
     let (mut serve, address) = binary.serve();
     wait_until_ready(address).await;
-    make_template(address, &account).await;
+    let client = Client::new(address);
+    let login = client
+        .graphql(
+            None,
+            "mutation($input: LoginInput!) { login(input: $input) { token userErrors { message } } }",
+            json!({ "input": { "accountId": account, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD } }),
+        )
+        .await;
+    let admin = format!("Bearer {}", support::field(&login, "/data/login/token"));
+    make_template(&client, &admin).await;
     binary.stop(&mut serve);
 
     let mut db = PgConnection::connect(&binary.database_url)
@@ -328,137 +338,6 @@ async fn wait_until_ready(address: std::net::SocketAddr) {
         assert!(Instant::now() < deadline, "serve did not become ready");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// The administrator's day: an extranet group, a task in it, talk and progress on it.
-async fn make_template(address: std::net::SocketAddr, account: &str) {
-    let client = Client::new(address);
-    let login = client
-        .graphql(
-            None,
-            "mutation($input: LoginInput!) { login(input: $input) { token userErrors { message } } }",
-            json!({ "input": { "accountId": account, "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD } }),
-        )
-        .await;
-    let admin = format!("Bearer {}", support::field(&login, "/data/login/token"));
-    let admin = Some(("authorization", admin.as_str()));
-    let group = client
-        .graphql(
-            admin,
-            "mutation($input: CreateWorkgroupInput!) { createWorkgroup(input: $input) { workgroup { id } userErrors { message } } }",
-            json!({ "input": { "name": "Catalogue printers", "extranet": true } }),
-        )
-        .await;
-    let group = support::field(&group, "/data/createWorkgroup/workgroup/id");
-    let task = client
-        .graphql(
-            admin,
-            "mutation($input: CreateTaskInput!) { createTask(input: $input) { task { id } userErrors { message } } }",
-            json!({ "input": { "title": "Print the catalogue", "description": "200 copies, A4.", "workgroupId": group } }),
-        )
-        .await;
-    let task = support::field(&task, "/data/createTask/task/id");
-    for n in 1..=7 {
-        client
-            .graphql(
-                admin,
-                "mutation($input: CommentOnTaskInput!) { commentOnTask(input: $input) { task { id } userErrors { message } } }",
-                json!({ "input": { "taskId": task, "text": format!("Proofs, round {n}: page 3 needs a new photo.") } }),
-            )
-            .await;
-    }
-    for change in [
-        json!({ "taskId": task, "title": "Print the spring catalogue" }),
-        json!({ "taskId": task, "status": "IN_PROGRESS" }),
-    ] {
-        client
-            .graphql(
-                admin,
-                "mutation($input: UpdateTaskInput!) { updateTask(input: $input) { task { id } userErrors { message } } }",
-                json!({ "input": change }),
-            )
-            .await;
-    }
-}
-
-/// The template's events and the ids to replace in each copy.
-struct Template {
-    events: i64,
-    tasks: i64,
-    /// The entity ids (`{account}:{entity}`) of the template's tasks and groups.
-    ids: Vec<String>,
-}
-
-impl Template {
-    async fn of(db: &mut PgConnection) -> Template {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT split_part(aggregate_id, ':', 2) FROM events
-             WHERE aggregate_type IN ('task', 'workgroup')",
-        )
-        .fetch_all(&mut *db)
-        .await
-        .expect("find the template's aggregates");
-        let events: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events WHERE aggregate_type IN ('task', 'workgroup')",
-        )
-        .fetch_one(&mut *db)
-        .await
-        .expect("count the template");
-        let tasks: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'TaskCreated'")
-                .fetch_one(&mut *db)
-                .await
-                .expect("count the template's tasks");
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS bench_template AS
-             SELECT * FROM events WHERE aggregate_type IN ('task', 'workgroup')",
-        )
-        .execute(&mut *db)
-        .await
-        .expect("keep the template");
-        Template { events, tasks, ids }
-    }
-
-    /// Appends copies of the template until the log holds at least `size` events,
-    /// 2,000 copies per transaction.
-    async fn grow_to(&self, db: &mut PgConnection, size: i64) {
-        // Each copy replaces every template id by a new one, in keys and payloads.
-        let mut aggregate_id = "t.aggregate_id".to_owned();
-        let mut payload = "t.payload::text".to_owned();
-        let mut fresh = Vec::new();
-        for (n, id) in self.ids.iter().enumerate() {
-            aggregate_id = format!("replace({aggregate_id}, '{id}', c.id{n})");
-            payload = format!("replace({payload}, '{id}', c.id{n})");
-            fresh.push(format!("gen_random_uuid()::text AS id{n}"));
-        }
-        let insert = format!(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             SELECT t.aggregate_type, {aggregate_id}, t.sequence, t.event_type, t.event_version, ({payload})::json, t.metadata
-             FROM (SELECT n, {} FROM generate_series(1, $1) n) c
-             CROSS JOIN bench_template t
-             ORDER BY c.n, t.global_position",
-            fresh.join(", ")
-        );
-        loop {
-            let missing = size - count_events(db).await;
-            if missing <= 0 {
-                return;
-            }
-            let copies = (missing + self.events - 1) / self.events;
-            sqlx::query(&insert)
-                .bind(copies.min(2000))
-                .execute(&mut *db)
-                .await
-                .expect("copy the template");
-        }
-    }
-}
-
-async fn count_events(db: &mut PgConnection) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(db)
-        .await
-        .expect("count the log")
 }
 
 /// Reads the whole log in its order through `COPY … TO STDOUT`; returns the time.

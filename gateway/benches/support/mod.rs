@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each bench uses its own part of it
 
+pub mod growth;
+
 use clap::Parser;
 use gateway::app::Application;
 use gateway::config::{Cli, CreateAccount, Settings};
@@ -27,11 +29,13 @@ pub fn env_number(name: &str) -> Option<u64> {
     )
 }
 
-/// A comma-separated list from the environment, or `default` when it is not set.
+/// A comma-separated list from the environment, or `default` when it is not set;
+/// empty items are skipped, so an empty list is none.
 pub fn env_list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
     std::env::var(name)
         .unwrap_or_else(|_| default.to_owned())
         .split(',')
+        .filter(|item| !item.trim().is_empty())
         .map(|item| {
             item.trim()
                 .parse()
@@ -198,6 +202,27 @@ impl Workspace {
         field(&created, "/data/createTask/task/id")
     }
 
+    /// Waits until `/metrics` shows no follower behind the log.
+    pub async fn caught_up(&self) {
+        let client = Client::new(self.address);
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        loop {
+            let metrics = client.get_text("/metrics").await;
+            let behind = metrics
+                .lines()
+                .filter(|line| line.starts_with("extranet_projector_lag_events"))
+                .any(|line| !line.ends_with(" 0"));
+            if !behind {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "followers still behind after 30 min:\n{metrics}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Removes the data directory and a PostgreSQL database the bench made.
     pub async fn remove(self) {
         let _ = std::fs::remove_dir_all(&self.data_dir);
@@ -285,6 +310,18 @@ impl Client {
             .send()
             .await;
         response.is_ok_and(|r| r.status().is_success())
+    }
+
+    /// The body of a `GET` of `path`, whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     pub fn http(&self) -> &reqwest::Client {
@@ -378,4 +415,16 @@ pub fn succeeded(response: &Value) -> bool {
         && response["data"]
             .as_object()
             .is_some_and(|data| data.values().all(no_user_errors))
+}
+
+/// Linux: writing 5 to `clear_refs` resets the peak resident set size.
+pub fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident memory since start or the last reset, in KiB.
+pub fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
