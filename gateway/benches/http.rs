@@ -329,7 +329,6 @@ impl Gateway {
     }
 }
 
-/// What `wrk` will send, once: the whole answer, which must be a 200.
 /// The answer to the guest's query if it was a 200; `None` otherwise (a refusal while
 /// the service catches up, a timeout).
 async fn guest_answer(client: &Client, session: &str, body: &str) -> Option<Bytes> {
@@ -348,18 +347,11 @@ async fn guest_answer(client: &Client, session: &str, body: &str) -> Option<Byte
     response.bytes().await.ok()
 }
 
+/// What `wrk` will send, once: the whole answer, which must be a 200.
 async fn guest_query(client: &Client, session: &str, body: &str) -> Bytes {
-    let response = client
-        .http()
-        .post(format!("{}/graphql", client.base()))
-        .header("content-type", "application/json")
-        .header("cookie", format!("{SESSION_COOKIE}={session}"))
-        .body(body.to_owned())
-        .send()
+    guest_answer(client, session, body)
         .await
-        .expect("send the guest's query");
-    assert_eq!(response.status(), 200, "the guest's query answers 200");
-    response.bytes().await.expect("read the answer")
+        .expect("the guest's query answers 200")
 }
 
 // ---------------------------------------------------------------------------------------
