@@ -40,7 +40,7 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::growth::{count_events, make_template, Template};
+use support::growth::Growth;
 use support::{env_list, env_number, Client, Store, Workspace};
 
 const COMMENT: &str = "mutation($input: CommentOnTaskInput!) {
@@ -94,12 +94,9 @@ async fn run() -> Workspace {
         duration: Duration::from_secs(env_number("EXTRANET_BENCH_DURATION").unwrap_or(10)),
         warmup: Duration::from_secs(env_number("EXTRANET_BENCH_WARMUP").unwrap_or(2)),
     };
-    let client = Client::new(workspace.address);
-    make_template(&client, &workspace.admin).await;
-    let mut db = sqlx::PgConnection::connect(&database_url)
+    let mut growth = Growth::of(&workspace)
         .await
-        .expect("connect to the bench's database");
-    let template = Template::of(&mut db).await;
+        .expect("the commands bench runs on PostgreSQL");
     let mut tasks = Vec::new();
     for n in 0..8 {
         tasks.push(workspace.create_task(&format!("Task {n}")).await);
@@ -114,9 +111,8 @@ async fn run() -> Workspace {
     let mut rows = Vec::new();
     for size in env_list::<i64>("EXTRANET_BENCH_EVENTS", "10000,100000,1000000") {
         let grown = Instant::now();
-        template.grow_to(&mut db, size).await;
+        let events = growth.grow_to(size).await;
         workspace.caught_up().await;
-        let events = count_events(&mut db).await;
         println!(
             "log at {events} events, followers caught up, in {:.1} s",
             grown.elapsed().as_secs_f64()

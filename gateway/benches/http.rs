@@ -51,13 +51,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
-use sqlx::Connection;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::growth::{count_events, make_template, Template};
+use support::growth::Growth;
 use support::{
     env_list, env_number, field, invitation_link, Client, Store, Workspace, SESSION_COOKIE,
 };
@@ -153,9 +152,8 @@ async fn run(wrk: Wrk) -> (Vec<Gateway>, bool) {
         results.push(wrk.measure(&name, gateway.address, &script));
         if let Some(growth) = &mut gateway.growth {
             for size in env_list::<i64>("EXTRANET_BENCH_EVENTS", "") {
-                growth.template.grow_to(&mut growth.db, size).await;
+                let events = growth.grow_to(size).await;
                 gateway.workspace.caught_up().await;
-                let events = count_events(&mut growth.db).await;
                 // The permission index follows the log on the request path: the first
                 // request after the growth brings it up, however long that takes.
                 let client = Client::new(gateway.address);
@@ -228,29 +226,13 @@ struct Gateway {
     growth: Option<Growth>,
 }
 
-/// A connection to a gateway's database and the template its log is grown from.
-struct Growth {
-    db: sqlx::PgConnection,
-    template: Template,
-}
-
 impl Gateway {
     async fn start(store: Store) -> Gateway {
         let workspace = Workspace::start(store).await;
         let client = Client::new(workspace.address);
         // The template is told before the guest's task exists, so that no copy of it
         // holds the guest.
-        let growth = match &workspace.store {
-            Store::Postgres { .. } => {
-                make_template(&client, &workspace.admin).await;
-                let mut db = sqlx::PgConnection::connect(&workspace.store.url(&workspace.data_dir))
-                    .await
-                    .expect("connect to the bench's database");
-                let template = Template::of(&mut db).await;
-                Some(Growth { db, template })
-            }
-            Store::Sqlite => None,
-        };
+        let growth = Growth::of(&workspace).await;
         let task = workspace.create_task(TASK_TITLE).await;
         let invited = client
             .graphql(

@@ -31,7 +31,7 @@ mod support;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
-use support::growth::{count_events, make_template, Template};
+use support::growth::Growth;
 use support::{Client, Store, Workspace};
 
 const INVITE: &str = "mutation($input: InvitePeopleInput!) {
@@ -66,25 +66,6 @@ struct Measured {
     events: Option<i64>,
 }
 
-/// A connection to a PostgreSQL workspace's database and the template its log is
-/// grown from, told before any invitation.
-struct Growth {
-    db: sqlx::PgConnection,
-    template: Template,
-}
-
-impl Growth {
-    async fn of(workspace: &Workspace) -> Growth {
-        use sqlx::Connection;
-        make_template(&Client::new(workspace.address), &workspace.admin).await;
-        let mut db = sqlx::PgConnection::connect(&workspace.store.url(&workspace.data_dir))
-            .await
-            .expect("connect to the bench's database");
-        let template = Template::of(&mut db).await;
-        Growth { db, template }
-    }
-}
-
 async fn run() {
     support::log_warnings();
     let sizes: Vec<usize> = support::env_list("EXTRANET_BENCH_INVITES", "1000,10000");
@@ -104,10 +85,7 @@ async fn run() {
             other => panic!("EXTRANET_BENCH_STORES: unknown store {other:?}"),
         };
         let workspace = Workspace::start(store).await;
-        let mut growth = match &workspace.store {
-            Store::Postgres { .. } => Some(Growth::of(&workspace).await),
-            Store::Sqlite => None,
-        };
+        let mut growth = Growth::of(&workspace).await;
         let mut log_sizes: Vec<Option<i64>> = match growth {
             Some(_) => support::env_list("EXTRANET_BENCH_EVENTS", "")
                 .into_iter()
@@ -122,9 +100,8 @@ async fn run() {
         for log_size in log_sizes {
             let mut events = None;
             if let (Some(growth), Some(log_size)) = (&mut growth, log_size) {
-                growth.template.grow_to(&mut growth.db, log_size).await;
+                events = Some(growth.grow_to(log_size).await);
                 workspace.caught_up().await;
-                events = Some(count_events(&mut growth.db).await);
             }
             for &size in &sizes {
                 let mut measured = invite(&workspace, round, size).await;

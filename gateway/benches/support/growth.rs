@@ -3,8 +3,9 @@
 //! holds the events commands write (many tasks and groups with the same story) and
 //! every projection has real work in each. PostgreSQL only.
 
-use super::{field, Client};
+use super::{field, Client, Store, Workspace};
 use serde_json::json;
+use sqlx::Connection;
 use sqlx::PgConnection;
 
 /// The administrator's day, through the API as `admin` (an `Authorization` header):
@@ -128,4 +129,33 @@ pub async fn count_events(db: &mut PgConnection) -> i64 {
         .fetch_one(db)
         .await
         .expect("count the log")
+}
+
+/// A PostgreSQL workspace's log as a bench grows it: a connection to its database and
+/// the template, told once through the API.
+pub struct Growth {
+    db: PgConnection,
+    template: Template,
+}
+
+impl Growth {
+    /// Tells the template in `workspace` and keeps it; none on SQLite. What the
+    /// workspace holds before this call is part of the template.
+    pub async fn of(workspace: &Workspace) -> Option<Growth> {
+        if !matches!(workspace.store, Store::Postgres { .. }) {
+            return None;
+        }
+        make_template(&Client::new(workspace.address), &workspace.admin).await;
+        let mut db = PgConnection::connect(&workspace.store.url(&workspace.data_dir))
+            .await
+            .expect("connect to the bench's database");
+        let template = Template::of(&mut db).await;
+        Some(Growth { db, template })
+    }
+
+    /// Grows the log to at least `size` events; the events it holds then.
+    pub async fn grow_to(&mut self, size: i64) -> i64 {
+        self.template.grow_to(&mut self.db, size).await;
+        count_events(&mut self.db).await
+    }
 }
