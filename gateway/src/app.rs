@@ -229,6 +229,10 @@ impl Application {
         };
         workers.spawn("read_models", read_projector.run(shutdown_rx.clone()));
         workers.spawn("freshness", monitor.run(shutdown_rx.clone()));
+        workers.spawn(
+            "permission_index",
+            state.permissions.clone().follow(shutdown_rx.clone()),
+        );
         // Other processes on the same database announce their progress; hearing it
         // keeps this one's waits and permission checks current at once. A SQLite
         // file has no such announcements.

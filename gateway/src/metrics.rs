@@ -123,11 +123,12 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     // Writing to a String cannot fail.
     let _ = writeln!(out, "# HELP extranet_projector_lag_events Events in the log that a follower has not applied yet, counted up to {LAG_COUNTED_UP_TO}.");
     let _ = writeln!(out, "# TYPE extranet_projector_lag_events gauge");
-    for (name, handle) in [
-        ("read_models", &app.state.read_models),
-        ("notifier", &app.notifier),
+    for (name, at) in [
+        ("read_models", app.state.read_models.position()),
+        ("notifier", app.notifier.position()),
+        ("permission_index", app.state.permissions.position()),
     ] {
-        let lag = log.lag_after(handle.position(), LAG_COUNTED_UP_TO).await?;
+        let lag = log.lag_after(at, LAG_COUNTED_UP_TO).await?;
         let _ = writeln!(
             out,
             "extranet_projector_lag_events{{projection=\"{name}\"}} {lag}"
@@ -207,7 +208,12 @@ fn write_freshness(out: &mut String, app: &Shared) {
     let why = app.state.permissions.unavailable();
     let _ = writeln!(out, "# HELP extranet_permissions_unavailable 1 for the reason permission checks answer UNAVAILABLE now, else 0.");
     let _ = writeln!(out, "# TYPE extranet_permissions_unavailable gauge");
-    for reason in ["read_models", "read_models_behind", "permission_index"] {
+    for reason in [
+        "read_models",
+        "read_models_behind",
+        "permission_index_behind",
+        "permission_index",
+    ] {
         let now = u8::from(why.as_ref().is_some_and(|why| why.label() == reason));
         let _ = writeln!(
             out,

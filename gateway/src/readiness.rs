@@ -31,7 +31,8 @@ struct Readiness {
     /// `read_models_behind`, `permission_index`.
     not_ready: Vec<&'static str>,
     /// `ok`, or why permission checks answer `UNAVAILABLE` now: `read_models`
-    /// (stalled), `read_models_behind` or `permission_index` (stalled).
+    /// (stalled), `read_models_behind`, `permission_index_behind` (the index is far
+    /// behind the read models and catching up) or `permission_index` (stalled).
     permissions: &'static str,
     /// How long the oldest head of the log the read models have not reached has
     /// waited, in seconds.
@@ -43,6 +44,8 @@ struct Readiness {
     database: &'static str,
     read_models: Follower,
     notifier: Follower,
+    /// The in-memory permission index, which follows the read models.
+    permission_index: Follower,
     /// Every follower of the log that cannot go on, and where.
     stalled: Vec<Stalled>,
 }
@@ -108,7 +111,8 @@ pub async fn handle(State(app): State<Shared>) -> Response {
     // could otherwise make a body say ready beside a lag counted before it moved).
     let read_models_at = app.state.read_models.position();
     let notifier_at = app.notifier.position();
-    let measuring = lags(&app, read_models_at, notifier_at);
+    let index_at = app.state.permissions.position();
+    let measuring = lags(&app, [read_models_at, notifier_at, index_at]);
     let database = match tokio::time::timeout(DATABASE_DEADLINE, measuring).await {
         Ok(Ok(lags)) => Ok(lags),
         Ok(Err(error)) => {
@@ -130,12 +134,10 @@ pub async fn handle(State(app): State<Shared>) -> Response {
         // even when the event then at the head has since been removed by hand.
         caught_up_with_start: at >= app.start_head || lag == Some(0),
     };
-    let (read_lag, notifier_lag) = match database {
-        Ok((read, notifier)) => (Some(read), Some(notifier)),
-        Err(_) => (None, None),
+    let [read_lag, notifier_lag, index_lag] = match database {
+        Ok(lags) => lags.map(Some),
+        Err(_) => [None; 3],
     };
-    // A stall of the index that has been mended clears here, not only at a request.
-    let _ = app.state.permissions.catch_up().await;
     let permissions = app
         .state
         .permissions
@@ -159,6 +161,7 @@ pub async fn handle(State(app): State<Shared>) -> Response {
         database: database.err().unwrap_or("ok"),
         read_models: follower(read_models_at, read_lag),
         notifier: follower(notifier_at, notifier_lag),
+        permission_index: follower(index_at, index_lag),
         stalled,
     };
     respond(readiness)
@@ -193,18 +196,19 @@ fn respond(mut readiness: Readiness) -> Response {
     (status, Json(readiness)).into_response()
 }
 
-/// Asks the database `SELECT 1`, then how many events lie after the read models'
-/// and the notifier's positions (up to [`LAG_COUNTED_UP_TO`]).
-async fn lags(
+/// Asks the database `SELECT 1`, then how many events lie after each of the
+/// followers' positions (up to [`LAG_COUNTED_UP_TO`]).
+async fn lags<const N: usize>(
     app: &Shared,
-    read_models_at: LogPosition,
-    notifier_at: LogPosition,
-) -> Result<(i64, i64), StoreError> {
+    positions: [LogPosition; N],
+) -> Result<[i64; N], StoreError> {
     sqlx::query("SELECT 1").execute(&app.state.db.any).await?;
     let log = EventLog::new(app.state.db.clone());
-    let read = log.lag_after(read_models_at, LAG_COUNTED_UP_TO).await?;
-    let notifier = log.lag_after(notifier_at, LAG_COUNTED_UP_TO).await?;
-    Ok((read, notifier))
+    let mut lags = [0; N];
+    for (lag, at) in lags.iter_mut().zip(positions) {
+        *lag = log.lag_after(at, LAG_COUNTED_UP_TO).await?;
+    }
+    Ok(lags)
 }
 
 #[cfg(test)]
@@ -237,6 +241,7 @@ mod tests {
             read_models: follower(Some(0), true),
             // A notifier behind delays mail, not answers.
             notifier: follower(Some(7), false),
+            permission_index: follower(Some(0), true),
             stalled: Vec::new(),
         });
         assert_eq!(response.status(), StatusCode::OK);
@@ -256,6 +261,7 @@ mod tests {
             database: "unreachable",
             read_models: follower(None, false),
             notifier: follower(None, true),
+            permission_index: follower(None, true),
             stalled: Vec::new(),
         });
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -296,6 +302,7 @@ mod tests {
             database: "ok",
             read_models: follower(Some(2), true),
             notifier: follower(Some(2), true),
+            permission_index: follower(Some(0), true),
             stalled: vec![stalled("read_models")],
         });
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -315,6 +322,7 @@ mod tests {
             database: "ok",
             read_models: follower(Some(3), true),
             notifier: follower(Some(3), true),
+            permission_index: follower(Some(0), true),
             stalled: Vec::new(),
         });
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -334,6 +342,7 @@ mod tests {
             database: "ok",
             read_models: follower(Some(0), true),
             notifier: follower(Some(2), false),
+            permission_index: follower(Some(0), true),
             stalled: vec![stalled("notifier")],
         });
         assert_eq!(response.status(), StatusCode::OK);

@@ -14,7 +14,7 @@ use domain::{
 };
 use projections::commands::CommandBus;
 use projections::log::Metadata;
-use projections::permission::{Candidates, Permissions, SqlPermissions, Viewer};
+use projections::permission::{Candidates, Permissions, SqlPermissions, Unavailable, Viewer};
 use projections::projector::Projector;
 use projections::read_model::ReadModels;
 use projections::Database;
@@ -649,4 +649,88 @@ async fn postgres_the_activity_stream_follows_the_rules() {
 #[tokio::test]
 async fn sqlite_the_activity_stream_follows_the_rules() {
     the_activity_stream_follows_the_rules(support::fresh_sqlite().await).await;
+}
+
+/// The index follows the read models on its own (`Permissions::follow`); a check that
+/// finds it farther behind than it would bring it itself is refused at once, and
+/// answered again once the follower has closed the gap.
+async fn an_index_far_behind_refuses_until_its_follower_closes_the_gap(db: Database) {
+    let w = build(&db).await;
+    let (projector, handle, bus) = w.projector.as_ref().expect("built");
+    let engine = Permissions::start(db.clone(), handle.clone())
+        .await
+        .expect("engine")
+        .refusing_beyond(3);
+    let admin = w.viewer("A");
+    let task = w.tasks["T_A"];
+    assert!(engine.may_see_task(&admin, task).await.expect("level"));
+
+    let meta = meta();
+    let rename = |n: usize| {
+        let key = AggregateKey::new(w.account, task.0);
+        let title = domain::TaskTitle::parse(&format!("Renamed {n}")).unwrap();
+        bus.execute::<Task>(key, TaskCommand::Rename { title }, &meta)
+    };
+    for n in 0..5 {
+        rename(n).await.expect("rename");
+    }
+    projector.catch_up_to_head().await.expect("project");
+    let refused = engine.may_see_task(&admin, task).await;
+    assert!(
+        matches!(
+            refused,
+            Err(projections::StoreError::Unavailable(
+                Unavailable::IndexBehind { events: 5 }
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        engine.unavailable(),
+        Some(Unavailable::IndexBehind { events: 5 })
+    );
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let following = tokio::spawn(engine.clone().follow(stopped));
+    let level = |engine: &Permissions| engine.position() == handle.position();
+    wait_until("the follower closes the gap", || level(&engine)).await;
+    assert_eq!(engine.unavailable(), None);
+    assert!(engine.may_see_task(&admin, task).await.expect("answered"));
+
+    // Woken by the read models' next move, with no check asking.
+    rename(5).await.expect("rename");
+    projector.catch_up_to_head().await.expect("project");
+    wait_until("the follower takes the next change", || level(&engine)).await;
+
+    stop.send(true).expect("stop");
+    following.await.expect("the follower stops");
+}
+
+fn meta() -> Metadata {
+    Metadata {
+        actor: None,
+        at: Timestamp(1_700_000_000_000),
+        request_id: None,
+    }
+}
+
+/// Polls `done` until it holds; fails the test after ten seconds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what} within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_an_index_far_behind_refuses_until_its_follower_closes_the_gap() {
+    an_index_far_behind_refuses_until_its_follower_closes_the_gap(support::fresh_postgres().await)
+        .await;
+}
+
+#[tokio::test]
+async fn sqlite_an_index_far_behind_refuses_until_its_follower_closes_the_gap() {
+    an_index_far_behind_refuses_until_its_follower_closes_the_gap(support::fresh_sqlite().await)
+        .await;
 }

@@ -35,6 +35,24 @@ impl App {
         }
     }
 
+    /// Polls `/metrics` until `done` holds of it, and returns it; fails the test, saying
+    /// `what` was awaited, after [`NOTICE_WITHIN`].
+    pub async fn metrics_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + NOTICE_WITHIN;
+        loop {
+            let numbers = self.metrics().await;
+            if done(&numbers) {
+                return numbers;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what} within {NOTICE_WITHIN:?}; /metrics answers\n{numbers}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
         let response = self.get("/metrics", &Auth::Anonymous).await;

@@ -3,7 +3,9 @@
 //! both, and every email is sent once although both run a notifier. The embedded
 //! SQLite store serves one process: a second server on its file is refused.
 
-use e2e::{error_code, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST};
+use e2e::{
+    error_code, metric, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST, UPDATE_TASK,
+};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -255,6 +257,78 @@ async fn revocation_through_one_process_holds_on_the_other_at_once() {
 /// error naming the database, the process that serves it and what to do instead; the
 /// first goes on serving. The lock goes with the first process, whether it stops or is
 /// killed, so a server started after it serves again.
+/// The permission index of a process follows the log on its own, through what
+/// another process applied as well: after a burst of changes made through the peer,
+/// the first process's index reaches the head with no request asking it to, so the
+/// next check there answers at once instead of reading the burst first
+/// (ARCHITECTURE.md, "Fail closed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_follows_what_another_process_wrote_without_a_request() {
+    let smtp = SmtpSink::start();
+    let app = App::spawn(Backend::Postgres, &smtp).await;
+    let peer = app.peer().await;
+    let admin = app.login_admin().await;
+    let lag = |numbers: &str, projection: &str| {
+        metric(
+            numbers,
+            &format!(r#"extranet_projector_lag_events{{projection="{projection}"}}"#),
+        )
+    };
+    let level = app
+        .metrics_until("the index level with the log at start", |numbers| {
+            lag(numbers, "permission_index") == Some(0)
+        })
+        .await;
+    assert_eq!(lag(&level, "read_models"), Some(0), "{level}");
+
+    // Only the peer is asked from here on; the first process serves /metrics alone.
+    let created = peer
+        .graphql(
+            &admin,
+            CREATE_TASK,
+            json!({ "input": { "title": "Busy elsewhere", "description": "" } }),
+        )
+        .await;
+    let task = created["data"]["createTask"]["task"]["id"]
+        .as_str()
+        .expect("task id")
+        .to_owned();
+    for n in 0..30 {
+        let renamed = peer
+            .graphql(
+                &admin,
+                UPDATE_TASK,
+                json!({ "input": { "taskId": task, "title": format!("Busy elsewhere, take {n}") } }),
+            )
+            .await;
+        assert_eq!(
+            renamed["data"]["updateTask"]["task"]["title"],
+            format!("Busy elsewhere, take {n}"),
+            "{renamed}"
+        );
+    }
+    let numbers = app
+        .metrics_until("the index following the peer's changes", |numbers| {
+            lag(numbers, "read_models") == Some(0) && lag(numbers, "permission_index") == Some(0)
+        })
+        .await;
+    assert_eq!(
+        metric(
+            &numbers,
+            r#"extranet_permissions_unavailable{reason="permission_index_behind"}"#
+        ),
+        Some(0),
+        "{numbers}"
+    );
+    let seen = app.graphql(&admin, TASK_TITLE, json!({ "id": task })).await;
+    assert_eq!(
+        seen["data"]["task"]["title"], "Busy elsewhere, take 29",
+        "{seen}"
+    );
+}
+
+const TASK_TITLE: &str = "query($id: ID!) { task(id: $id) { title } }";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_one_sqlite_file_is_refused() {
     let smtp = SmtpSink::start();

@@ -76,12 +76,14 @@ pub enum Candidates<Id> {
     Only(HashSet<Id>),
 }
 
-/// The permission engine. Answers from the in-memory [`Index`]; before answering, it
-/// brings the index up to the read models, so a change that a command has returned
-/// from (a dismissal, a removal) is in force for the very next check. It answers
-/// nothing ([`Unavailable`]) while the read models are stalled or behind the log, or
-/// the index cannot apply an event: the index is then a follower stalled like any
-/// other (`permission_index` at `/readyz` and `/metrics`), retried at every check.
+/// The permission engine. Answers from the in-memory [`Index`], which follows the read
+/// models on its own ([`Permissions::follow`]); before answering, a check brings it the
+/// last few events it lacks, so a change that a command has returned from (a
+/// dismissal, a removal) is in force for the very next check. It answers nothing
+/// ([`Unavailable`]) while the read models are stalled or behind the log, while the
+/// index is more than [`FAR_BEHIND`] events behind them (a check would wait seconds
+/// for it), or while the index cannot apply an event: the index is then a follower
+/// stalled like any other (`permission_index` at `/readyz` and `/metrics`).
 #[derive(Clone)]
 pub struct Permissions {
     index: Arc<RwLock<Index>>,
@@ -93,9 +95,17 @@ pub struct Permissions {
     not_in_force: Arc<std::sync::Mutex<LogPosition>>,
     vitals: Arc<Vitals>,
     log: EventLog,
+    /// [`FAR_BEHIND`], unless a test asks for less.
+    far_behind: i64,
 }
 
 const BATCH: i64 = 1000;
+
+/// How far behind the read models a check still brings the index itself: ten reads of
+/// the log, some milliseconds. Farther (the read models moved on while another process
+/// applied the log, or after a long catch-up) a check refuses at once and
+/// [`Permissions::follow`] closes the gap.
+pub const FAR_BEHIND: i64 = 10 * BATCH;
 
 /// The index's name as a follower, at `/readyz` and `/metrics`.
 const INDEX: &str = "permission_index";
@@ -136,7 +146,15 @@ impl Permissions {
             not_in_force: Arc::default(),
             vitals: Vitals::new(INDEX),
             log: EventLog::new(db),
+            far_behind: FAR_BEHIND,
         })
+    }
+
+    /// The same engine, refusing checks while the index is more than `events` behind
+    /// the read models (a test's few events stand for [`FAR_BEHIND`]).
+    pub fn refusing_beyond(mut self, events: i64) -> Self {
+        self.far_behind = events;
+        self
     }
 
     /// The same engine, refusing to answer whenever `freshness` says the read models
@@ -162,20 +180,65 @@ impl Permissions {
         self.vitals.watch()
     }
 
-    /// Brings the index up to the read models as a check would, so a stall of the
-    /// index that has been mended clears without waiting for a request; `/readyz`
-    /// calls it before asking [`Permissions::unavailable`].
-    pub async fn catch_up(&self) -> Result<(), StoreError> {
-        self.bring_up_to_date().await
+    /// Keeps the index level with the read models until `shutdown` fires: woken by
+    /// each move of theirs, it applies what they applied, however far that is (a
+    /// batch this process applied, else the log). A failure is retried, backing off;
+    /// an index stall ends when an apply goes through.
+    pub async fn follow(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut moved = self.read_models.subscribe();
+        let mut failures = 0;
+        tracing::info!(follower = INDEX, at = ?self.position(), "permission index following the read models");
+        loop {
+            let target = *moved.borrow_and_update();
+            match self.apply_up_to(target).await {
+                Ok(()) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    // A stall is logged by the vitals; a database error only here.
+                    if !matches!(error, StoreError::Unavailable(_)) {
+                        tracing::warn!(%error, follower = INDEX, "cannot read the log; retrying");
+                    }
+                    if !crate::health::back_off(failures, &mut shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            tokio::select! {
+                changed = moved.changed() => if changed.is_err() { break },
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        tracing::info!(follower = INDEX, "permission index stopped");
     }
 
-    /// Why a check would be refused now, if it would; as of the last catch-up.
+    /// Where the index is: the last event of the log it has applied.
+    pub fn position(&self) -> LogPosition {
+        self.index.read().map(|i| i.position).unwrap_or_default()
+    }
+
+    /// Why a check would be refused now, if it would.
     pub fn unavailable(&self) -> Option<Unavailable> {
         self.stale_source()
             .or_else(|| match self.vitals.watch().health() {
                 Health::Running => None,
                 Health::Stalled(_) => Some(Unavailable::IndexStalled),
             })
+            .or_else(|| self.far_behind())
+    }
+
+    /// Whether the index is too far behind the read models for a check to close the
+    /// gap itself.
+    fn far_behind(&self) -> Option<Unavailable> {
+        let events = self
+            .read_models
+            .position()
+            .position
+            .saturating_sub(self.position().position);
+        (events > self.far_behind).then_some(Unavailable::IndexBehind { events })
     }
 
     /// Whether the read models the index follows are known to be stale: for a reader
@@ -198,17 +261,18 @@ impl Permissions {
             .then_some(Unavailable::ReadModelsBehind { lag: measured.lag })
     }
 
-    fn position(&self) -> LogPosition {
-        self.index.read().map(|i| i.position).unwrap_or_default()
-    }
-
-    /// Applies what the read models have applied and the index has not; refuses
-    /// when what it would answer from is known to be stale.
+    /// Applies what the read models have applied and the index has not, for a check;
+    /// refuses when what it would answer from is known to be stale, or when the gap
+    /// is one for [`Permissions::follow`] to close.
     async fn bring_up_to_date(&self) -> Result<(), StoreError> {
-        if let Some(stale) = self.stale_source() {
+        if let Some(stale) = self.stale_source().or_else(|| self.far_behind()) {
             return Err(stale.into());
         }
-        let target = self.read_models.position();
+        self.apply_up_to(self.read_models.position()).await
+    }
+
+    /// Applies the events after the index's position up to `target`.
+    async fn apply_up_to(&self, target: LogPosition) -> Result<(), StoreError> {
         if self.position() >= target {
             return Ok(());
         }

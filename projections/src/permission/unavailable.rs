@@ -14,6 +14,10 @@ pub enum Unavailable {
     /// The read models have not reached a head of the log noted this long ago.
     #[error("the read models are {}s behind the log", lag.as_secs())]
     ReadModelsBehind { lag: Duration },
+    /// The index is this many events behind the read models: a check would wait for
+    /// it to read them from the log, so it is refused while the index catches up.
+    #[error("the permission index is {events} events behind the read models")]
+    IndexBehind { events: i64 },
     /// The index itself could not apply an event the read models applied.
     #[error("the permission index cannot apply an event of the log")]
     IndexStalled,
@@ -25,6 +29,7 @@ impl Unavailable {
         match self {
             Unavailable::ReadModelsStalled => "read_models",
             Unavailable::ReadModelsBehind { .. } => "read_models_behind",
+            Unavailable::IndexBehind { .. } => "permission_index_behind",
             Unavailable::IndexStalled => "permission_index",
         }
     }
