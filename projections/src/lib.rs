@@ -18,6 +18,7 @@ pub mod batch;
 mod bulk;
 pub mod checkpoint;
 pub mod commands;
+mod created;
 pub mod directory;
 pub mod error;
 pub mod freshness;

@@ -2,7 +2,8 @@
 //! tasks and their roles. Each event changes rows with plain upserts and updates, so
 //! the projection is the whole story of how a table came to be.
 
-use crate::bulk::Inserts;
+use crate::bulk::{Inserts, Value};
+use crate::created::Created;
 use crate::personal_data::PersonalData;
 use crate::projector::Projection;
 use crate::{StoreError, StoredEvent};
@@ -71,7 +72,8 @@ impl Projection for ReadModels {
     /// A run of events of one kind that a list makes many of at once (a pasted list of
     /// invitations: its seats, then its invitations, `batch.rs`) is applied a statement
     /// per thousand rows, not a few per event; rows only ever added to a table nothing
-    /// here reads (comments) are written together when the batch ends ([`Later`]);
+    /// here reads (comments) and the tasks and groups the batch creates, with their
+    /// changes folded in, are written together when the batch ends ([`Later`]);
     /// everything else one event at a time.
     async fn apply_all(
         &self,
@@ -101,18 +103,63 @@ impl Projection for ReadModels {
                         Err(e) => Err(e),
                     }
                 }
-                None => apply_one(tx, &events[at], at, &mut later).await,
+                None => {
+                    // A group's members are written after the group: kept owners
+                    // first, so a change of members meets the rows it changes.
+                    if changes_members(&events[at]) && later.groups.contains(&key(&events[at])) {
+                        later.write_groups(tx).await?;
+                    }
+                    apply_one(tx, &events[at], at, &mut later).await
+                }
             };
             applied.map_err(|e| (at, e))?;
             at += len;
         }
-        later.comments.write(tx).await
+        later.write(tx).await
     }
+}
+
+/// A row's account and id, as the tables key it.
+type Key = (String, String);
+
+fn key(event: &StoredEvent) -> Key {
+    (event.account_id.clone(), event.entity_id().to_string())
+}
+
+/// Whether `event` writes `workgroup_members` rows of an existing group.
+fn changes_members(event: &StoredEvent) -> bool {
+    event.aggregate_type == Workgroup::TYPE
+        && matches!(
+            event.event_type.as_str(),
+            "MemberAdded" | "MemberRoleChanged" | "MembershipExpiryChanged" | "MemberRemoved"
+        )
 }
 
 /// Rows a batch adds that are written when it ends, not as each event is applied.
 struct Later {
     comments: Inserts,
+    tasks: Created<Key, NewTask>,
+    groups: Created<Key, NewGroup>,
+}
+
+/// A `tasks` row the batch created, as its later events in the batch left it.
+struct NewTask {
+    title: String,
+    description: String,
+    status: String,
+    creator: String,
+    created_at: i64,
+    workgroup: Option<String>,
+    deadline: Option<i64>,
+}
+
+/// A `workgroups` row the batch created, and its owner's `workgroup_members` row.
+struct NewGroup {
+    name: String,
+    extranet: i16,
+    invite_policy: String,
+    created_at: i64,
+    owner: String,
 }
 
 impl Later {
@@ -123,7 +170,76 @@ impl Later {
                 6,
                 "",
             ),
+            tasks: Created::new(),
+            groups: Created::new(),
         }
+    }
+
+    async fn write(&mut self, tx: &mut Tx) -> Result<(), (usize, StoreError)> {
+        let mut tasks = Inserts::new(
+            "INSERT INTO tasks (account_id, task_id, title, description, status, creator_id,
+                                created_at, workgroup_id, deadline)",
+            9,
+            "",
+        );
+        for (made_by, (account, task), row) in self.tasks.take() {
+            tasks.push(
+                made_by,
+                [
+                    account.into(),
+                    task.into(),
+                    row.title.into(),
+                    row.description.into(),
+                    row.status.into(),
+                    row.creator.into(),
+                    row.created_at.into(),
+                    row.workgroup.into(),
+                    row.deadline.into(),
+                ],
+            );
+        }
+        tasks.write(tx).await?;
+        self.write_groups(tx).await?;
+        self.comments.write(tx).await
+    }
+
+    /// Writes the kept groups and their owners now.
+    async fn write_groups(&mut self, tx: &mut Tx) -> Result<(), (usize, StoreError)> {
+        let mut groups = Inserts::new(
+            "INSERT INTO workgroups (account_id, workgroup_id, name, extranet, invite_policy, created_at)",
+            6,
+            "",
+        );
+        let mut owners = Inserts::new(
+            "INSERT INTO workgroup_members (account_id, workgroup_id, person_id, role, external)",
+            5,
+            "",
+        );
+        for (made_by, (account, group), row) in self.groups.take() {
+            owners.push(
+                made_by,
+                [
+                    account.as_str().into(),
+                    group.as_str().into(),
+                    row.owner.into(),
+                    "owner".into(),
+                    Value::Small(0),
+                ],
+            );
+            groups.push(
+                made_by,
+                [
+                    account.into(),
+                    group.into(),
+                    row.name.into(),
+                    Value::Small(row.extranet),
+                    row.invite_policy.into(),
+                    row.created_at.into(),
+                ],
+            );
+        }
+        groups.write(tx).await?;
+        owners.write(tx).await
     }
 }
 
@@ -150,7 +266,7 @@ async fn apply_one(
             }
             Ok(())
         }
-        Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?).await,
+        Workgroup::TYPE => apply_workgroup(tx, event, event.decode()?, at, later).await,
         other => {
             tracing::warn!(
                 aggregate_type = other,
@@ -546,46 +662,56 @@ async fn apply_task_event(
             workgroup,
             deadline,
         } => {
-            sqlx::query(
-                "INSERT INTO tasks (account_id, task_id, title, description, status, creator_id,
-                                    created_at, workgroup_id, deadline)
-                 VALUES ($1, $2, $3, $4, 'new', $5, $6, $7, $8)",
-            )
-            .bind(&e.account_id)
-            .bind(task.to_string())
-            .bind(title)
-            .bind(description)
-            .bind(creator.to_string())
-            .bind(e.metadata.at.0)
-            .bind(workgroup.map(|w| w.to_string()))
-            .bind(deadline.map(|d| d.0))
-            .execute(&mut **tx)
-            .await?;
+            let row = NewTask {
+                title: title.to_string(),
+                description: description.to_string(),
+                status: "new".into(),
+                creator: creator.to_string(),
+                created_at: e.metadata.at.0,
+                workgroup: workgroup.map(|w| w.to_string()),
+                deadline: deadline.map(|d| d.0),
+            };
+            later
+                .tasks
+                .push(at, (e.account_id.clone(), task.to_string()), row);
         }
-        TaskEvent::TaskRenamed { title } => {
-            sqlx::query("UPDATE tasks SET title = $3 WHERE account_id = $1 AND task_id = $2")
-                .bind(&e.account_id)
-                .bind(id)
-                .bind(title)
-                .execute(&mut **tx)
-                .await?;
-        }
-        TaskEvent::TaskDescriptionChanged { description } => {
-            sqlx::query("UPDATE tasks SET description = $3 WHERE account_id = $1 AND task_id = $2")
+        TaskEvent::TaskRenamed { title } => match later.tasks.get_mut(&key(e)) {
+            Some(row) => row.title = title.to_string(),
+            None => {
+                sqlx::query("UPDATE tasks SET title = $3 WHERE account_id = $1 AND task_id = $2")
+                    .bind(&e.account_id)
+                    .bind(id)
+                    .bind(title)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        },
+        TaskEvent::TaskDescriptionChanged { description } => match later.tasks.get_mut(&key(e)) {
+            Some(row) => row.description = description.to_string(),
+            None => {
+                sqlx::query(
+                    "UPDATE tasks SET description = $3 WHERE account_id = $1 AND task_id = $2",
+                )
                 .bind(&e.account_id)
                 .bind(id)
                 .bind(description)
                 .execute(&mut **tx)
                 .await?;
-        }
-        TaskEvent::TaskDeadlineChanged { deadline } => {
-            sqlx::query("UPDATE tasks SET deadline = $3 WHERE account_id = $1 AND task_id = $2")
+            }
+        },
+        TaskEvent::TaskDeadlineChanged { deadline } => match later.tasks.get_mut(&key(e)) {
+            Some(row) => row.deadline = deadline.map(|d| d.0),
+            None => {
+                sqlx::query(
+                    "UPDATE tasks SET deadline = $3 WHERE account_id = $1 AND task_id = $2",
+                )
                 .bind(&e.account_id)
                 .bind(id)
                 .bind(deadline.map(|d| d.0))
                 .execute(&mut **tx)
                 .await?;
-        }
+            }
+        },
         TaskEvent::PersonUnassigned { person } => {
             sqlx::query(
                 "DELETE FROM task_roles WHERE account_id = $1 AND task_id = $2 AND person_id = $3",
@@ -613,14 +739,17 @@ async fn apply_task_event(
                 ],
             );
         }
-        TaskEvent::TaskStatusChanged { status } => {
-            sqlx::query("UPDATE tasks SET status = $3 WHERE account_id = $1 AND task_id = $2")
-                .bind(&e.account_id)
-                .bind(id)
-                .bind(label(&status))
-                .execute(&mut **tx)
-                .await?;
-        }
+        TaskEvent::TaskStatusChanged { status } => match later.tasks.get_mut(&key(e)) {
+            Some(row) => row.status = label(&status),
+            None => {
+                sqlx::query("UPDATE tasks SET status = $3 WHERE account_id = $1 AND task_id = $2")
+                    .bind(&e.account_id)
+                    .bind(id)
+                    .bind(label(&status))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        },
         TaskEvent::PersonAssigned {
             person,
             role,
@@ -651,64 +780,78 @@ async fn apply_task_event(
     Ok(())
 }
 
+/// Event number `at` of its batch; a group the batch created is kept in `later`, with
+/// its changes of name and settings folded in (its members' changes write it first,
+/// `ReadModels::apply_all`).
 async fn apply_workgroup(
     tx: &mut Tx,
     e: &StoredEvent,
     event: WorkgroupEvent,
+    at: usize,
+    later: &mut Later,
 ) -> Result<(), StoreError> {
     let id = e.entity_id().to_string();
     let account = e.account_id.clone();
-    let query = match event {
-        WorkgroupEvent::WorkgroupCreated {
-            group,
-            name,
-            extranet,
-            owner,
-        } => {
-            sqlx::query(
-                "INSERT INTO workgroups (account_id, workgroup_id, name, extranet, invite_policy, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&account)
-            .bind(group.to_string())
-            .bind(name)
-            .bind(i16::from(extranet))
-            .bind(label(&InvitePolicy::default()))
-            .bind(e.metadata.at.0)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO workgroup_members (account_id, workgroup_id, person_id, role, external)
-                 VALUES ($1, $2, $3, 'owner', 0)",
-            )
-            .bind(account)
-            .bind(id)
-            .bind(owner.to_string())
+    let kept = later.groups.get_mut(&key(e));
+    let query = match (event, kept) {
+        (
+            WorkgroupEvent::WorkgroupCreated {
+                group,
+                name,
+                extranet,
+                owner,
+            },
+            _,
+        ) => {
+            let row = NewGroup {
+                name: name.to_string(),
+                extranet: i16::from(extranet),
+                invite_policy: label(&InvitePolicy::default()),
+                created_at: e.metadata.at.0,
+                owner: owner.to_string(),
+            };
+            later.groups.push(at, (account, group.to_string()), row);
+            return Ok(());
         }
-        WorkgroupEvent::WorkgroupRenamed { name } => {
+        (WorkgroupEvent::WorkgroupRenamed { name }, Some(row)) => {
+            row.name = name.to_string();
+            return Ok(());
+        }
+        (WorkgroupEvent::ExternalAccessChanged { extranet }, Some(row)) => {
+            row.extranet = i16::from(extranet);
+            return Ok(());
+        }
+        (WorkgroupEvent::InvitePolicyChanged { policy }, Some(row)) => {
+            row.invite_policy = label(&policy);
+            return Ok(());
+        }
+        (WorkgroupEvent::WorkgroupRenamed { name }, None) => {
             sqlx::query("UPDATE workgroups SET name = $3 WHERE account_id = $1 AND workgroup_id = $2")
                 .bind(account)
                 .bind(id)
                 .bind(name)
         }
-        WorkgroupEvent::ExternalAccessChanged { extranet } => {
+        (WorkgroupEvent::ExternalAccessChanged { extranet }, None) => {
             sqlx::query("UPDATE workgroups SET extranet = $3 WHERE account_id = $1 AND workgroup_id = $2")
                 .bind(account)
                 .bind(id)
                 .bind(i16::from(extranet))
         }
-        WorkgroupEvent::InvitePolicyChanged { policy } => sqlx::query(
+        (WorkgroupEvent::InvitePolicyChanged { policy }, None) => sqlx::query(
             "UPDATE workgroups SET invite_policy = $3 WHERE account_id = $1 AND workgroup_id = $2",
         )
         .bind(account)
         .bind(id)
         .bind(label(&policy)),
-        WorkgroupEvent::MemberAdded {
-            person,
-            role,
-            external,
-            expires_at,
-        } => sqlx::query(
+        (
+            WorkgroupEvent::MemberAdded {
+                person,
+                role,
+                external,
+                expires_at,
+            },
+            _,
+        ) => sqlx::query(
             "INSERT INTO workgroup_members (account_id, workgroup_id, person_id, role, external, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -718,14 +861,14 @@ async fn apply_workgroup(
         .bind(label(&role))
         .bind(i16::from(external))
         .bind(expires_at.map(|t| t.0)),
-        WorkgroupEvent::MemberRoleChanged { person, role } => sqlx::query(
+        (WorkgroupEvent::MemberRoleChanged { person, role }, _) => sqlx::query(
             "UPDATE workgroup_members SET role = $4 WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
         )
         .bind(account)
         .bind(id)
         .bind(person.to_string())
         .bind(label(&role)),
-        WorkgroupEvent::MembershipExpiryChanged { person, expires_at } => sqlx::query(
+        (WorkgroupEvent::MembershipExpiryChanged { person, expires_at }, _) => sqlx::query(
             "UPDATE workgroup_members SET expires_at = $4
               WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
         )
@@ -733,7 +876,7 @@ async fn apply_workgroup(
         .bind(id)
         .bind(person.to_string())
         .bind(expires_at.map(|t| t.0)),
-        WorkgroupEvent::MemberRemoved { person, .. } => sqlx::query(
+        (WorkgroupEvent::MemberRemoved { person, .. }, _) => sqlx::query(
             "DELETE FROM workgroup_members WHERE account_id = $1 AND workgroup_id = $2 AND person_id = $3",
         )
         .bind(account)
