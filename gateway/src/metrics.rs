@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use projections::health::{Health, HealthWatch};
 use projections::log::LAG_COUNTED_UP_TO;
+use projections::permission::FAR_BEHIND;
 use projections::{EventLog, StoreError};
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use sqlx::Row;
@@ -126,7 +127,6 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
     for (name, at) in [
         ("read_models", app.state.read_models.position()),
         ("notifier", app.notifier.position()),
-        ("permission_index", app.state.permissions.position()),
     ] {
         let lag = log.lag_after(at, LAG_COUNTED_UP_TO).await?;
         let _ = writeln!(
@@ -138,6 +138,13 @@ async fn render(app: &Shared) -> Result<String, StoreError> {
         .fetch_one(&app.state.db.any)
         .await?
         .try_get("n")?;
+    let _ = writeln!(out, "# HELP extranet_permission_index_behind_events Events the read models have applied and the permission index has not yet, by global position; checks are refused past {FAR_BEHIND}.");
+    let _ = writeln!(out, "# TYPE extranet_permission_index_behind_events gauge");
+    let _ = writeln!(
+        out,
+        "extranet_permission_index_behind_events {}",
+        app.state.permissions.behind()
+    );
     let _ = writeln!(
         out,
         "# HELP extranet_notifier_queue_emails Emails decided and not yet delivered."

@@ -147,7 +147,8 @@ impl Rebuild {
                 applied,
                 total,
             });
-            replayed += projection
+            let began = Instant::now();
+            let events = projection
                 .catch_up(&mut |n| {
                     applied += n;
                     report(Progress {
@@ -157,8 +158,20 @@ impl Rebuild {
                     });
                 })
                 .await?;
+            replayed += events;
+            tracing::info!(
+                projection = projection.name(),
+                events,
+                seconds = began.elapsed().as_secs_f64(),
+                "projection replayed into the copy"
+            );
         }
+        let began = Instant::now();
         replayed += switch(live, &place, &self.url, &copies).await?;
+        tracing::info!(
+            seconds = began.elapsed().as_secs_f64(),
+            "the copy switched into the live tables"
+        );
         copy.close().await;
         place.remove(live).await?;
         Ok(Outcome {

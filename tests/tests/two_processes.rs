@@ -274,12 +274,11 @@ async fn the_index_follows_what_another_process_wrote_without_a_request() {
             &format!(r#"extranet_projector_lag_events{{projection="{projection}"}}"#),
         )
     };
-    let level = app
-        .metrics_until("the index level with the log at start", |numbers| {
-            lag(numbers, "permission_index") == Some(0)
-        })
-        .await;
-    assert_eq!(lag(&level, "read_models"), Some(0), "{level}");
+    let index_behind = |numbers: &str| metric(numbers, "extranet_permission_index_behind_events");
+    app.metrics_until("the index level with the read models at start", |numbers| {
+        lag(numbers, "read_models") == Some(0) && index_behind(numbers) == Some(0)
+    })
+    .await;
 
     // Only the peer is asked from here on; the first process serves /metrics alone.
     let created = peer
@@ -309,7 +308,7 @@ async fn the_index_follows_what_another_process_wrote_without_a_request() {
     }
     let numbers = app
         .metrics_until("the index following the peer's changes", |numbers| {
-            lag(numbers, "read_models") == Some(0) && lag(numbers, "permission_index") == Some(0)
+            lag(numbers, "read_models") == Some(0) && index_behind(numbers) == Some(0)
         })
         .await;
     assert_eq!(

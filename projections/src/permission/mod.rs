@@ -230,14 +230,20 @@ impl Permissions {
             .or_else(|| self.far_behind())
     }
 
+    /// How many events the read models have applied and the index has not, by global
+    /// position (no database asked: `/readyz` and `/metrics` report it as is).
+    pub fn behind(&self) -> i64 {
+        self.read_models
+            .position()
+            .position
+            .saturating_sub(self.position().position)
+            .max(0)
+    }
+
     /// Whether the index is too far behind the read models for a check to close the
     /// gap itself.
     fn far_behind(&self) -> Option<Unavailable> {
-        let events = self
-            .read_models
-            .position()
-            .position
-            .saturating_sub(self.position().position);
+        let events = self.behind();
         (events > self.far_behind).then_some(Unavailable::IndexBehind { events })
     }
 
