@@ -270,6 +270,8 @@ impl Binary {
         let mut child = self
             .command()
             .arg("rebuild")
+            // Each projection's replay and the switch, timed (on stderr).
+            .env("RUST_LOG", "warn,projections::rebuild=info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

@@ -223,10 +223,7 @@ async fn switch(
         }
         for projection in copies {
             for table in projection.tables() {
-                for sql in [
-                    format!("DELETE FROM {table}"),
-                    format!("INSERT INTO {table} SELECT * FROM {COPY}.{table}"),
-                ] {
+                for sql in place.replace(table) {
                     sqlx::query(&sql)
                         .persistent(false)
                         .execute(&mut *tx)
@@ -248,6 +245,15 @@ async fn switch(
         tx.commit().await.map_err(StoreError::from)?;
         if view.backend == Backend::Sqlite {
             view.close().await;
+        } else {
+            // Tables moved into place come without the planner's statistics.
+            for table in copies.iter().flat_map(|c| c.tables()) {
+                sqlx::query(&format!("ANALYZE {table}"))
+                    .persistent(false)
+                    .execute(&view.any)
+                    .await
+                    .map_err(StoreError::from)?;
+            }
         }
         return Ok(applied);
     }
@@ -347,6 +353,25 @@ impl Place {
                 )
                 .await
             }
+        }
+    }
+
+    /// The statements, run in the switch's transaction, that put the copy's `table`
+    /// in place of the live one. On PostgreSQL the copy's table is moved into the live
+    /// schema in place of the live table, whatever its size (its keys and indexes go
+    /// with it; statements prepared on the old table are planned again on the new
+    /// one, as after any change of a table's definition). A SQLite file cannot take
+    /// another file's table, so its rows are copied.
+    fn replace(&self, table: &str) -> [String; 2] {
+        match self {
+            Place::Schema { live_schema } => [
+                format!("DROP TABLE \"{live_schema}\".{table}"),
+                format!("ALTER TABLE {COPY}.{table} SET SCHEMA \"{live_schema}\""),
+            ],
+            Place::File { .. } => [
+                format!("DELETE FROM {table}"),
+                format!("INSERT INTO {table} SELECT * FROM {COPY}.{table}"),
+            ],
         }
     }
 
