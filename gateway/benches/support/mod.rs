@@ -202,7 +202,8 @@ impl Workspace {
         field(&created, "/data/createTask/task/id")
     }
 
-    /// Waits until `/metrics` shows no follower behind the log.
+    /// Waits until `/metrics` shows no follower behind the log and the permission
+    /// index level with the read models.
     pub async fn caught_up(&self) {
         let client = Client::new(self.address);
         let deadline = Instant::now() + Duration::from_secs(1800);
@@ -210,7 +211,10 @@ impl Workspace {
             let metrics = client.get_text("/metrics").await;
             let behind = metrics
                 .lines()
-                .filter(|line| line.starts_with("extranet_projector_lag_events"))
+                .filter(|line| {
+                    line.starts_with("extranet_projector_lag_events")
+                        || line.starts_with("extranet_permission_index_behind_events")
+                })
                 .any(|line| !line.ends_with(" 0"));
             if !behind {
                 return;
