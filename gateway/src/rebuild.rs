@@ -3,7 +3,7 @@
 //! a bar on a terminal, a log line every few seconds everywhere.
 
 use crate::config::{RebuildArgs, Settings};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use projections::rebuild::{Progress, Rebuild, RebuildError};
 use projections::{Database, StoreError};
 use std::time::{Duration, Instant};
@@ -55,52 +55,76 @@ pub async fn run(settings: &Settings, args: RebuildArgs) -> Result<(), RebuildCo
     Ok(())
 }
 
-/// The bar (drawn only on a terminal) and the periodic log line.
-#[derive(Default)]
+/// A bar per projection (drawn only on a terminal; two replay side by side) and a log
+/// line every few seconds for each.
 struct Shown {
-    bar: Option<(&'static str, ProgressBar)>,
-    since: Option<(Instant, u64)>,
-    logged: Option<Instant>,
+    bars: MultiProgress,
+    replays: Vec<Replay>,
+}
+
+/// One projection's bar, where its replay started, and when it was last logged.
+struct Replay {
+    projection: &'static str,
+    bar: ProgressBar,
+    since: (Instant, u64),
+    logged: Instant,
+}
+
+impl Default for Shown {
+    fn default() -> Self {
+        Shown {
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            replays: Vec::new(),
+        }
+    }
 }
 
 impl Shown {
     fn update(&mut self, p: Progress) {
-        let fresh_projection = self.bar.as_ref().map(|(name, _)| *name) != Some(p.projection);
-        if fresh_projection {
-            self.finish();
-            let bar = ProgressBar::with_draw_target(Some(p.total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg:12} [{bar:40}] {pos}/{len} events, {per_sec}, eta {eta}",
-            ) {
-                bar.set_style(style.progress_chars("=> "));
-            }
-            bar.set_message(p.projection);
-            bar.set_position(p.applied);
-            bar.reset_eta();
-            self.bar = Some((p.projection, bar));
-            self.since = Some((Instant::now(), p.applied));
-            tracing::info!(
-                projection = p.projection,
-                from = p.applied,
-                total = p.total,
-                "replaying"
-            );
-        }
-        if let Some((_, bar)) = &self.bar {
-            bar.set_length(p.total);
-            bar.set_position(p.applied);
-        }
         let now = Instant::now();
-        if self.logged.is_none_or(|at| now - at >= LOG_EVERY) {
-            self.logged = Some(now);
-            let rate = self.since.map_or(0.0, |(start, from)| {
-                let secs = (now - start).as_secs_f64();
-                if secs > 0.0 {
-                    (p.applied - from.min(p.applied)) as f64 / secs
-                } else {
-                    0.0
+        let at = match self
+            .replays
+            .iter()
+            .position(|r| r.projection == p.projection)
+        {
+            Some(at) => at,
+            None => {
+                let bar = self.bars.add(ProgressBar::new(p.total));
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{msg:12} [{bar:40}] {pos}/{len} events, {per_sec}, eta {eta}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
                 }
-            });
+                bar.set_message(p.projection);
+                bar.set_position(p.applied);
+                bar.reset_eta();
+                tracing::info!(
+                    projection = p.projection,
+                    from = p.applied,
+                    total = p.total,
+                    "replaying"
+                );
+                self.replays.push(Replay {
+                    projection: p.projection,
+                    bar,
+                    since: (now, p.applied),
+                    logged: now,
+                });
+                self.replays.len() - 1
+            }
+        };
+        let replay = &mut self.replays[at];
+        replay.bar.set_length(p.total);
+        replay.bar.set_position(p.applied);
+        if now - replay.logged >= LOG_EVERY {
+            replay.logged = now;
+            let (start, from) = replay.since;
+            let secs = (now - start).as_secs_f64();
+            let rate = if secs > 0.0 {
+                (p.applied - from.min(p.applied)) as f64 / secs
+            } else {
+                0.0
+            };
             tracing::info!(
                 projection = p.projection,
                 applied = p.applied,
@@ -112,8 +136,8 @@ impl Shown {
     }
 
     fn finish(&mut self) {
-        if let Some((_, bar)) = self.bar.take() {
-            bar.finish();
+        for replay in self.replays.drain(..) {
+            replay.bar.finish();
         }
     }
 }

@@ -133,39 +133,22 @@ impl Rebuild {
         let history = history.rebuilding().batch_size(self.batch).behind(&leader);
         let (activity, _) = Projector::new(Activity, copy.clone()).await?;
         let activity = activity.rebuilding().batch_size(self.batch).behind(&leader);
-        // The read models first: the other two read them.
-        let copies: [&dyn Copy; 3] = [&read_models, &history, &activity];
-
         let log = EventLog::new(live.clone());
         let total = u64::try_from(log.count_after(LogPosition::START).await?).unwrap_or(0);
-        let mut replayed = 0;
-        for projection in copies {
-            let behind = u64::try_from(log.count_after(projection.position()).await?).unwrap_or(0);
-            let mut applied = total.saturating_sub(behind);
-            report(Progress {
-                projection: projection.name(),
-                applied,
-                total,
-            });
-            let began = Instant::now();
-            let events = projection
-                .catch_up(&mut |n| {
-                    applied += n;
-                    report(Progress {
-                        projection: projection.name(),
-                        applied,
-                        total: total.max(applied),
-                    });
-                })
-                .await?;
-            replayed += events;
-            tracing::info!(
-                projection = projection.name(),
-                events,
-                seconds = began.elapsed().as_secs_f64(),
-                "projection replayed into the copy"
-            );
-        }
+        let report = std::sync::Mutex::new(report);
+        // The read models first: the other two read their tables. Those two read
+        // nothing of each other's, so on PostgreSQL they replay side by side; a
+        // SQLite file takes one writer at a time.
+        let mut replayed = replay(&read_models, &log, total, &report).await?;
+        let history_replay = replay(&history, &log, total, &report);
+        let activity_replay = replay(&activity, &log, total, &report);
+        replayed += if copy.backend == Backend::Postgres {
+            let (history, activity) = tokio::try_join!(history_replay, activity_replay)?;
+            history + activity
+        } else {
+            history_replay.await? + activity_replay.await?
+        };
+        let copies: [&dyn Copy; 3] = [&read_models, &history, &activity];
         let began = Instant::now();
         replayed += switch(live, &place, &self.url, &copies).await?;
         tracing::info!(
@@ -181,6 +164,43 @@ impl Rebuild {
             projections: copies.iter().map(|c| c.name()).collect(),
         })
     }
+}
+
+/// Replays the log into one projection's copy from where it stands, telling `report`
+/// how far it got; returns the events it applied.
+async fn replay(
+    projection: &dyn Copy,
+    log: &EventLog,
+    total: u64,
+    report: &std::sync::Mutex<&mut (dyn FnMut(Progress) + Send)>,
+) -> Result<u64, RebuildError> {
+    let tell = |applied: u64| {
+        let mut report = report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        report(Progress {
+            projection: projection.name(),
+            applied,
+            total: total.max(applied),
+        });
+    };
+    let behind = u64::try_from(log.count_after(projection.position()).await?).unwrap_or(0);
+    let mut applied = total.saturating_sub(behind);
+    tell(applied);
+    let began = Instant::now();
+    let events = projection
+        .catch_up(&mut |n| {
+            applied += n;
+            tell(applied);
+        })
+        .await?;
+    tracing::info!(
+        projection = projection.name(),
+        events,
+        seconds = began.elapsed().as_secs_f64(),
+        "projection replayed into the copy"
+    );
+    Ok(events)
 }
 
 /// Replaces the live tables' rows with the copy's, once the copy is at least as far
