@@ -28,7 +28,7 @@ struct Readiness {
     /// `ready` or `not ready`.
     status: &'static str,
     /// What keeps the process from being ready: `database`, `read_models`,
-    /// `read_models_behind`, `permission_index`.
+    /// `read_models_behind`, `permission_index_behind`, `permission_index`.
     not_ready: Vec<&'static str>,
     /// `ok`, or why permission checks answer `UNAVAILABLE` now: `read_models`
     /// (stalled), `read_models_behind`, `permission_index_behind` (the index is far
@@ -112,7 +112,7 @@ pub async fn handle(State(app): State<Shared>) -> Response {
     // could otherwise make a body say ready beside a lag counted before it moved).
     let read_models_at = app.state.read_models.position();
     let notifier_at = app.notifier.position();
-    let measuring = lags(&app, [read_models_at, notifier_at]);
+    let measuring = lags(&app, read_models_at, notifier_at);
     let database = match tokio::time::timeout(DATABASE_DEADLINE, measuring).await {
         Ok(Ok(lags)) => Ok(lags),
         Ok(Err(error)) => {
@@ -134,9 +134,9 @@ pub async fn handle(State(app): State<Shared>) -> Response {
         // even when the event then at the head has since been removed by hand.
         caught_up_with_start: at >= app.start_head || lag == Some(0),
     };
-    let [read_lag, notifier_lag] = match database {
-        Ok(lags) => lags.map(Some),
-        Err(_) => [None; 2],
+    let (read_lag, notifier_lag) = match database {
+        Ok((read, notifier)) => (Some(read), Some(notifier)),
+        Err(_) => (None, None),
     };
     let permissions = app
         .state
@@ -196,19 +196,18 @@ fn respond(mut readiness: Readiness) -> Response {
     (status, Json(readiness)).into_response()
 }
 
-/// Asks the database `SELECT 1`, then how many events lie after each of the
-/// followers' positions (up to [`LAG_COUNTED_UP_TO`]).
-async fn lags<const N: usize>(
+/// Asks the database `SELECT 1`, then how many events lie after the read models'
+/// and the notifier's positions (up to [`LAG_COUNTED_UP_TO`]).
+async fn lags(
     app: &Shared,
-    positions: [LogPosition; N],
-) -> Result<[i64; N], StoreError> {
+    read_models_at: LogPosition,
+    notifier_at: LogPosition,
+) -> Result<(i64, i64), StoreError> {
     sqlx::query("SELECT 1").execute(&app.state.db.any).await?;
     let log = EventLog::new(app.state.db.clone());
-    let mut lags = [0; N];
-    for (lag, at) in lags.iter_mut().zip(positions) {
-        *lag = log.lag_after(at, LAG_COUNTED_UP_TO).await?;
-    }
-    Ok(lags)
+    let read = log.lag_after(read_models_at, LAG_COUNTED_UP_TO).await?;
+    let notifier = log.lag_after(notifier_at, LAG_COUNTED_UP_TO).await?;
+    Ok((read, notifier))
 }
 
 #[cfg(test)]

@@ -45,6 +45,19 @@ pub(crate) enum Value {
     Small(i16),
 }
 
+impl Value {
+    /// Binds this value as the query's next parameter.
+    pub(crate) fn bind<'q>(self, query: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Value::Text(v) => query.bind(v),
+            Value::Int(v) => query.bind(v),
+            Value::Small(v) => query.bind(v),
+        }
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
 impl From<String> for Value {
     fn from(v: String) -> Self {
         Value::Text(Some(v))
@@ -133,11 +146,7 @@ impl Inserts {
             );
             let mut query = sqlx::query(&sql);
             for value in values.by_ref().take(made_by.len() * self.width) {
-                query = match value {
-                    Value::Text(v) => query.bind(v),
-                    Value::Int(v) => query.bind(v),
-                    Value::Small(v) => query.bind(v),
-                };
+                query = value.bind(query);
             }
             query
                 .execute(&mut **tx)

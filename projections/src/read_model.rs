@@ -675,43 +675,32 @@ async fn apply_task_event(
                 .tasks
                 .push(at, (e.account_id.clone(), task.to_string()), row);
         }
-        TaskEvent::TaskRenamed { title } => match later.tasks.get_mut(&key(e)) {
-            Some(row) => row.title = title.to_string(),
-            None => {
-                sqlx::query("UPDATE tasks SET title = $3 WHERE account_id = $1 AND task_id = $2")
-                    .bind(&e.account_id)
-                    .bind(id)
-                    .bind(title)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        },
-        TaskEvent::TaskDescriptionChanged { description } => match later.tasks.get_mut(&key(e)) {
-            Some(row) => row.description = description.to_string(),
-            None => {
-                sqlx::query(
-                    "UPDATE tasks SET description = $3 WHERE account_id = $1 AND task_id = $2",
-                )
-                .bind(&e.account_id)
-                .bind(id)
-                .bind(description)
-                .execute(&mut **tx)
-                .await?;
-            }
-        },
-        TaskEvent::TaskDeadlineChanged { deadline } => match later.tasks.get_mut(&key(e)) {
-            Some(row) => row.deadline = deadline.map(|d| d.0),
-            None => {
-                sqlx::query(
-                    "UPDATE tasks SET deadline = $3 WHERE account_id = $1 AND task_id = $2",
-                )
-                .bind(&e.account_id)
-                .bind(id)
-                .bind(deadline.map(|d| d.0))
-                .execute(&mut **tx)
-                .await?;
-            }
-        },
+        TaskEvent::TaskRenamed { title } => {
+            let title = title.to_string();
+            change_task(tx, later, e, "title", title.clone().into(), |row| {
+                row.title = title
+            })
+            .await?;
+        }
+        TaskEvent::TaskDescriptionChanged { description } => {
+            let description = description.to_string();
+            change_task(
+                tx,
+                later,
+                e,
+                "description",
+                description.clone().into(),
+                |row| row.description = description,
+            )
+            .await?;
+        }
+        TaskEvent::TaskDeadlineChanged { deadline } => {
+            let deadline = deadline.map(|d| d.0);
+            change_task(tx, later, e, "deadline", deadline.into(), |row| {
+                row.deadline = deadline
+            })
+            .await?;
+        }
         TaskEvent::PersonUnassigned { person } => {
             sqlx::query(
                 "DELETE FROM task_roles WHERE account_id = $1 AND task_id = $2 AND person_id = $3",
@@ -739,17 +728,13 @@ async fn apply_task_event(
                 ],
             );
         }
-        TaskEvent::TaskStatusChanged { status } => match later.tasks.get_mut(&key(e)) {
-            Some(row) => row.status = label(&status),
-            None => {
-                sqlx::query("UPDATE tasks SET status = $3 WHERE account_id = $1 AND task_id = $2")
-                    .bind(&e.account_id)
-                    .bind(id)
-                    .bind(label(&status))
-                    .execute(&mut **tx)
-                    .await?;
-            }
-        },
+        TaskEvent::TaskStatusChanged { status } => {
+            let status = label(&status);
+            change_task(tx, later, e, "status", status.clone().into(), |row| {
+                row.status = status
+            })
+            .await?;
+        }
         TaskEvent::PersonAssigned {
             person,
             role,
@@ -777,6 +762,26 @@ async fn apply_task_event(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// A change of one of a task's own columns: folded into the kept row when the batch
+/// created the task, else one `UPDATE`.
+async fn change_task(
+    tx: &mut Tx,
+    later: &mut Later,
+    e: &StoredEvent,
+    column: &'static str,
+    value: Value,
+    fold: impl FnOnce(&mut NewTask),
+) -> Result<(), StoreError> {
+    if let Some(row) = later.tasks.get_mut(&key(e)) {
+        fold(row);
+        return Ok(());
+    }
+    let sql = format!("UPDATE tasks SET {column} = $3 WHERE account_id = $1 AND task_id = $2");
+    let query = sqlx::query(&sql).bind(&e.account_id).bind(e.entity_id());
+    value.bind(query).execute(&mut **tx).await?;
     Ok(())
 }
 

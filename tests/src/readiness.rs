@@ -20,33 +20,39 @@ impl App {
     /// Polls `/readyz` until `done` holds of its status and body, and returns the body;
     /// fails the test, saying `what` was awaited, after [`NOTICE_WITHIN`].
     pub async fn readiness_until(&self, what: &str, done: impl Fn(u16, &Value) -> bool) -> Value {
-        let deadline = Instant::now() + NOTICE_WITHIN;
-        loop {
-            let (status, body) = self.readiness().await;
-            if done(status, &body) {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what} within {NOTICE_WITHIN:?}; /readyz answers {status} {body}\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (_, body) = self
+            .probe_until(
+                what,
+                || self.readiness(),
+                |(status, body)| done(*status, body),
+            )
+            .await;
+        body
     }
 
     /// Polls `/metrics` until `done` holds of it, and returns it; fails the test, saying
     /// `what` was awaited, after [`NOTICE_WITHIN`].
     pub async fn metrics_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.probe_until(what, || self.metrics(), |numbers| done(numbers))
+            .await
+    }
+
+    /// Asks `probe` every 100 ms until `done` holds of its answer.
+    async fn probe_until<T: std::fmt::Debug, F: std::future::Future<Output = T>>(
+        &self,
+        what: &str,
+        probe: impl Fn() -> F,
+        done: impl Fn(&T) -> bool,
+    ) -> T {
         let deadline = Instant::now() + NOTICE_WITHIN;
         loop {
-            let numbers = self.metrics().await;
-            if done(&numbers) {
-                return numbers;
+            let answer = probe().await;
+            if done(&answer) {
+                return answer;
             }
             assert!(
                 Instant::now() < deadline,
-                "{what} within {NOTICE_WITHIN:?}; /metrics answers\n{numbers}\n{}",
+                "{what} within {NOTICE_WITHIN:?}; the probe answers {answer:?}\n{}",
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -4,7 +4,7 @@
 //! SQLite store serves one process: a second server on its file is refused.
 
 use e2e::{
-    error_code, metric, App, Auth, Backend, SmtpSink, CREATE_TASK, INVITE_GUEST, UPDATE_TASK,
+    error_code, metric, App, Auth, Backend, Peer, SmtpSink, CREATE_TASK, INVITE_GUEST, UPDATE_TASK,
 };
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -26,17 +26,7 @@ async fn two_processes_share_one_deployment() {
     );
 
     // A task made through the peer, guests invited through both.
-    let created = peer
-        .graphql(
-            &admin,
-            CREATE_TASK,
-            json!({ "input": { "title": "Shared work", "description": "" } }),
-        )
-        .await;
-    let task = created["data"]["createTask"]["task"]["id"]
-        .as_str()
-        .expect("task id")
-        .to_owned();
+    let task = create_task_through(&peer, &admin, "Shared work").await;
     let guests: Vec<String> = (0..10).map(|n| format!("guest{n}@client.test")).collect();
     for (n, email) in guests.iter().enumerate() {
         let input = json!({ "input": {
@@ -74,6 +64,21 @@ async fn two_processes_share_one_deployment() {
     let ids: Vec<String> = smtp.all().iter().filter_map(|m| m.message_id()).collect();
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), distinct.len(), "no message delivered twice");
+}
+
+/// Creates a task through `peer` and returns its id.
+async fn create_task_through(peer: &Peer, admin: &Auth, title: &str) -> String {
+    let created = peer
+        .graphql(
+            admin,
+            CREATE_TASK,
+            json!({ "input": { "title": title, "description": "" } }),
+        )
+        .await;
+    created["data"]["createTask"]["task"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("task id: {created}"))
+        .to_owned()
 }
 
 /// Joins `email` as a guest of `task` and returns their browser session.
@@ -281,17 +286,7 @@ async fn the_index_follows_what_another_process_wrote_without_a_request() {
     .await;
 
     // Only the peer is asked from here on; the first process serves /metrics alone.
-    let created = peer
-        .graphql(
-            &admin,
-            CREATE_TASK,
-            json!({ "input": { "title": "Busy elsewhere", "description": "" } }),
-        )
-        .await;
-    let task = created["data"]["createTask"]["task"]["id"]
-        .as_str()
-        .expect("task id")
-        .to_owned();
+    let task = create_task_through(&peer, &admin, "Busy elsewhere").await;
     for n in 0..30 {
         let renamed = peer
             .graphql(
