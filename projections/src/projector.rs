@@ -288,16 +288,10 @@ impl<P: Projection> Projector<P> {
         self.catch_up_to(head).await
     }
 
-    /// Applies one batch; a failure names the event whose apply failed, if it was one.
+    /// Applies one batch read from the log; a failure names the event whose apply
+    /// failed, if it was one.
     async fn step(&self) -> Result<u64, ProjectionError> {
         let after = *self.position.borrow();
-        let failed = |event: Option<&StoredEvent>, cause: StoreError| ProjectionError {
-            follower: self.projection.name(),
-            after,
-            event: event.map(EventRef::of),
-            cause,
-        };
-        let whole_batch = |cause: sqlx::Error| failed(None, cause.into());
         let until = match &self.behind {
             Some(leader) => *leader.borrow(),
             None => LogPosition::END,
@@ -306,13 +300,80 @@ impl<P: Projection> Projector<P> {
             .log
             .read(after, until, self.batch)
             .await
-            .map_err(|cause| failed(None, cause))?;
-        let Some(last) = events.last().map(|e| e.position) else {
+            .map_err(|cause| ProjectionError {
+                follower: self.projection.name(),
+                after,
+                event: None,
+                cause,
+            })?;
+        if events.is_empty() {
             return Ok(0);
-        };
+        }
         if self.live {
             slow_down_for_a_test(self.projection.name(), &events).await;
         }
+        match self.commit(after, &events).await? {
+            Some(last) => {
+                let applied = events.len() as u64;
+                if self.live {
+                    // Kept before the position moves, so a follower that sees the
+                    // new position finds the batch.
+                    self.applied.record(after, events);
+                }
+                self.advance_to(last);
+                Ok(applied)
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Applies, as one batch, the events of `events` past this projector's position;
+    /// returns how many. For a caller that reads the log once for several projectors
+    /// (a rebuild): `events` must be the log's events in order from at most one past
+    /// this projector's position, so that none between is missed. Its outcome goes to
+    /// the projector's health, as a batch it read itself would.
+    pub async fn apply_read(&self, events: &[StoredEvent]) -> Result<u64, ProjectionError> {
+        let after = self.position();
+        let new = &events[events.partition_point(|e| e.position <= after)..];
+        if new.is_empty() {
+            return Ok(0);
+        }
+        match self.commit(after, new).await {
+            Ok(committed) => {
+                self.vitals.succeeded();
+                match committed {
+                    Some(last) => {
+                        self.advance_to(last);
+                        Ok(new.len() as u64)
+                    }
+                    None => Ok(0),
+                }
+            }
+            Err(error) => {
+                self.vitals.failed(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// Applies `events`, the log's next events after `after`, in one transaction with
+    /// the moved checkpoint; returns the last one's position once committed, or `None`
+    /// when another process had applied them first (the position then follows it).
+    async fn commit(
+        &self,
+        after: LogPosition,
+        events: &[StoredEvent],
+    ) -> Result<Option<LogPosition>, ProjectionError> {
+        let failed = |event: Option<&StoredEvent>, cause: StoreError| ProjectionError {
+            follower: self.projection.name(),
+            after,
+            event: event.map(EventRef::of),
+            cause,
+        };
+        let whole_batch = |cause: sqlx::Error| failed(None, cause.into());
+        let Some(last) = events.last().map(|e| e.position) else {
+            return Ok(None);
+        };
         let mut tx = if self.live {
             self.db.begin_write().await.map_err(|e| failed(None, e))?
         } else {
@@ -343,13 +404,13 @@ impl<P: Projection> Projector<P> {
         }
         let applied = async {
             if self.live {
-                for event in &events {
+                for event in events {
                     fail_for_a_test(self.projection.name(), event)
                         .map_err(|cause| failed(Some(event), cause))?;
                 }
             }
             self.projection
-                .apply_all(&mut tx, &events)
+                .apply_all(&mut tx, events)
                 .await
                 .map_err(|(at, cause)| failed(events.get(at), cause))?;
             checkpoint::advance(&mut tx, self.projection.name(), after, last)
@@ -370,14 +431,7 @@ impl<P: Projection> Projector<P> {
                         .map_err(whole_batch)?;
                 }
                 tx.commit().await.map_err(whole_batch)?;
-                let applied = events.len() as u64;
-                if self.live {
-                    // Kept before the position moves, so a follower that sees the
-                    // new position finds the batch.
-                    self.applied.record(after, events);
-                }
-                self.advance_to(last);
-                Ok(applied)
+                Ok(Some(last))
             }
             // Another process sharing the database applied these events first (it
             // moved the checkpoint, or its rows made ours collide): drop ours and go
@@ -389,7 +443,7 @@ impl<P: Projection> Projector<P> {
                     .map_err(|cause| failed(None, cause))? =>
             {
                 drop(tx);
-                Ok(0)
+                Ok(None)
             }
             Ok(false) => {
                 tracing::warn!(
@@ -397,7 +451,7 @@ impl<P: Projection> Projector<P> {
                     ?after,
                     "the checkpoint is not where this projector left it, nor past it; was it reset by hand?"
                 );
-                Ok(0)
+                Ok(None)
             }
             Err(error) => Err(error),
         }

@@ -135,20 +135,31 @@ impl Rebuild {
         let activity = activity.rebuilding().batch_size(self.batch).behind(&leader);
         let log = EventLog::new(live.clone());
         let total = u64::try_from(log.count_after(LogPosition::START).await?).unwrap_or(0);
-        let report = std::sync::Mutex::new(report);
-        // The read models first: the other two read their tables. Those two read
-        // nothing of each other's, so on PostgreSQL they replay side by side; a
-        // SQLite file takes one writer at a time.
-        let mut replayed = replay(&read_models, &log, total, &report).await?;
-        let history_replay = replay(&history, &log, total, &report);
-        let activity_replay = replay(&activity, &log, total, &report);
-        replayed += if copy.backend == Backend::Postgres {
-            let (history, activity) = tokio::try_join!(history_replay, activity_replay)?;
-            history + activity
-        } else {
-            history_replay.await? + activity_replay.await?
-        };
+        let tally = Tally::new(report, total);
+        // The read models first: the other two read their tables.
         let copies: [&dyn Copy; 3] = [&read_models, &history, &activity];
+        for copy in copies {
+            let behind = u64::try_from(log.count_after(copy.position()).await?).unwrap_or(0);
+            tally.tell(copy.name(), total.saturating_sub(behind));
+        }
+        let began = Instant::now();
+        let mut replayed = if copy.backend == Backend::Postgres {
+            side_by_side(
+                &log,
+                self.batch,
+                &read_models,
+                [&history, &activity],
+                &tally,
+            )
+            .await?
+        } else {
+            in_turn(&log, self.batch, &copies, &tally).await?
+        };
+        tracing::info!(
+            events = replayed,
+            seconds = began.elapsed().as_secs_f64(),
+            "the log replayed into the copy"
+        );
         let began = Instant::now();
         replayed += switch(live, &place, &self.url, &copies).await?;
         tracing::info!(
@@ -166,41 +177,158 @@ impl Rebuild {
     }
 }
 
-/// Replays the log into one projection's copy from where it stands, telling `report`
-/// how far it got; returns the events it applied.
-async fn replay(
-    projection: &dyn Copy,
-    log: &EventLog,
+/// Where a rebuild tells its progress.
+type Report<'r> = &'r mut (dyn FnMut(Progress) + Send);
+
+/// How far each projection's replay has got, told to the caller's `report`.
+struct Tally<'r> {
+    /// The report, and each projection's count so far.
+    told: std::sync::Mutex<(Report<'r>, Vec<(&'static str, u64)>)>,
     total: u64,
-    report: &std::sync::Mutex<&mut (dyn FnMut(Progress) + Send)>,
-) -> Result<u64, RebuildError> {
-    let tell = |applied: u64| {
-        let mut report = report
+}
+
+impl<'r> Tally<'r> {
+    fn new(report: Report<'r>, total: u64) -> Self {
+        Self {
+            told: std::sync::Mutex::new((report, Vec::new())),
+            total,
+        }
+    }
+
+    /// Sets how far `projection` stands.
+    fn tell(&self, projection: &'static str, applied: u64) {
+        self.update(projection, |count| *count = applied);
+    }
+
+    /// Counts `events` more applied by `projection`.
+    fn add(&self, projection: &'static str, events: u64) {
+        self.update(projection, |count| *count += events);
+    }
+
+    fn update(&self, projection: &'static str, change: impl FnOnce(&mut u64)) {
+        let mut guard = self
+            .told
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (report, counts) = &mut *guard;
+        let count = match counts.iter_mut().find(|(name, _)| *name == projection) {
+            Some((_, count)) => count,
+            None => {
+                counts.push((projection, 0));
+                &mut counts.last_mut().expect("just pushed").1
+            }
+        };
+        change(count);
         report(Progress {
-            projection: projection.name(),
-            applied,
-            total: total.max(applied),
+            projection,
+            applied: *count,
+            total: self.total.max(*count),
         });
+    }
+}
+
+/// Where a replay starts reading: the least advanced copy's position (the others pass
+/// over what they already hold).
+fn start(copies: &[&dyn Copy]) -> LogPosition {
+    copies
+        .iter()
+        .map(|c| c.position())
+        .min()
+        .unwrap_or(LogPosition::START)
+}
+
+/// Reads the log once and applies each batch to every copy, one after the other: a
+/// SQLite file takes one writer at a time. Returns the events applied, summed.
+async fn in_turn(
+    log: &EventLog,
+    batch: i64,
+    copies: &[&dyn Copy],
+    tally: &Tally<'_>,
+) -> Result<u64, RebuildError> {
+    let mut after = start(copies);
+    let mut replayed = 0;
+    loop {
+        let events = log.read(after, LogPosition::END, batch).await?;
+        let Some(last) = events.last() else {
+            return Ok(replayed);
+        };
+        after = last.position;
+        for copy in copies {
+            let applied = copy.apply_read(&events).await?;
+            tally.add(copy.name(), applied);
+            replayed += applied;
+        }
+    }
+}
+
+/// Reads the log once and passes each batch along a pipeline: the read models apply
+/// it while the reader fetches the next, and history and activity, which read the read
+/// models' tables but nothing of each other's, apply it side by side once the read
+/// models have. Each stage has its own connection, so on PostgreSQL all of them work
+/// at once. Returns the events applied, summed.
+async fn side_by_side(
+    log: &EventLog,
+    batch: i64,
+    leader: &dyn Copy,
+    followers: [&dyn Copy; 2],
+    tally: &Tally<'_>,
+) -> Result<u64, RebuildError> {
+    use tokio::sync::mpsc;
+    type Batch = std::sync::Arc<[crate::StoredEvent]>;
+    // One batch waiting at each stage: enough to keep every stage busy, little memory.
+    let (to_leader, mut for_leader) = mpsc::channel::<Batch>(1);
+    let (to_first, for_first) = mpsc::channel::<Batch>(1);
+    let (to_second, for_second) = mpsc::channel::<Batch>(1);
+    let from = start(&[leader, followers[0], followers[1]]);
+    let read = async move {
+        let mut after = from;
+        loop {
+            let events = log.read(after, LogPosition::END, batch).await?;
+            let Some(last) = events.last() else {
+                return Ok::<u64, RebuildError>(0);
+            };
+            after = last.position;
+            // A closed channel means the stage after failed; its error is the answer.
+            if to_leader.send(events.into()).await.is_err() {
+                return Ok(0);
+            }
+        }
     };
-    let behind = u64::try_from(log.count_after(projection.position()).await?).unwrap_or(0);
-    let mut applied = total.saturating_sub(behind);
-    tell(applied);
-    let began = Instant::now();
-    let events = projection
-        .catch_up(&mut |n| {
-            applied += n;
-            tell(applied);
-        })
-        .await?;
-    tracing::info!(
-        projection = projection.name(),
-        events,
-        seconds = began.elapsed().as_secs_f64(),
-        "projection replayed into the copy"
-    );
-    Ok(events)
+    let lead = async move {
+        let mut replayed = 0;
+        while let Some(events) = for_leader.recv().await {
+            let applied = leader.apply_read(&events).await?;
+            tally.add(leader.name(), applied);
+            replayed += applied;
+            if to_first.send(events.clone()).await.is_err() || to_second.send(events).await.is_err()
+            {
+                break;
+            }
+        }
+        Ok::<u64, RebuildError>(replayed)
+    };
+    let (_, lead, first, second) = tokio::try_join!(
+        read,
+        lead,
+        follow(followers[0], for_first, tally),
+        follow(followers[1], for_second, tally)
+    )?;
+    Ok(lead + first + second)
+}
+
+/// A pipeline's last stage: applies each batch the read models have applied.
+async fn follow(
+    follower: &dyn Copy,
+    mut batches: tokio::sync::mpsc::Receiver<std::sync::Arc<[crate::StoredEvent]>>,
+    tally: &Tally<'_>,
+) -> Result<u64, RebuildError> {
+    let mut replayed = 0;
+    while let Some(events) = batches.recv().await {
+        let applied = follower.apply_read(&events).await?;
+        tally.add(follower.name(), applied);
+        replayed += applied;
+    }
+    Ok(replayed)
 }
 
 /// Replaces the live tables' rows with the copy's, once the copy is at least as far
@@ -287,6 +415,8 @@ trait Copy: Send + Sync {
     fn tables(&self) -> &'static [&'static str];
     fn position(&self) -> LogPosition;
     async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, ProjectionError>;
+    /// See [`Projector::apply_read`].
+    async fn apply_read(&self, events: &[crate::StoredEvent]) -> Result<u64, ProjectionError>;
 }
 
 #[async_trait::async_trait]
@@ -302,6 +432,9 @@ impl<P: Projection> Copy for Projector<P> {
     }
     async fn catch_up(&self, report: &mut (dyn FnMut(u64) + Send)) -> Result<u64, ProjectionError> {
         self.catch_up_reporting(report).await
+    }
+    async fn apply_read(&self, events: &[crate::StoredEvent]) -> Result<u64, ProjectionError> {
+        Projector::apply_read(self, events).await
     }
 }
 
