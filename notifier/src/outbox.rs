@@ -396,11 +396,28 @@ async fn task_change_emails(
     let Ok(task_id) = event.entity_id().parse::<TaskId>() else {
         return Ok(Vec::new());
     };
+    let told = event.decode::<TaskEvent>()?;
+    let mut skip = event.metadata.actor.into_iter().collect::<Vec<_>>();
+    match &told {
+        TaskEvent::TaskCreated { .. } => return Ok(Vec::new()),
+        // The person added hears about it from their own invitation or role.
+        TaskEvent::PersonAssigned { person, .. } => skip.push(*person),
+        _ => {}
+    }
+    // Who is told first: a change nobody else follows (most often someone's own task)
+    // needs nothing more read.
+    let recipients: Vec<PersonId> = tasks::people_of(&mut **tx, account, task_id)
+        .await?
+        .into_iter()
+        .filter(|person| !skip.contains(person))
+        .collect();
+    if recipients.is_empty() {
+        return Ok(Vec::new());
+    }
     let Some(task) = tasks::get(&mut **tx, account, task_id).await? else {
         return Ok(Vec::new());
     };
-    let mut skip = event.metadata.actor.into_iter().collect::<Vec<_>>();
-    let (title, change) = match event.decode::<TaskEvent>()? {
+    let (title, change) = match told {
         TaskEvent::TaskCreated { .. } => return Ok(Vec::new()),
         TaskEvent::TaskRenamed { title } => {
             (title.clone(), change_phrase(&TaskChange::Title(title)))
@@ -440,8 +457,6 @@ async fn task_change_emails(
             (task.title.clone(), format!("took {name} off the task"))
         }
         TaskEvent::PersonAssigned { person, role, .. } => {
-            // The person added hears about it from their own invitation or role.
-            skip.push(person);
             let name = contact_of(tx, account, person)
                 .await?
                 .map(|c| c.full_name())
@@ -460,10 +475,7 @@ async fn task_change_emails(
         None => "Extranet".to_string(),
     };
     let mut emails = Vec::new();
-    for person in tasks::people_of(&mut **tx, account, task_id).await? {
-        if skip.contains(&person) {
-            continue;
-        }
+    for person in recipients {
         if let Some(contact) = contact_of(tx, account, person).await? {
             emails.push(render::task_change(&render::TaskChange {
                 to: &contact.email,
