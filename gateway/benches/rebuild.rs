@@ -24,6 +24,8 @@
 //! 3. the anchor: `COPY (SELECT * FROM events ORDER BY tx_id, global_position) TO STDOUT`
 //!    read to the end over one connection, the same rows in log order.
 //!
+//! `EXTRANET_BENCH_REBUILD_BATCH`, if set, is the rebuild's `--batch-size`.
+//!
 //! Each process's peak resident memory is read from `/proc/<pid>/status` while it
 //! runs.
 
@@ -267,9 +269,12 @@ impl Binary {
 
     /// Runs `rebuild` to the end; returns its peak memory in KiB.
     fn rebuild(&self) -> u64 {
-        let mut child = self
-            .command()
-            .arg("rebuild")
+        let mut command = self.command();
+        command.arg("rebuild");
+        if let Ok(batch) = std::env::var("EXTRANET_BENCH_REBUILD_BATCH") {
+            command.args(["--batch-size", &batch]);
+        }
+        let mut child = command
             // Each projection's replay and the switch, timed (on stderr).
             .env("RUST_LOG", "warn,projections::rebuild=info")
             .stdin(Stdio::null())
