@@ -4,12 +4,12 @@
 //! the next start repeats it from the old checkpoint: no event is applied twice, none
 //! is lost. The read models and the notifier are both projections.
 
-use crate::applied::Applied;
+use crate::applied::{Applied, Events};
 use crate::checkpoint;
 use crate::health::{self, EventRef, Health, HealthWatch, ProjectionError, Stall, Vitals};
 use crate::{Backend, Database, EventLog, LogPosition, StoreError, StoredEvent};
 use sqlx::{Any, Transaction};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
@@ -70,13 +70,18 @@ pub struct Projector<P: Projection> {
     /// Never read past this: a projection that reads another one's tables (the
     /// notifier reads the read models) follows behind it.
     behind: Option<watch::Receiver<LogPosition>>,
+    /// The batches that leader applied lately, taken instead of reading the log again.
+    leader_applied: Option<Applied>,
     batch: i64,
     /// False for a projection being rebuilt beside the live one (`rebuild.rs`): it
     /// neither serializes with the live projector nor announces its progress.
     live: bool,
     vitals: Arc<Vitals>,
-    /// Its last batches, for a follower in this process (the permission index).
+    /// Its last batches, for its followers in this process; kept by a leader only.
     applied: Applied,
+    /// The batch after the last one, read while that one committed, and where it
+    /// starts after.
+    ahead: Mutex<Option<(LogPosition, Events)>>,
 }
 
 /// A handle to a running projector: where it is, and a way to wait for it.
@@ -156,8 +161,8 @@ impl ProjectorHandle {
     }
 
     /// The events of the log right after `at`, if this process's projector applied a
-    /// batch that started exactly there lately (`applied.rs`).
-    pub fn applied_after(&self, at: LogPosition) -> Option<Arc<[StoredEvent]>> {
+    /// batch holding them lately (`applied.rs`).
+    pub fn applied_after(&self, at: LogPosition) -> Option<Events> {
         self.applied.after(at)
     }
 }
@@ -184,10 +189,12 @@ impl<P: Projection> Projector<P> {
             position: tx,
             wake,
             behind: None,
+            leader_applied: None,
             batch: BATCH,
             live: true,
             vitals,
             applied,
+            ahead: Mutex::new(None),
         };
         Ok((projector, handle))
     }
@@ -195,6 +202,7 @@ impl<P: Projection> Projector<P> {
     /// Makes this projector follow another one.
     pub fn behind(mut self, leader: &ProjectorHandle) -> Self {
         self.behind = Some(leader.subscribe());
+        self.leader_applied = Some(leader.applied.clone());
         self
     }
 
@@ -296,26 +304,50 @@ impl<P: Projection> Projector<P> {
             Some(leader) => *leader.borrow(),
             None => LogPosition::END,
         };
-        let events = self
-            .log
-            .read(after, until, self.batch)
-            .await
-            .map_err(|cause| ProjectionError {
-                follower: self.projection.name(),
-                after,
-                event: None,
-                cause,
-            })?;
-        if events.is_empty() {
+        let read_failed = |cause| ProjectionError {
+            follower: self.projection.name(),
+            after,
+            event: None,
+            cause,
+        };
+        // The leader's own batch when this process applied it, else what the last
+        // batch read ahead, else the log.
+        let kept = self.leader_applied.as_ref().and_then(|a| a.after(after));
+        let events: Events = match kept.or_else(|| self.read_ahead(after)) {
+            Some(events) => events,
+            None => self
+                .log
+                .read(after, until, self.batch)
+                .await
+                .map_err(read_failed)?
+                .into(),
+        };
+        let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
-        }
+        };
         if self.live {
             slow_down_for_a_test(self.projection.name(), &events).await;
         }
-        match self.commit(after, &events).await? {
+        // A full batch read from the log means more is waiting (a catch-up): the next
+        // batch is read while this one commits, so the database and this process work
+        // at once instead of in turn.
+        let more = self.leader_applied.is_none() && events.len() as i64 >= self.batch;
+        let (committed, ahead) = tokio::join!(self.commit(after, &events), async {
+            if more {
+                // A failed read here is only a lost head start: the next step reads.
+                self.log.read(last, until, self.batch).await.ok()
+            } else {
+                None
+            }
+        });
+        match committed? {
             Some(last) => {
                 let applied = events.len() as u64;
-                if self.live {
+                if let Some(ahead) = ahead {
+                    *self.ahead.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some((last, ahead.into()));
+                }
+                if self.live && self.behind.is_none() {
                     // Kept before the position moves, so a follower that sees the
                     // new position finds the batch.
                     self.applied.record(after, events);
@@ -324,6 +356,15 @@ impl<P: Projection> Projector<P> {
                 Ok(applied)
             }
             None => Ok(0),
+        }
+    }
+
+    /// The batch read ahead after `after`, if the last step read one from there.
+    fn read_ahead(&self, after: LogPosition) -> Option<Events> {
+        let mut ahead = self.ahead.lock().unwrap_or_else(PoisonError::into_inner);
+        match ahead.take() {
+            Some((from, events)) if from == after => Some(events),
+            _ => None,
         }
     }
 

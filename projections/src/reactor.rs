@@ -28,6 +28,7 @@
 //! nothing until the checkpoint, so it holds no transaction id and does not hold the
 //! log back while the follow-ups run.
 
+use crate::applied::Events;
 use crate::commands::{CommandBus, CommandError};
 use crate::health::{self, EventRef, HealthWatch, ProjectionError, Vitals};
 use crate::log::Metadata;
@@ -180,11 +181,16 @@ impl Reactor {
         };
         let until = *self.leader.borrow();
         // Read first: claiming takes a transaction, wasted when there is nothing new.
-        let events = self
-            .log
-            .read(after, until, BATCH)
-            .await
-            .map_err(|cause| failed(None, cause))?;
+        // The read models' own batch when this process applied it, else the log.
+        let events: Events = match self.read_models.applied_after(after) {
+            Some(events) => events,
+            None => self
+                .log
+                .read(after, until, BATCH)
+                .await
+                .map_err(|cause| failed(None, cause))?
+                .into(),
+        };
         let Some(last) = events.last().map(|e| e.position) else {
             return Ok(0);
         };
@@ -201,7 +207,7 @@ impl Reactor {
             Backend::Sqlite => None,
         };
         slow_down_for_a_test().await;
-        for event in &events {
+        for event in events.iter() {
             self.react(event)
                 .await
                 .map_err(|cause| failed(Some(event), cause))?;

@@ -464,3 +464,69 @@ async fn postgres_only_rebuildable_projections_commit_without_waiting_for_the_di
         .expect("read the setting");
     assert_eq!(mode, "on");
 }
+
+/// Notes the positions of the events it is given, and writes nothing.
+#[derive(Clone, Default)]
+struct NotesEvents(Arc<std::sync::Mutex<Vec<LogPosition>>>);
+
+#[async_trait::async_trait]
+impl Projection for NotesEvents {
+    fn name(&self) -> &'static str {
+        "notes_events"
+    }
+
+    async fn apply(
+        &self,
+        _tx: &mut Transaction<'static, Any>,
+        event: &StoredEvent,
+    ) -> Result<(), StoreError> {
+        self.0.lock().expect("notes").push(event.position);
+        Ok(())
+    }
+}
+
+/// A follower in the same process as its leader applies the leader's batches as the
+/// leader read them, without reading the log again: here it applies every event after
+/// they have been removed from the log (as nothing but a test may do).
+async fn a_follower_takes_its_leaders_batches(db: Database) {
+    let (_, _, events) = write_history(&db).await;
+    wait_until_readable(&db, events).await;
+    let (leader, leader_at) = Projector::new(ReadModels, db.clone())
+        .await
+        .expect("leader");
+    let notes = NotesEvents::default();
+    let (follower, _) = Projector::new(notes.clone(), db.clone())
+        .await
+        .expect("follower");
+    let follower = follower.behind(&leader_at);
+    assert_eq!(
+        leader.catch_up().await.expect("leader applies"),
+        events as u64
+    );
+    sqlx::query("DELETE FROM events")
+        .execute(&db.any)
+        .await
+        .expect("empty the log");
+    assert_eq!(
+        follower.catch_up().await.expect("follower applies"),
+        events as u64,
+        "every event from the leader's batch"
+    );
+    assert_eq!(follower.position(), leader_at.position());
+    let seen = notes.0.lock().expect("notes").clone();
+    assert_eq!(seen.len(), events);
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "in log order: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn postgres_a_follower_takes_its_leaders_batches() {
+    a_follower_takes_its_leaders_batches(support::fresh_postgres().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_follower_takes_its_leaders_batches() {
+    a_follower_takes_its_leaders_batches(support::fresh_sqlite().await).await;
+}

@@ -30,6 +30,7 @@ pub use index::{Explanation, Index};
 pub use sql::SqlPermissions;
 pub use unavailable::Unavailable;
 
+use crate::applied::Events;
 use crate::directory::PersonRecord;
 use crate::freshness::Freshness;
 use crate::health::{EventRef, Health, HealthWatch, ProjectionError, Vitals};
@@ -292,7 +293,7 @@ impl Permissions {
                 cause,
             };
             // The read models' own batch when this process applied it, else the log.
-            let events: Arc<[StoredEvent]> = match self.read_models.applied_after(after) {
+            let events: Events = match self.read_models.applied_after(after) {
                 Some(events) => events,
                 None => match self.log.read(after, target, BATCH).await {
                     Ok(events) => events.into(),
