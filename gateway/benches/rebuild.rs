@@ -16,8 +16,10 @@
 //! For each size (`EXTRANET_BENCH_EVENTS`, default `10000,100000,1000000` events in the
 //! log), with `serve` stopped while the log grows, as after downtime:
 //!
-//! 1. `serve` is started: the time until it answers `/healthz` (it listens) and until
-//!    `/readyz` answers 200 (its read models have caught up with what was added);
+//! 1. `serve` is started: the time until it answers `/healthz` (it listens), until
+//!    `/readyz` answers 200 (its read models have caught up with what was added), and
+//!    until every follower's checkpoint (history, activity, notifier, reactor) is at
+//!    the end of the log;
 //! 2. `serve` is stopped and `extranet rebuild` replays the whole log into every
 //!    projection and switches over; its time, and the count of tasks in the rebuilt
 //!    read model, which must be one per task in the log;
@@ -59,6 +61,9 @@ struct Row {
     caught_up: i64,
     listened: Duration,
     ready: Duration,
+    /// Until every follower's checkpoint (history, activity, notifier, reactor too)
+    /// reached the end of the log.
+    all_followers: Duration,
     serve_peak_kib: u64,
     rebuild: Duration,
     rebuild_peak_kib: u64,
@@ -100,6 +105,11 @@ async fn run() {
         .await
         .expect("connect to the bench's database");
     let template = Template::of(&mut db).await;
+    let checkpoints = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&binary.database_url)
+        .await
+        .expect("connect to read the checkpoints");
     println!(
         "template: {} events, {} tasks",
         template.events, template.tasks
@@ -122,12 +132,18 @@ async fn run() {
         let listened = started.elapsed();
         wait_for(&mut peak, &serve, || readyz(address)).await;
         let ready = started.elapsed();
+        wait_for(&mut peak, &serve, || {
+            every_follower_at_the_end(&checkpoints)
+        })
+        .await;
+        let all_followers = started.elapsed();
         peak.sample(&serve);
         binary.stop(&mut serve);
         println!(
-            "serve listened after {:.2} s, ready after {:.2} s",
+            "serve listened after {:.2} s, ready after {:.2} s, every follower at the end after {:.2} s",
             listened.as_secs_f64(),
-            ready.as_secs_f64()
+            ready.as_secs_f64(),
+            all_followers.as_secs_f64()
         );
 
         let started = Instant::now();
@@ -154,6 +170,7 @@ async fn run() {
             caught_up: events - before,
             listened,
             ready,
+            all_followers,
             serve_peak_kib: peak.kib,
             rebuild,
             rebuild_peak_kib: rebuild_peak,
@@ -179,19 +196,23 @@ async fn run() {
         );
     }
     println!();
-    println!("| events in the log | added while stopped | `serve` listens after | ready after | catch-up events/s | ÷ `COPY` | `serve` peak memory |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| events in the log | added while stopped | `serve` listens after | ready after | catch-up events/s | ÷ `COPY` | every follower at the end after | events/s | ÷ `COPY` | `serve` peak memory |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in &rows {
         let copy_rate = r.events as f64 / r.copy.as_secs_f64();
         let catch_up_rate = r.caught_up as f64 / r.ready.as_secs_f64();
+        let all_rate = r.caught_up as f64 / r.all_followers.as_secs_f64();
         println!(
-            "| {} | {} | {:.2} s | {:.2} s | {:.0} | {:.3} | {} MiB |",
+            "| {} | {} | {:.2} s | {:.2} s | {:.0} | {:.3} | {:.2} s | {:.0} | {:.3} | {} MiB |",
             r.events,
             r.caught_up,
             r.listened.as_secs_f64(),
             r.ready.as_secs_f64(),
             catch_up_rate,
             catch_up_rate / copy_rate,
+            r.all_followers.as_secs_f64(),
+            all_rate,
+            all_rate / copy_rate,
             r.serve_peak_kib / 1024,
         );
     }
@@ -337,6 +358,19 @@ async fn healthz(address: std::net::SocketAddr) -> bool {
 
 async fn readyz(address: std::net::SocketAddr) -> bool {
     Client::new(address).is_ready().await
+}
+
+/// Whether every follower's checkpoint is at the last event of the log.
+async fn every_follower_at_the_end(db: &sqlx::PgPool) -> bool {
+    let behind: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM checkpoints c
+          WHERE (c.tx, c.position) < (SELECT tx_id::text::bigint, global_position FROM events
+                                       ORDER BY tx_id DESC, global_position DESC LIMIT 1)",
+    )
+    .fetch_one(db)
+    .await
+    .expect("read the checkpoints");
+    behind == 0
 }
 
 async fn wait_until_ready(address: std::net::SocketAddr) {

@@ -10,6 +10,7 @@ use projections::directory::{contact_of, Contact};
 use projections::projector::Projection;
 use projections::{invitations, tasks, StoreError, StoredEvent};
 use sqlx::{Any, Row, Transaction};
+use std::collections::{HashMap, HashSet};
 
 type Tx = Transaction<'static, Any>;
 
@@ -47,12 +48,53 @@ impl Projection for Outbox {
     }
 
     async fn apply(&self, tx: &mut Tx, event: &StoredEvent) -> Result<(), StoreError> {
+        self.apply_all(tx, std::slice::from_ref(event))
+            .await
+            .map_err(|(_, e)| e)
+    }
+
+    /// Who follows each task the batch changes is read once for the whole batch: most
+    /// events of a busy log are changes to tasks, and asking per event was a round trip
+    /// each. The read models this follows are at or past the batch's end either way.
+    async fn apply_all(
+        &self,
+        tx: &mut Tx,
+        events: &[StoredEvent],
+    ) -> Result<(), (usize, StoreError)> {
+        let changed: HashSet<(AccountId, TaskId)> = events
+            .iter()
+            .filter(|e| e.aggregate_type == Task::TYPE)
+            .filter_map(|e| Some((e.account_id.parse().ok()?, e.entity_id().parse().ok()?)))
+            .collect();
+        let changed: Vec<_> = changed.into_iter().collect();
+        let followers = tasks::people_of_many(tx, &changed)
+            .await
+            .map_err(|e| (0, e))?;
+        for (at, event) in events.iter().enumerate() {
+            self.apply_one(tx, event, &followers)
+                .await
+                .map_err(|e| (at, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Who follows each task a batch changes (`tasks::people_of_many`).
+type Followers = HashMap<(AccountId, TaskId), Vec<PersonId>>;
+
+impl Outbox {
+    async fn apply_one(
+        &self,
+        tx: &mut Tx,
+        event: &StoredEvent,
+        followers: &Followers,
+    ) -> Result<(), StoreError> {
         let Ok(account) = event.account_id.parse::<AccountId>() else {
             return Ok(());
         };
         let emails = match event.aggregate_type.as_str() {
             Invitation::TYPE => self.invitation_emails(tx, account, event).await?,
-            Task::TYPE => task_change_emails(tx, account, event).await?,
+            Task::TYPE => task_change_emails(tx, account, event, followers).await?,
             Person::TYPE => self.person_emails(tx, account, event).await?,
             Account::TYPE => trial_emails(tx, account, event).await?,
             _ => Vec::new(),
@@ -392,6 +434,7 @@ async fn task_change_emails(
     tx: &mut Tx,
     account: AccountId,
     event: &StoredEvent,
+    followers: &Followers,
 ) -> Result<Vec<Email>, StoreError> {
     let Ok(task_id) = event.entity_id().parse::<TaskId>() else {
         return Ok(Vec::new());
@@ -406,10 +449,12 @@ async fn task_change_emails(
     }
     // Who is told first: a change nobody else follows (most often someone's own task)
     // needs nothing more read.
-    let recipients: Vec<PersonId> = tasks::people_of(&mut **tx, account, task_id)
-        .await?
+    let recipients: Vec<PersonId> = followers
+        .get(&(account, task_id))
         .into_iter()
+        .flatten()
         .filter(|person| !skip.contains(person))
+        .copied()
         .collect();
     if recipients.is_empty() {
         return Ok(Vec::new());
