@@ -25,6 +25,7 @@ use crate::{Backend, Database, EventLog, LogPosition, StoreError};
 use sqlx::Row;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// The schema (PostgreSQL) or attached database (SQLite) that holds the copy.
 pub const COPY: &str = "extranet_rebuild";
@@ -237,6 +238,9 @@ fn start(copies: &[&dyn Copy]) -> LogPosition {
         .unwrap_or(LogPosition::START)
 }
 
+/// A batch of the log as it passes from one stage of a replay to the next.
+type Batch = std::sync::Arc<[crate::StoredEvent]>;
+
 /// Reads the log once and applies each batch to every copy, one after the other: a
 /// SQLite file takes one writer at a time. Returns the events applied, summed.
 async fn in_turn(
@@ -273,8 +277,6 @@ async fn side_by_side(
     followers: [&dyn Copy; 2],
     tally: &Tally<'_>,
 ) -> Result<u64, RebuildError> {
-    use tokio::sync::mpsc;
-    type Batch = std::sync::Arc<[crate::StoredEvent]>;
     // One batch waiting at each stage: enough to keep every stage busy, little memory.
     let (to_leader, mut for_leader) = mpsc::channel::<Batch>(1);
     let (to_first, for_first) = mpsc::channel::<Batch>(1);
@@ -319,7 +321,7 @@ async fn side_by_side(
 /// A pipeline's last stage: applies each batch the read models have applied.
 async fn follow(
     follower: &dyn Copy,
-    mut batches: tokio::sync::mpsc::Receiver<std::sync::Arc<[crate::StoredEvent]>>,
+    mut batches: mpsc::Receiver<Batch>,
     tally: &Tally<'_>,
 ) -> Result<u64, RebuildError> {
     let mut replayed = 0;
