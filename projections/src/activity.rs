@@ -32,6 +32,10 @@ impl Projection for Activity {
         &["activity"]
     }
 
+    fn added_to_only(&self) -> &'static [&'static str] {
+        &["activity"]
+    }
+
     async fn apply(&self, tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         self.apply_all(tx, std::slice::from_ref(e))
             .await

@@ -98,6 +98,10 @@ impl Projection for History {
         &["person_history"]
     }
 
+    fn added_to_only(&self) -> &'static [&'static str] {
+        &["person_history"]
+    }
+
     async fn apply(&self, tx: &mut Tx, e: &StoredEvent) -> Result<(), StoreError> {
         self.apply_all(tx, std::slice::from_ref(e))
             .await
@@ -121,10 +125,14 @@ impl Projection for History {
                 continue;
             };
             let subjects = subjects(tx, account, e).await.map_err(|err| (at, err))?;
-            let people = subjects
+            let mut people: Vec<(PersonId, &str)> = subjects
                 .into_iter()
                 .map(|p| (p, "subject"))
-                .chain(e.metadata.actor.map(|actor| (actor, "actor")));
+                .chain(e.metadata.actor.map(|actor| (actor, "actor")))
+                .collect();
+            // Each row once: a rebuild writes them before the table has its key.
+            people.sort_unstable();
+            people.dedup();
             for (person, relation) in people {
                 rows.push(
                     at,

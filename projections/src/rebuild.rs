@@ -124,6 +124,13 @@ impl Rebuild {
             place.create(live, &setup, version).await?;
         }
         setup.close().await;
+        // The keys the replay reads by, now; those of the tables it only adds rows to
+        // once it is done (`Projection::added_to_only`).
+        let read: Vec<&str> = copied_tables()
+            .into_iter()
+            .filter(|table| !added_to_only().contains(table))
+            .collect();
+        place.build_indexes(live, &read).await?;
         // Connected only now that the copy's tables exist: SQLite and PostgreSQL both
         // keep a prepared statement pointed at the table its name first resolved to,
         // which would be the live one on a connection opened before.
@@ -161,6 +168,7 @@ impl Rebuild {
             seconds = began.elapsed().as_secs_f64(),
             "the log replayed into the copy"
         );
+        place.build_indexes(live, &added_to_only()).await?;
         let began = Instant::now();
         replayed += switch(live, &place, &self.url, &copies).await?;
         tracing::info!(
@@ -440,6 +448,16 @@ impl<P: Projection> Copy for Projector<P> {
     }
 }
 
+/// The tables whose copies are filled without keys or indexes, built after the
+/// replay ([`Projection::added_to_only`]).
+fn added_to_only() -> Vec<&'static str> {
+    let mut tables = Vec::new();
+    tables.extend(ReadModels.added_to_only());
+    tables.extend(History.added_to_only());
+    tables.extend(Activity.added_to_only());
+    tables
+}
+
 /// Every table a rebuild replaces, and the checkpoints beside them.
 fn copied_tables() -> Vec<&'static str> {
     let mut tables = vec!["checkpoints"];
@@ -530,6 +548,77 @@ impl Place {
         }
     }
 
+    /// Gives the copies of `tables` the keys and indexes of the live tables, by the
+    /// same names (PostgreSQL; SQLite's copies have them from the start). Each is made
+    /// only if missing, so a rebuild stopped here makes the rest on its next run.
+    async fn build_indexes(&self, live: &Database, tables: &[&str]) -> Result<(), StoreError> {
+        let Place::Schema { live_schema } = self else {
+            return Ok(());
+        };
+        for &table in tables {
+            let began = Instant::now();
+            let keys = sqlx::query(
+                "SELECT c.conname::text AS name, pg_get_constraintdef(c.oid) AS definition,
+                        EXISTS (SELECT 1 FROM pg_constraint k
+                                  JOIN pg_namespace kn ON kn.oid = k.connamespace
+                                 WHERE kn.nspname = $3 AND k.conname = c.conname) AS made
+                   FROM pg_constraint c
+                   JOIN pg_class t ON t.oid = c.conrelid
+                   JOIN pg_namespace n ON n.oid = t.relnamespace
+                  WHERE n.nspname = $1 AND t.relname = $2 AND c.contype IN ('p', 'u')",
+            )
+            .bind(live_schema)
+            .bind(table)
+            .bind(COPY)
+            .fetch_all(&live.any)
+            .await?;
+            for key in keys {
+                if key.try_get::<bool, _>("made")? {
+                    continue;
+                }
+                let name: String = key.try_get("name")?;
+                let definition: String = key.try_get("definition")?;
+                sqlx::query(&format!(
+                    "ALTER TABLE {COPY}.{table} ADD CONSTRAINT \"{name}\" {definition}"
+                ))
+                .persistent(false)
+                .execute(&live.any)
+                .await?;
+            }
+            // The other indexes, as the live schema defines them, on the copy.
+            let indexes = sqlx::query(
+                "SELECT replace(i.indexdef,
+                                ' ON ' || quote_ident(i.schemaname) || '.' || quote_ident(i.tablename) || ' ',
+                                ' ON ' || $3 || '.' || quote_ident(i.tablename) || ' ') AS definition
+                   FROM pg_indexes i
+                  WHERE i.schemaname = $1 AND i.tablename = $2
+                    AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                                      JOIN pg_namespace n ON n.oid = c.connamespace
+                                     WHERE n.nspname = $1 AND c.conname = i.indexname)
+                    AND NOT EXISTS (SELECT 1 FROM pg_indexes m
+                                     WHERE m.schemaname = $3 AND m.indexname = i.indexname)",
+            )
+            .bind(live_schema)
+            .bind(table)
+            .bind(COPY)
+            .fetch_all(&live.any)
+            .await?;
+            for index in indexes {
+                let definition: String = index.try_get("definition")?;
+                sqlx::query(&definition)
+                    .persistent(false)
+                    .execute(&live.any)
+                    .await?;
+            }
+            tracing::info!(
+                table,
+                seconds = began.elapsed().as_secs_f64(),
+                "the copy's keys and indexes built"
+            );
+        }
+        Ok(())
+    }
+
     /// The live database with the copy reachable as [`COPY`], for the switch.
     async fn switch_view(&self, live: &Database, url: &str) -> Result<Database, StoreError> {
         match self {
@@ -606,8 +695,10 @@ impl Place {
                     .execute(&mut *tx)
                     .await?;
                 for table in copied_tables() {
+                    // Keys and indexes are made apart (`build_indexes`): `LIKE` would
+                    // name them anew, and a migration finds an index by its name.
                     sqlx::query(&format!(
-                        "CREATE TABLE {COPY}.{table} (LIKE \"{live_schema}\".{table} INCLUDING ALL)"
+                        "CREATE TABLE {COPY}.{table} (LIKE \"{live_schema}\".{table} INCLUDING ALL EXCLUDING INDEXES)"
                     ))
                     .execute(&mut *tx)
                     .await?;

@@ -86,6 +86,7 @@ async fn killed_rebuild_resumes_to_the_same_tables(backend: Backend) {
     app.create_task(&admin, "Written between the two rebuilds", None)
         .await;
     let built_live = dump(&app).await;
+    let live_indexes = indexes(&app, backend).await;
 
     // Run again: it resumes the copy and switches, while the server keeps answering.
     let reads = {
@@ -110,6 +111,11 @@ async fn killed_rebuild_resumes_to_the_same_tables(backend: Backend) {
         "{printed}"
     );
     assert_same_tables(&built_live, &dump(&app).await, "fresh rebuild");
+    assert_eq!(
+        indexes(&app, backend).await,
+        live_indexes,
+        "the rebuilt tables have the live tables' keys and indexes"
+    );
     assert_eq!(copy_position(&app, backend).await, None, "the copy is gone");
 
     // The server's projector follows the switched tables: a new task shows.
@@ -224,6 +230,37 @@ async fn copy_position(app: &App, backend: Backend) -> Option<i64> {
     .await
     .ok()?;
     Some(row.map_or(0, |row| row.get("position")))
+}
+
+/// Every key and index of the live database's tables, as the database defines them.
+async fn indexes(app: &App, backend: Backend) -> Vec<String> {
+    let mut db = connect(app.database_url()).await;
+    let sql = match backend {
+        Backend::Postgres => {
+            "SELECT i.indexdef || ' ' || coalesce(
+                        (SELECT c.contype::text FROM pg_constraint c
+                          WHERE c.conname = i.indexname
+                            AND c.connamespace = to_regnamespace(current_schema())), '-')
+                    AS definition
+               FROM pg_indexes i WHERE i.schemaname = current_schema() ORDER BY 1"
+        }
+        Backend::Sqlite => {
+            "SELECT type || ' ' || name || ' ' || coalesce(sql, '') AS definition
+               FROM sqlite_master WHERE type = 'index' ORDER BY 1"
+        }
+    };
+    let found: Vec<String> = sqlx::query(sql)
+        .fetch_all(&mut db)
+        .await
+        .expect("list the indexes")
+        .iter()
+        .map(|row| row.get("definition"))
+        .collect();
+    assert!(
+        found.iter().any(|d| d.contains("person_history")),
+        "{found:?}"
+    );
+    found
 }
 
 /// Every row of every rebuilt table, as sorted text, once the server's history and
