@@ -126,9 +126,10 @@ impl Rebuild {
         setup.close().await;
         // The keys the replay reads by, now; those of the tables it only adds rows to
         // once it is done (`Projection::added_to_only`).
+        let later = added_to_only();
         let read: Vec<&str> = copied_tables()
             .into_iter()
-            .filter(|table| !added_to_only().contains(table))
+            .filter(|table| !later.contains(table))
             .collect();
         place.build_indexes(live, &read).await?;
         // Connected only now that the copy's tables exist: SQLite and PostgreSQL both
@@ -168,7 +169,7 @@ impl Rebuild {
             seconds = began.elapsed().as_secs_f64(),
             "the log replayed into the copy"
         );
-        place.build_indexes(live, &added_to_only()).await?;
+        place.build_indexes(live, &later).await?;
         let began = Instant::now();
         replayed += switch(live, &place, &self.url, &copies).await?;
         tracing::info!(
@@ -572,18 +573,16 @@ impl Place {
             .bind(COPY)
             .fetch_all(&live.any)
             .await?;
+            let mut statements = Vec::new();
             for key in keys {
                 if key.try_get::<bool, _>("made")? {
                     continue;
                 }
                 let name: String = key.try_get("name")?;
                 let definition: String = key.try_get("definition")?;
-                sqlx::query(&format!(
+                statements.push(format!(
                     "ALTER TABLE {COPY}.{table} ADD CONSTRAINT \"{name}\" {definition}"
-                ))
-                .persistent(false)
-                .execute(&live.any)
-                .await?;
+                ));
             }
             // The other indexes, as the live schema defines them, on the copy.
             let indexes = sqlx::query(
@@ -604,8 +603,10 @@ impl Place {
             .fetch_all(&live.any)
             .await?;
             for index in indexes {
-                let definition: String = index.try_get("definition")?;
-                sqlx::query(&definition)
+                statements.push(index.try_get("definition")?);
+            }
+            for statement in statements {
+                sqlx::query(&statement)
                     .persistent(false)
                     .execute(&live.any)
                     .await?;
